@@ -1,0 +1,208 @@
+"""The `dockyard` command: serve, users, demo seed, db upgrade, and the local control plane."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from app.settings import STATE_DIR, get_settings
+
+
+@click.group()
+def main() -> None:
+    """Dockyard, a web console for Kubernetes Services."""
+
+
+def _read_password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+async def _with_session(fn):  # type: ignore[no-untyped-def]
+    from app.db import new_engine, new_sessionmaker
+
+    engine = new_engine(get_settings().database_url)
+    try:
+        async with new_sessionmaker(engine)() as session:
+            return await fn(session)
+    finally:
+        await engine.dispose()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (alembic upgrade head)."""
+    from app.db import upgrade
+
+    upgrade(get_settings().database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def users() -> None:
+    """Platform accounts."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--platform-role", default="platform-regular",
+              type=click.Choice(["platform-admin", "platform-regular", "platform-self-provisioner"]))
+@click.option("--email", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def users_create(name: str, platform_role: str, email: str | None, password_stdin: bool) -> None:
+    """Create a user."""
+    from app.domain import users as users_domain
+    from app.domain.errors import Invalid
+    from app.domain.passwords import use_fast_hashing
+
+    use_fast_hashing(get_settings().fast_password_hashing)
+    password = _read_password(password_stdin)
+
+    async def run(session):  # type: ignore[no-untyped-def]
+        return await users_domain.create_user(session, username=name, email=email or f"{name}@dockyard.local",
+                                              password=password, platform_role=platform_role)
+    try:
+        asyncio.run(_with_session(run))
+    except Invalid as e:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in e.errors.items()) or e.message) from None
+    click.echo(f"created user {name} ({platform_role})")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True)
+def users_set_password(name: str, password_stdin: bool) -> None:
+    """Set a user's password (their sessions end)."""
+    from app.domain import users as users_domain
+    from app.domain.errors import DomainError
+
+    password = _read_password(password_stdin)
+
+    async def run(session):  # type: ignore[no-untyped-def]
+        user = await users_domain.get_user(session, name)
+        await users_domain.set_password(session, user, password)
+    try:
+        asyncio.run(_with_session(run))
+    except DomainError as e:
+        raise click.ClickException(e.message) from None
+    click.echo(f"password of {name} changed")
+
+
+@main.group()
+def demo() -> None:
+    """The docs' example tenants."""
+
+
+async def _seed(kubeconfig: str | None, password: str | None) -> dict[str, str]:
+    from app.domain import demo as demo_domain
+    from app.kube.config import new_gateway
+
+    settings = get_settings()
+    kube = await new_gateway(kubeconfig, settings.context, timeout=settings.kube_timeout_seconds)
+    try:
+        return await _with_session(lambda s: demo_domain.seed(s, kube, password=password))
+    finally:
+        await kube.close()
+
+
+def _print_passwords(created: dict[str, str]) -> None:
+    if not created:
+        return
+    click.echo("\nDemo accounts (shown once; change them on the Users page):")
+    for name, pw in created.items():
+        click.echo(f"  {name:<16} {pw}")
+    click.echo()
+
+
+@demo.command("seed")
+def demo_seed() -> None:
+    """Create admin, ws-admin, project-admin and project-regular, demo-workspace and demo-project."""
+    settings = get_settings()
+    if settings.production:
+        raise click.ClickException("demo accounts are never seeded in production")
+    kubeconfig = resolve_cluster(start_local=settings.local_cluster)
+    _print_passwords(asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"))))
+
+
+@main.group()
+def cluster() -> None:
+    """The local Kubernetes control plane for development and tests."""
+
+
+@cluster.command("up")
+def cluster_up() -> None:
+    """Start it (building it once), or reuse the running one."""
+    from app.kube import localcluster
+
+    info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
+    click.echo(f"cluster ready at {info.server}; admin kubeconfig: {info.admin_kubeconfig}")
+
+
+@cluster.command("down")
+def cluster_down() -> None:
+    """Stop every process `cluster up` started."""
+    from app.kube import localcluster
+
+    localcluster.stop(STATE_DIR / "cluster")
+    click.echo("cluster stopped")
+
+
+def resolve_cluster(*, start_local: bool) -> str | None:
+    """The kubeconfig to use: DOCKYARD_KUBECONFIG, KUBECONFIG or ~/.kube/config, else in-cluster (None),
+    else the local control plane, started here."""
+    from app.kube.config import discover_kubeconfig, in_cluster_available
+
+    settings = get_settings()
+    found = discover_kubeconfig(settings.kubeconfig)
+    if found:
+        click.echo(f"cluster: kubeconfig {found}" + (f" (context {settings.context})" if settings.context else ""))
+        return found
+    if in_cluster_available():
+        click.echo("cluster: in-cluster service account")
+        return None
+    if not start_local or settings.production:
+        raise click.ClickException("no cluster configured: set DOCKYARD_KUBECONFIG or KUBECONFIG")
+    from app.kube import localcluster
+
+    click.echo("cluster: none configured, starting the local control plane (.dockyard/cluster)")
+    info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
+    return str(info.console_kubeconfig)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+def serve(host: str, port: int) -> None:
+    """Migrate, seed the demo tenants on a new embedded database, and serve the console."""
+    import uvicorn
+
+    from app.db import upgrade
+
+    settings = get_settings()
+    db_file = Path(settings.database_url.split("///", 1)[-1]) if settings.embedded_database else None
+    new_db = db_file is not None and not db_file.exists()
+    upgrade(settings.database_url)
+    kubeconfig = resolve_cluster(start_local=settings.local_cluster)
+    os.environ["DOCKYARD_KUBECONFIG"] = kubeconfig or ""
+    get_settings.cache_clear()
+    if new_db and not settings.production:
+        try:
+            _print_passwords(asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"))))
+        except Exception as e:
+            click.echo(f"warning: demo tenants not seeded ({e}); run `dockyard demo seed` later", err=True)
+    click.echo(f"Dockyard on http://{host}:{port}")
+    uvicorn.run("app.asgi:app", host=host, port=port, proxy_headers=False, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Projects (a namespace labelled with its workspace) and their members."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain import rbac
+from app.domain.access import (
+    Permission, ProjectAccess, WorkspaceAccess, effective_project_role,
+)
+from app.domain.errors import Forbidden, Invalid, NotFound, Unavailable
+from app.domain.names import alias_problem, description_problem, dns1123_label_problem
+from app.i18n import _
+from app.kube.client import CONSOLE, KubeGateway
+from app.kube.errors import KubeError
+from app.models import Project, ProjectMember, ProjectRole, User, Workspace, WorkspaceMember, WorkspaceRole
+
+WORKSPACE_LABEL = "kubesphere.io/workspace"
+# Namespaces Dockyard must never adopt as projects.
+RESERVED = {"default", "kube-system", "kube-public", "kube-node-lease", "dockyard-system"}
+
+
+async def list_projects(session: AsyncSession, *, ws: Workspace, access: WorkspaceAccess) -> list[Project]:
+    q = select(Project).where(Project.workspace_id == ws.id).order_by(Project.name)
+    if not access.sees_all_projects:
+        q = q.join(ProjectMember, ProjectMember.project_id == Project.id).where(ProjectMember.user_id == access.user.id)
+    return list((await session.scalars(q)).unique())
+
+
+async def project_access(session: AsyncSession, user: User, ws: Workspace, name: str) -> tuple[Project, ProjectAccess]:
+    """The project and the user's effective role; NotFound if it is not in `ws` or the user cannot see it."""
+    project = await session.scalar(select(Project).where(Project.name == name, Project.workspace_id == ws.id))
+    if project is None:
+        raise NotFound(_("Project not found."))
+    member_role = await session.scalar(
+        select(ProjectMember.role).where(ProjectMember.project_id == project.id, ProjectMember.user_id == user.id)
+    )
+    ws_role = await session.scalar(
+        select(WorkspaceMember.role).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
+    )
+    member = ProjectRole(member_role) if member_role else None
+    role = effective_project_role(user, member, WorkspaceRole(ws_role) if ws_role else None)
+    if role is None:
+        raise NotFound(_("Project not found."))
+    return project, ProjectAccess(user=user, role=role, member_role=member)
+
+
+async def create_project(
+    session: AsyncSession, kube: KubeGateway, *, ws: Workspace, access: WorkspaceAccess, name: str,
+    alias: str = "", description: str = "",
+) -> Project:
+    """Create the namespace, then the project row; if either fails, neither stays."""
+    if not access.can(Permission.create_project):
+        raise Forbidden(_("You are not allowed to create projects in this workspace."))
+    errors: dict[str, str] = {}
+    name = name.strip()
+    if problem := dns1123_label_problem(name):
+        errors["name"] = problem
+    elif name in RESERVED or name.startswith("kube-"):
+        errors["name"] = _("This name is reserved by Kubernetes. Please enter another name.")
+    elif await session.scalar(select(Project.id).where(Project.name == name)):
+        errors["name"] = _("The name already exists. Please enter another name.")
+    if problem := alias_problem(alias):
+        errors["alias"] = problem
+    if problem := description_problem(description):
+        errors["description"] = problem
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    namespace = {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {WORKSPACE_LABEL: ws.name, "app.kubernetes.io/managed-by": "dockyard"},
+            "annotations": {"kubesphere.io/creator": access.user.username,
+                            **({"kubesphere.io/alias-name": alias} if alias else {}),
+                            **({"kubesphere.io/description": description} if description else {})},
+        },
+    }
+    try:
+        await kube.create(namespace, namespace=None, actor=CONSOLE)
+    except KubeError as e:
+        if e.conflict:
+            raise Invalid(_("A namespace named {name} already exists in the cluster.").format(name=name),
+                          field="name") from None
+        if e.status == 0:
+            raise Unavailable(_("The cluster did not answer: {msg}").format(msg=e.message)) from None
+        raise Invalid(_("The cluster refused the namespace: {msg}").format(msg=e.message), field="name") from None
+    try:
+        project = Project(name=name, workspace_id=ws.id, alias=alias.strip(), description=description,
+                          creator_id=access.user.id)
+        session.add(project)
+        await session.flush()
+        session.add(ProjectMember(project_id=project.id, user_id=access.user.id, role=ProjectRole.admin))
+        await session.commit()
+    except Exception:
+        await session.rollback()
+        try:
+            await kube.delete("Namespace", None, name, actor=CONSOLE)
+        except KubeError:
+            pass
+        raise
+    await rbac.reconcile_project_safely(session, kube, project)
+    return project
+
+
+async def list_members(session: AsyncSession, project: Project) -> list[ProjectMember]:
+    return list(await session.scalars(
+        select(ProjectMember).where(ProjectMember.project_id == project.id).join(User).order_by(User.username)
+    ))
+
+
+async def invitable_users(session: AsyncSession, project: Project) -> list[User]:
+    """Workspace members who are not yet in the project."""
+    in_project = select(ProjectMember.user_id).where(ProjectMember.project_id == project.id)
+    return list(await session.scalars(
+        select(User).join(WorkspaceMember, WorkspaceMember.user_id == User.id)
+        .where(WorkspaceMember.workspace_id == project.workspace_id, User.id.not_in(in_project), ~User.disabled)
+        .order_by(User.username)
+    ))
+
+
+def _parse_role(role: str) -> ProjectRole:
+    try:
+        return ProjectRole(role)
+    except ValueError:
+        raise Invalid(_("The role {role} does not exist.").format(role=role), field="role") from None
+
+
+async def set_member(
+    session: AsyncSession, kube: KubeGateway, *, project: Project, access: ProjectAccess, username: str, role: str,
+) -> ProjectMember:
+    """Invite a workspace member, or change their role; the cluster's RoleBinding follows."""
+    if not access.can(Permission.manage_project_members):
+        raise Forbidden(_("Only a project administrator can manage members."))
+    new_role = _parse_role(role)
+    if not access.may_grant(new_role):
+        raise Forbidden(_("You cannot grant a role above your own."))
+    user = await session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise Invalid(_("User {name} does not exist.").format(name=username), field="username")
+    if user.id == access.user.id:
+        raise Forbidden(_("You cannot change your own membership."))
+    in_workspace = await session.scalar(
+        select(WorkspaceMember.id).where(WorkspaceMember.workspace_id == project.workspace_id,
+                                         WorkspaceMember.user_id == user.id)
+    )
+    if not in_workspace:
+        raise Invalid(
+            _("{name} is not a member of the workspace. Invite them to the workspace first.").format(name=username),
+            field="username",
+        )
+    member = await session.scalar(
+        select(ProjectMember).where(ProjectMember.project_id == project.id, ProjectMember.user_id == user.id)
+    )
+    if member is None:
+        member = ProjectMember(project_id=project.id, user_id=user.id, role=new_role)
+        session.add(member)
+    else:
+        member.role = new_role
+    await session.commit()
+    await rbac.reconcile_project_safely(session, kube, project)
+    return member
+
+
+async def remove_member(
+    session: AsyncSession, kube: KubeGateway, *, project: Project, access: ProjectAccess, username: str,
+) -> None:
+    if not access.can(Permission.manage_project_members):
+        raise Forbidden(_("Only a project administrator can manage members."))
+    user = await session.scalar(select(User).where(User.username == username))
+    member = user and await session.scalar(
+        select(ProjectMember).where(ProjectMember.project_id == project.id, ProjectMember.user_id == user.id)
+    )
+    if user is None or member is None:
+        raise NotFound(_("{name} is not a member of this project.").format(name=username))
+    if user.id == access.user.id:
+        raise Forbidden(_("You cannot change your own membership."))
+    await session.delete(member)
+    await session.commit()
+    await rbac.reconcile_project_safely(session, kube, project)

@@ -1,0 +1,98 @@
+"""Platform accounts: created by a platform admin (or the CLI), disabled, password reset."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.auth import revoke_all_sessions
+from app.domain.errors import Invalid, NotFound
+from app.domain.names import EMAIL, USERNAME
+from app.domain.passwords import hash_password, password_problem
+from app.i18n import _
+from app.models import PlatformRole, User
+from app.models.base import utcnow
+
+
+async def list_users(session: AsyncSession, *, query: str = "") -> list[User]:
+    q = select(User).order_by(User.username)
+    if query:
+        like = f"%{query.lower()}%"
+        q = q.where(or_(User.username.like(like), User.email.like(like), User.display_name.like(like)))
+    return list(await session.scalars(q))
+
+
+async def get_user(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(_("User {name} does not exist.").format(name=username))
+    return user
+
+
+async def create_user(
+    session: AsyncSession, *, username: str, email: str, password: str, platform_role: str,
+    display_name: str = "",
+) -> User:
+    errors: dict[str, str] = {}
+    username = username.strip()
+    email = email.strip().lower()
+    if not username:
+        errors["username"] = _("Please set a username.")
+    elif len(username) > 32 or not USERNAME.match(username):
+        errors["username"] = _(
+            "The username can contain only lowercase letters, numbers, and hyphens (-), must start and end "
+            "with a lowercase letter or number, and can be at most 32 characters long."
+        )
+    elif await session.scalar(select(User.id).where(User.username == username)):
+        errors["username"] = _("The username already exists. Please enter another username.")
+    if not EMAIL.match(email) or len(email) > 254:
+        errors["email"] = _("Please enter a valid email address.")
+    elif await session.scalar(select(User.id).where(User.email == email)):
+        errors["email"] = _("The email address is already in use.")
+    if problem := password_problem(password):
+        errors["password"] = problem
+    try:
+        role = PlatformRole(platform_role)
+    except ValueError:
+        errors["platform_role"] = _("The platform role {role} does not exist.").format(role=platform_role)
+        role = PlatformRole.regular
+    if len(display_name) > 128:
+        errors["display_name"] = _("The display name can be at most 128 characters long.")
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    user = User(
+        username=username, email=email, display_name=display_name.strip(),
+        password_hash=await hash_password(password), platform_role=role,
+    )
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    if problem := password_problem(password):
+        raise Invalid(problem, field="password")
+    user.password_hash = await hash_password(password)
+    user.password_changed_at = utcnow()
+    await revoke_all_sessions(session, user.id)
+    await session.commit()
+
+
+async def set_disabled(session: AsyncSession, user: User, disabled: bool, *, actor: User) -> None:
+    if user.id == actor.id and disabled:
+        raise Invalid(_("You cannot disable your own account."))
+    user.disabled = disabled
+    if disabled:
+        await revoke_all_sessions(session, user.id)
+    await session.commit()
+
+
+async def set_platform_role(session: AsyncSession, user: User, role: str, *, actor: User) -> None:
+    try:
+        new = PlatformRole(role)
+    except ValueError:
+        raise Invalid(_("The platform role {role} does not exist.").format(role=role), field="platform_role") from None
+    if user.id == actor.id:
+        raise Invalid(_("You cannot change your own platform role."), field="platform_role")
+    user.platform_role = new
+    await session.commit()

@@ -1,0 +1,137 @@
+"""Workspaces and their members."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.access import Permission, WorkspaceAccess, platform_can
+from app.domain.errors import Forbidden, Invalid, NotFound
+from app.domain.names import alias_problem, description_problem, dns1123_label_problem
+from app.i18n import _
+from app.models import Project, ProjectMember, User, Workspace, WorkspaceMember, WorkspaceRole
+
+
+async def visible_workspaces(session: AsyncSession, user: User) -> list[Workspace]:
+    """Workspaces the user belongs to, or holds a project in; all of them for a platform admin."""
+    q = select(Workspace).order_by(Workspace.name)
+    if not user.is_platform_admin:
+        member = select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user.id)
+        via_project = (
+            select(Project.workspace_id).join(ProjectMember, ProjectMember.project_id == Project.id)
+            .where(ProjectMember.user_id == user.id)
+        )
+        q = q.where(Workspace.id.in_(member.union(via_project)))
+    return list(await session.scalars(q))
+
+
+async def workspace_access(session: AsyncSession, user: User, name: str) -> tuple[Workspace, WorkspaceAccess]:
+    """The workspace and the user's rights in it; NotFound when the user may not see it."""
+    ws = await session.scalar(select(Workspace).where(Workspace.name == name))
+    if ws is None:
+        raise NotFound(_("Workspace not found."))
+    role = await session.scalar(
+        select(WorkspaceMember.role).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
+    )
+    via_project = False
+    if role is None and not user.is_platform_admin:
+        via_project = bool(await session.scalar(
+            select(func.count()).select_from(ProjectMember).join(Project, Project.id == ProjectMember.project_id)
+            .where(Project.workspace_id == ws.id, ProjectMember.user_id == user.id)
+        ))
+        if not via_project:
+            raise NotFound(_("Workspace not found."))
+    return ws, WorkspaceAccess(user=user, role=WorkspaceRole(role) if role else None, via_project=via_project)
+
+
+async def create_workspace(
+    session: AsyncSession, *, actor: User, name: str, alias: str = "", description: str = "",
+    manager: User | None = None,
+) -> Workspace:
+    if not platform_can(actor, Permission.create_workspace):
+        raise Forbidden(_("You are not allowed to create workspaces."))
+    errors: dict[str, str] = {}
+    name = name.strip()
+    if problem := dns1123_label_problem(name):
+        errors["name"] = problem
+    elif await session.scalar(select(Workspace.id).where(Workspace.name == name)):
+        errors["name"] = _("The name already exists. Please enter another name.")
+    if problem := alias_problem(alias):
+        errors["alias"] = problem
+    if problem := description_problem(description):
+        errors["description"] = problem
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    ws = Workspace(name=name, alias=alias.strip(), description=description)
+    session.add(ws)
+    await session.flush()
+    session.add(WorkspaceMember(workspace_id=ws.id, user_id=(manager or actor).id, role=WorkspaceRole.admin))
+    await session.commit()
+    return ws
+
+
+async def list_members(session: AsyncSession, ws: Workspace) -> list[WorkspaceMember]:
+    return list(await session.scalars(
+        select(WorkspaceMember).where(WorkspaceMember.workspace_id == ws.id).join(User).order_by(User.username)
+    ))
+
+
+def _parse_role(role: str) -> WorkspaceRole:
+    try:
+        return WorkspaceRole(role)
+    except ValueError:
+        raise Invalid(_("The role {role} does not exist.").format(role=role), field="role") from None
+
+
+async def _admin_count(session: AsyncSession, ws: Workspace) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(WorkspaceMember).where(
+            WorkspaceMember.workspace_id == ws.id, WorkspaceMember.role == WorkspaceRole.admin)
+    ) or 0)
+
+
+async def set_member(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str, role: str) -> WorkspaceMember:
+    """Invite an existing user, or change their role (one role per user per workspace)."""
+    if not access.can(Permission.manage_workspace_members):
+        raise Forbidden(_("Only a workspace administrator can manage members."))
+    new_role = _parse_role(role)
+    user = await session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise Invalid(_("User {name} does not exist.").format(name=username), field="username")
+    if user.id == access.user.id:
+        raise Forbidden(_("You cannot change your own membership."))
+    member = await session.scalar(
+        select(WorkspaceMember).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
+    )
+    if member is None:
+        member = WorkspaceMember(workspace_id=ws.id, user_id=user.id, role=new_role)
+        session.add(member)
+    else:
+        if member.role == WorkspaceRole.admin and new_role != WorkspaceRole.admin and await _admin_count(session, ws) <= 1:
+            raise Invalid(_("The last workspace administrator cannot be removed or demoted."), field="role")
+        member.role = new_role
+    await session.commit()
+    return member
+
+
+async def remove_member(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str) -> None:
+    """Remove a user from the workspace and from every project in it."""
+    if not access.can(Permission.manage_workspace_members):
+        raise Forbidden(_("Only a workspace administrator can manage members."))
+    user = await session.scalar(select(User).where(User.username == username))
+    member = user and await session.scalar(
+        select(WorkspaceMember).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
+    )
+    if user is None or member is None:
+        raise NotFound(_("{name} is not a member of this workspace.").format(name=username))
+    if user.id == access.user.id:
+        raise Forbidden(_("You cannot change your own membership."))
+    if member.role == WorkspaceRole.admin and await _admin_count(session, ws) <= 1:
+        raise Invalid(_("The last workspace administrator cannot be removed or demoted."))
+    await session.delete(member)
+    project_ids = select(Project.id).where(Project.workspace_id == ws.id)
+    for pm in await session.scalars(
+        select(ProjectMember).where(ProjectMember.user_id == user.id, ProjectMember.project_id.in_(project_ids))
+    ):
+        await session.delete(pm)
+    await session.commit()

@@ -1,0 +1,326 @@
+"""The Kubernetes gateway: one ApiClient per process, a timeout on every call, errors as KubeError.
+
+Requests made on behalf of a user carry `Impersonate-User` set per call (never as a default header of
+the shared client); only the console's own requests (reconciler, health) are made without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+
+from app.kube.errors import KubeError
+from app.kube.resources import Resource, resource_for
+
+USER_PREFIX = "dockyard:user:"
+
+Obj = dict[str, Any]
+
+
+def user_identity(user_id: int | str) -> str:
+    """The Kubernetes user name the console impersonates for a Dockyard user (immutable id, never a name)."""
+    return f"{USER_PREFIX}{user_id}"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who a request is made for: a Dockyard user (impersonated) or the console itself (`None`)."""
+
+    impersonate: str | None
+
+    @classmethod
+    def user(cls, user_id: int | str) -> "Actor":
+        return cls(user_identity(user_id))
+
+
+CONSOLE = Actor(None)
+
+
+class KubeGateway:
+    """Methods named by intent over the raw REST API. JSON in, dicts out: no model classes."""
+
+    def __init__(self, api_client: ApiClient, *, timeout: float = 10.0) -> None:
+        self.api = api_client
+        self.timeout = timeout
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    # -- the one place requests are made -------------------------------------------------------
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        actor: Actor,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        what: str = "",
+    ) -> aiohttp.ClientResponse:
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        if actor.impersonate is not None:
+            headers["Impersonate-User"] = actor.impersonate
+        t = timeout if timeout is not None else self.timeout
+        what = what or f"{method} {path}"
+        try:
+            resp = await self.api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=t,
+            )
+        except asyncio.TimeoutError:
+            raise KubeError.timeout(what, t if isinstance(t, (int, float)) else self.timeout) from None
+        except aiohttp.ClientError as e:
+            raise KubeError.unreachable(what, str(e)) from None
+        if resp.status >= 400:
+            try:
+                data = await resp.read()
+            finally:
+                resp.release()
+            raise KubeError.from_response(resp.status, data, resp.reason or "")
+        return resp
+
+    async def _read(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
+        try:
+            return await resp.read()
+        except asyncio.TimeoutError:
+            raise KubeError.timeout(what, self.timeout) from None
+        except aiohttp.ClientError as e:
+            raise KubeError.unreachable(what, str(e)) from None
+        finally:
+            resp.release()
+
+    async def _json(self, method: str, path: str, *, actor: Actor, **kw: Any) -> Obj:
+        what = kw.get("what") or f"{method} {path}"
+        resp = await self._send(method, path, actor=actor, **kw)
+        raw = await self._read(resp, what)
+        return json.loads(raw) if raw else {}
+
+    async def _lines(self, resp: aiohttp.ClientResponse, what: str, idle: float) -> AsyncIterator[bytes]:
+        """Lines of a streamed body, of any length (aiohttp's own line reader stops at 128 KiB)."""
+        pending = b""
+        try:
+            async for chunk in resp.content.iter_any():
+                pending += chunk
+                if b"\n" not in chunk:
+                    continue
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    yield line + b"\n"
+            if pending:
+                yield pending
+        except asyncio.TimeoutError:
+            raise KubeError.timeout(what, idle) from None
+        except aiohttp.ClientError as e:
+            raise KubeError.unreachable(what, str(e)) from None
+        finally:
+            resp.release()
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def get(self, kind: str, namespace: str | None, name: str, *, actor: Actor) -> Obj:
+        return await self._json("GET", resource_for(kind).path(namespace, name), actor=actor)
+
+    async def exists(self, kind: str, namespace: str | None, name: str, *, actor: Actor) -> bool:
+        try:
+            await self.get(kind, namespace, name, actor=actor)
+        except KubeError as e:
+            if e.not_found:
+                return False
+            raise
+        return True
+
+    async def list(
+        self,
+        kind: str,
+        namespace: str | None,
+        *,
+        actor: Actor,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> Obj:
+        """A `<Kind>List`; items carry no kind/apiVersion (as the server sends them)."""
+        query: list[tuple[str, str]] = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        if limit:
+            query.append(("limit", str(limit)))
+        if continue_token:
+            query.append(("continue", continue_token))
+        return await self._json("GET", resource_for(kind).path(namespace), actor=actor, query=query)
+
+    async def items(self, kind: str, namespace: str | None, *, actor: Actor, **kw: Any) -> list[Obj]:
+        return list((await self.list(kind, namespace, actor=actor, **kw)).get("items") or [])
+
+    # -- writes ----------------------------------------------------------------------------------
+    @staticmethod
+    def _write_query(dry_run: bool, field_manager: str | None) -> list[tuple[str, str]]:
+        q: list[tuple[str, str]] = []
+        if dry_run:
+            q.append(("dryRun", "All"))
+        if field_manager:
+            q.append(("fieldManager", field_manager))
+        return q
+
+    async def create(
+        self, obj: Obj, *, namespace: str | None, actor: Actor, dry_run: bool = False,
+        field_manager: str | None = "dockyard",
+    ) -> Obj:
+        res = resource_for(obj["kind"])
+        return await self._json(
+            "POST", res.path(namespace if res.namespaced else None), actor=actor, body=obj,
+            query=self._write_query(dry_run, field_manager),
+        )
+
+    async def replace(
+        self, obj: Obj, *, namespace: str | None, actor: Actor, dry_run: bool = False,
+        field_manager: str | None = "dockyard",
+    ) -> Obj:
+        """PUT; a `metadata.resourceVersion` in `obj` makes it conditional (409 if stale)."""
+        res = resource_for(obj["kind"])
+        name = obj["metadata"]["name"]
+        return await self._json(
+            "PUT", res.path(namespace if res.namespaced else None, name), actor=actor, body=obj,
+            query=self._write_query(dry_run, field_manager),
+        )
+
+    async def merge_patch(
+        self, kind: str, namespace: str | None, name: str, patch: Obj, *, actor: Actor,
+        dry_run: bool = False, subresource: str | None = None, field_manager: str = "dockyard",
+    ) -> Obj:
+        """JSON merge patch (lists are replaced whole); `subresource="status"` patches the status."""
+        return await self._json(
+            "PATCH", resource_for(kind).path(namespace, name, subresource), actor=actor, body=patch,
+            content_type="application/merge-patch+json", query=self._write_query(dry_run, field_manager),
+        )
+
+    async def create_subresource(
+        self, kind: str, namespace: str | None, name: str, subresource: str, body: Obj, *, actor: Actor,
+    ) -> Obj:
+        """POST to a subresource, e.g. a Pod's `binding` or `eviction`."""
+        return await self._json(
+            "POST", resource_for(kind).path(namespace, name, subresource), actor=actor, body=body,
+        )
+
+    async def apply(
+        self, obj: Obj, *, namespace: str | None, actor: Actor, field_manager: str, force: bool = True,
+    ) -> Obj:
+        """Server-side apply, for objects the console owns (RoleBindings, Namespaces)."""
+        res = resource_for(obj["kind"])
+        q = [("fieldManager", field_manager)] + ([("force", "true")] if force else [])
+        return await self._json(
+            "PATCH", res.path(namespace if res.namespaced else None, obj["metadata"]["name"]), actor=actor,
+            body=obj, content_type="application/apply-patch+yaml", query=q,
+        )
+
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, actor: Actor,
+        propagation: str = "Background", dry_run: bool = False,
+        grace_period_seconds: int | None = None, uid: str | None = None,
+    ) -> Obj:
+        """Delete; `uid` makes it conditional on the object still being that one (409 otherwise)."""
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            body["dryRun"] = ["All"]
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        if uid is not None:
+            body["preconditions"] = {"uid": uid}
+        return await self._json("DELETE", resource_for(kind).path(namespace, name), actor=actor, body=body)
+
+    # -- streams ---------------------------------------------------------------------------------
+    async def watch(
+        self, kind: str, namespace: str | None, *, actor: Actor, resource_version: str | None = None,
+        label_selector: str | None = None, timeout_seconds: int = 300, field_selector: str | None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncIterator[Obj]:
+        """Yield watch events `{type, object}` until the server closes the stream.
+
+        `namespace=ALL_NAMESPACES` watches a namespaced kind everywhere. A stream silent for longer than
+        `idle_timeout` (default: the server-side timeout plus 30 s) ends with a `KubeError` Timeout.
+        """
+        query = [("watch", "true"), ("timeoutSeconds", str(timeout_seconds)), ("allowWatchBookmarks", "true")]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        path = resource_for(kind).path(namespace)
+        idle = idle_timeout if idle_timeout is not None else timeout_seconds + 30
+        resp = await self._send(
+            "GET", path, actor=actor, query=query,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle),
+        )
+        try:
+            async for line in self._lines(resp, f"watch {path}", idle):
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            resp.release()
+
+    async def pod_logs(
+        self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int | None = 500,
+        timestamps: bool = False, previous: bool = False,
+    ) -> str:
+        query = [("container", container)]
+        if tail_lines:
+            query.append(("tailLines", str(tail_lines)))
+        if timestamps:
+            query.append(("timestamps", "true"))
+        if previous:
+            query.append(("previous", "true"))
+        path = resource_for("Pod").path(namespace, pod, "log")
+        resp = await self._send("GET", path, actor=actor, query=query)
+        return (await self._read(resp, f"GET {path}")).decode("utf-8", "replace")
+
+    async def follow_pod_logs(
+        self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int = 100,
+        idle_timeout: float = 300,
+    ) -> AsyncIterator[str]:
+        query = [("container", container), ("follow", "true"), ("tailLines", str(tail_lines))]
+        path = resource_for("Pod").path(namespace, pod, "log")
+        resp = await self._send(
+            "GET", path, actor=actor, query=query,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle_timeout),
+        )
+        try:
+            async for line in self._lines(resp, f"follow {path}", idle_timeout):
+                yield line.decode("utf-8", "replace")
+        finally:
+            resp.release()
+
+    # -- cluster-level reads for health and schema checks --------------------------------------------
+    async def version(self) -> Obj:
+        return await self._json("GET", "/version", actor=CONSOLE, timeout=min(self.timeout, 5.0))
+
+    async def openapi_v2(self) -> Obj:
+        return await self._json("GET", "/openapi/v2", actor=CONSOLE, timeout=max(self.timeout, 30.0))
+
+    async def raw_get(self, path: str, *, actor: Actor, query: list[tuple[str, str]] | None = None) -> Obj:
+        return await self._json("GET", path, actor=actor, query=query)
+
+    async def get_text(self, path: str, *, actor: Actor = CONSOLE, timeout: float | None = None) -> str:
+        """A plain-text endpoint such as `/readyz` or `/healthz`."""
+        resp = await self._send("GET", path, actor=actor, timeout=timeout)
+        return (await self._read(resp, f"GET {path}")).decode("utf-8", "replace")
+
+
+def resource(kind: str) -> Resource:
+    return resource_for(kind)

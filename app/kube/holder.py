@@ -1,0 +1,39 @@
+"""The process's gateway, created on first use so the console starts even when the cluster is down."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.kube.client import KubeGateway
+from app.kube.config import new_gateway
+from app.kube.errors import KubeError
+
+
+class GatewayHolder:
+    def __init__(self, kubeconfig: str | None, context: str | None, *, timeout: float) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.timeout = timeout
+        self._gateway: KubeGateway | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def of(cls, gateway: KubeGateway) -> "GatewayHolder":
+        holder = cls(None, None, timeout=gateway.timeout)
+        holder._gateway = gateway
+        return holder
+
+    async def get(self) -> KubeGateway:
+        if self._gateway is None:
+            async with self._lock:
+                if self._gateway is None:
+                    try:
+                        self._gateway = await new_gateway(self.kubeconfig, self.context, timeout=self.timeout)
+                    except Exception as e:  # bad kubeconfig, missing file, no in-cluster token
+                        raise KubeError(0, "Unconfigured", f"The cluster connection is not configured: {e}") from None
+        return self._gateway
+
+    async def close(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.close()
+            self._gateway = None

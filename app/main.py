@@ -1,0 +1,141 @@
+"""The Dockyard application: `create_app()` wires settings, database, gateway, routes and error pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import i18n
+from app.db import new_engine, new_sessionmaker
+from app.deps import CsrfFailed, NotAuthenticated, verify_csrf
+from app.domain import rbac
+from app.domain.errors import DomainError
+from app.domain.passwords import use_fast_hashing
+from app.i18n import _
+from app.kube.errors import KubeError
+from app.kube.holder import GatewayHolder
+from app.middleware import WebMiddleware
+from app.settings import ROOT, Settings, get_settings
+from app.templating import Renderer, is_partial, new_environment
+
+log = logging.getLogger("dockyard")
+
+
+async def _reconcile_forever(app: FastAPI) -> None:
+    """Repair RoleBindings at start and periodically (drift, tampering, missed updates)."""
+    interval = app.state.settings.reconcile_interval_seconds
+    while True:
+        try:
+            kube = await app.state.kube.get()
+            async with app.state.sessionmaker() as session:
+                await rbac.reconcile_all(session, kube)
+        except Exception as e:  # keep the loop alive; the next round retries
+            log.warning("periodic reconcile failed: %s", e)
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None = None,
+               reconcile: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    use_fast_hashing(settings.fast_password_hashing)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = new_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = new_sessionmaker(engine)
+        if not hasattr(app.state, "kube"):
+            app.state.kube = kube or GatewayHolder(settings.kubeconfig, settings.context,
+                                                   timeout=settings.kube_timeout_seconds)
+        task = asyncio.create_task(_reconcile_forever(app)) if reconcile and settings.reconcile_interval_seconds > 0 else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            from app.domain import live
+            await live.shutdown(app)
+            await app.state.kube.close()
+            await engine.dispose()
+
+    docs = None if settings.production else "/docs"
+    app = FastAPI(
+        title="Dockyard", lifespan=lifespan, docs_url=docs, redoc_url=None,
+        openapi_url=None if settings.production else "/openapi.json",
+        dependencies=[__import__("fastapi").Depends(verify_csrf)],
+    )
+    app.state.settings = settings
+    if kube is not None:
+        app.state.kube = kube
+    app.state.renderer = Renderer(new_environment())
+    app.add_middleware(WebMiddleware, hsts=settings.secure_cookies)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+
+    from app.routes import register
+    register(app)
+    _error_handlers(app)
+    return app
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    renderer: Renderer = request.app.state.renderer
+    if is_partial(request):
+        # htmx swaps only 422 into targets; other errors arrive as an out-of-band toast.
+        return renderer.render(request, "partials/toast.html", {"level": "error", "message": message},
+                               status_code=status)
+    try:
+        return renderer.render(request, "errors/error.html", {"status": status, "title": title, "message": message},
+                               status_code=status)
+    except Exception:  # the error page itself must never fail
+        log.exception("error page failed")
+        return HTMLResponse(f"<h1>{status}</h1><p>{message}</p>", status_code=status)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        target = "/login"
+        if request.method == "GET" and request.url.path not in ("/", "/login"):
+            from urllib.parse import quote
+            target += "?next=" + quote(request.url.path + (("?" + request.url.query) if request.url.query else ""))
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        return _error_page(request, 403, _("Request refused"),
+                           _("The form has expired or did not come from this site. Reload the page and try again."))
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        titles = {403: _("Forbidden"), 404: _("Not found"), 409: _("Conflict"), 422: _("Invalid input"),
+                  503: _("Unavailable")}
+        return _error_page(request, exc.status, titles.get(exc.status, _("Error")), exc.message)
+
+    @app.exception_handler(KubeError)
+    async def _kube(request: Request, exc: KubeError) -> Response:
+        status = exc.status if exc.status in (403, 404, 409, 422) else 502
+        if exc.status == 0:
+            status = 503
+        return _error_page(request, status, _("The cluster refused the request") if exc.status else
+                           _("The cluster is unavailable"), exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        msg = _("The page you are looking for does not exist.") if exc.status_code == 404 else str(exc.detail)
+        return _error_page(request, exc.status_code, _("Not found") if exc.status_code == 404 else _("Error"), msg)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return _error_page(request, 422, _("Invalid input"), _("The request is missing fields or has invalid values."))

@@ -1,0 +1,77 @@
+"""Pure ASGI middleware: request id, locale, security headers (CSP, no-store), and access logging."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from http.cookies import SimpleCookie
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import i18n
+
+log = logging.getLogger("dockyard.http")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class WebMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        request_id = secrets.token_hex(8)
+        cookies = SimpleCookie()
+        try:
+            cookies.load(headers.get("cookie", ""))
+        except Exception:  # a malformed Cookie header must not break the page
+            pass
+        lang_cookie = cookies["dockyard_lang"].value if "dockyard_lang" in cookies else None
+        locale = i18n.pick_locale(headers.get("accept-language"), lang_cookie)
+        token = i18n.current_locale.set(locale)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["locale"] = locale
+        state["template_context"] = {"locale": locale, "request_id": request_id}
+        path = scope.get("path", "")
+        started = time.perf_counter()
+        status_holder = {"status": 0}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                raw = list(message.get("headers", []))
+                names = {k.lower() for k, _ in raw}
+                extra = [
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                ]
+                if b"content-security-policy" not in names:
+                    extra.append((b"content-security-policy", CSP.encode()))
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                if not path.startswith("/static/") and b"cache-control" not in names:
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = raw + [h for h in extra if h[0] not in names]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            i18n.current_locale.reset(token)
+            if not path.startswith("/static/"):
+                log.debug("%s %s %s %.1fms rid=%s", scope.get("method"), path, status_holder["status"],
+                          (time.perf_counter() - started) * 1000, request_id)

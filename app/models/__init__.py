@@ -1,0 +1,11 @@
+"""SQLAlchemy models only: no queries, no HTTP. Imported here so Alembic sees every table."""
+
+from app.models.audit import AuditEvent
+from app.models.base import Base
+from app.models.tenancy import Project, ProjectMember, ProjectRole, Workspace, WorkspaceMember, WorkspaceRole
+from app.models.user import AuthSession, LoginFailure, PlatformRole, User
+
+__all__ = [
+    "AuditEvent", "AuthSession", "Base", "LoginFailure", "PlatformRole", "Project", "ProjectMember",
+    "ProjectRole", "User", "Workspace", "WorkspaceMember", "WorkspaceRole",
+]

@@ -1,0 +1,64 @@
+"""Helpers every router uses: rendering, redirects after success, and audited writes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.deps import Signed
+from app.domain import audit
+from app.domain.errors import DomainError, Forbidden
+from app.kube.errors import KubeError
+from app.templating import is_partial
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *, block: str | None = None,
+           status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return request.app.state.renderer.render(request, template, context, block=block, status_code=status_code,
+                                             headers=headers)
+
+
+def render_page_or_block(request: Request, template: str, context: dict[str, Any], block: str, **kw: Any) -> Response:
+    """The full page normally; only `block` when htmx asks for a fragment of the same URL."""
+    return render(request, template, context, block=block if is_partial(request) else None, **kw)
+
+
+def see_other(request: Request, url: str) -> Response:
+    """Redirect after a successful write (303), or tell htmx where to go."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+@contextlib.asynccontextmanager
+async def audited(request: Request, me: Signed, verb: str, kind: str, name: str = "",
+                  *, workspace: str | None = None, project: str | None = None) -> AsyncIterator[dict[str, str]]:
+    """Record the write and its outcome, whatever happens inside the block."""
+    scope = getattr(request.state, "audit_scope", ("", ""))
+    note: dict[str, str] = {"name": name, "detail": ""}
+    outcome = "failure"
+    try:
+        yield note
+        outcome = "success"
+    except (Forbidden,) as e:
+        outcome, note["detail"] = "denied", e.message
+        raise
+    except KubeError as e:
+        outcome = "denied" if e.forbidden else "failure"
+        note["detail"] = str(e)
+        raise
+    except DomainError as e:
+        note["detail"] = e.message
+        raise
+    finally:
+        await audit.record(request.app.state.sessionmaker, audit.AuditEntry(
+            username=me.user.username, user_uid=me.user.uid, verb=verb, outcome=outcome,
+            workspace=workspace if workspace is not None else scope[0],
+            project=project if project is not None else scope[1],
+            object_kind=kind, object_name=note["name"], request_id=getattr(request.state, "request_id", ""),
+            detail=note["detail"],
+        ))

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from app.deps import KubeDep, ProjectAdmin, ProjectViewer, SessionDep, WorkspaceProjectCreator, WorkspaceViewer
+from app.domain import projects as projects_domain
+from app.domain.access import Permission
+from app.domain.errors import Forbidden, Invalid
+from app.models import ProjectRole
+from app.routes.common import audited, render, render_page_or_block, see_other
+
+router = APIRouter(tags=["projects"])
+
+
+@router.get("/workspaces/{ws}/projects")
+async def list_projects(request: Request, ctx: WorkspaceViewer, session: SessionDep) -> Response:
+    return await _projects_page(request, ctx, session)
+
+
+async def _projects_page(request: Request, ctx, session, *, errors=None, form=None, status: int = 200) -> Response:  # type: ignore[no-untyped-def]
+    projects = await projects_domain.list_projects(session, ws=ctx.workspace, access=ctx.access)
+    return render(request, "projects/list.html", {
+        "projects": projects, "can_create": ctx.access.can(Permission.create_project),
+        "errors": errors or {}, "form": form or {}, "tab": "projects",
+    }, status_code=status)
+
+
+@router.post("/workspaces/{ws}/projects")
+async def create_project(
+    request: Request, ctx: WorkspaceProjectCreator, session: SessionDep, kube: KubeDep,
+    name: Annotated[str, Form()] = "", alias: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+) -> Response:
+    """Create the project's namespace (labelled with the workspace); the creator becomes its admin."""
+    try:
+        async with audited(request, ctx.me, "create", "Project", name, project=name):
+            project = await projects_domain.create_project(
+                session, kube, ws=ctx.workspace, access=ctx.access, name=name, alias=alias, description=description)
+    except Invalid as e:
+        return await _projects_page(request, ctx, session, errors=e.errors or {"name": e.message},
+                                    form={"name": name, "alias": alias, "description": description}, status=422)
+    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{project.name}")
+
+
+@router.get("/workspaces/{ws}/projects/{project}")
+async def show_project(request: Request, ctx: ProjectViewer, session: SessionDep) -> Response:
+    """Project overview."""
+    members = await projects_domain.list_members(session, ctx.project)
+    return render(request, "projects/detail.html", {"members": members, "tab": "overview"})
+
+
+@router.get("/workspaces/{ws}/projects/{project}/members")
+async def list_project_members(request: Request, ctx: ProjectViewer, session: SessionDep) -> Response:
+    return await _members_page(request, ctx, session)
+
+
+async def _members_page(request: Request, ctx, session, *, errors=None, form=None, status: int = 200) -> Response:  # type: ignore[no-untyped-def]
+    can_manage = ctx.access.can(Permission.manage_project_members)
+    return render_page_or_block(request, "projects/members.html", {
+        "members": await projects_domain.list_members(session, ctx.project),
+        "candidates": await projects_domain.invitable_users(session, ctx.project) if can_manage else [],
+        "roles": [r for r in ProjectRole if ctx.access.may_grant(r)], "can_manage": can_manage,
+        "me": ctx.me.user, "errors": errors or {}, "form": form or {}, "tab": "members",
+    }, block="members", status_code=status)
+
+
+@router.post("/workspaces/{ws}/projects/{project}/members")
+async def set_project_member(
+    request: Request, ctx: ProjectAdmin, session: SessionDep, kube: KubeDep,
+    username: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
+) -> Response:
+    """Invite a workspace member into the project as admin, operator or viewer, or change their role."""
+    try:
+        async with audited(request, ctx.me, "set-member", "ProjectMember", username):
+            await projects_domain.set_member(session, kube, project=ctx.project, access=ctx.access,
+                                             username=username, role=role)
+    except Invalid as e:
+        return await _members_page(request, ctx, session, errors=e.errors or {"username": e.message},
+                                   form={"username": username, "role": role}, status=422)
+    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/members")
+
+
+@router.post("/workspaces/{ws}/projects/{project}/members/{username}/remove")
+async def remove_project_member(request: Request, username: str, ctx: ProjectAdmin, session: SessionDep,
+                                kube: KubeDep) -> Response:
+    async with audited(request, ctx.me, "remove-member", "ProjectMember", username):
+        await projects_domain.remove_member(session, kube, project=ctx.project, access=ctx.access, username=username)
+    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/members")
+
+
+__all__ = ["router", "Forbidden"]

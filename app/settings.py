@@ -1,0 +1,69 @@
+"""Dockyard's settings, read from the environment with the `DOCKYARD_` prefix (and `.env`).
+
+Precedence: environment, then `.env`, then the defaults below, which are the embedded development
+defaults (SQLite in `.dockyard/`, the cluster from a kubeconfig or the local control plane).
+Production (`DOCKYARD_ENV=production`) refuses default secrets and never seeds demo accounts.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".dockyard"
+DEFAULT_SECRET = "dockyard-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_file=ROOT / ".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///{STATE_DIR / 'dockyard.db'}"
+    kubeconfig: str | None = None
+    context: str | None = None
+    # Start the local control plane when no cluster is configured (development only).
+    local_cluster: bool = True
+    session_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    session_idle_minutes: int = 120
+    session_absolute_hours: int = 12
+    # Behind HTTPS the session cookie is marked Secure (and named __Host-...).
+    secure_cookies: bool = False
+    kube_timeout_seconds: float = 10.0
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    reconcile_interval_seconds: int = 60
+    # Cheaper argon2 parameters for the test suite only.
+    fast_password_hashing: bool = False
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> "Settings":
+        if self.env == "production":
+            if self.session_secret.get_secret_value() == DEFAULT_SECRET or len(
+                self.session_secret.get_secret_value()
+            ) < 32:
+                raise ValueError(
+                    "DOCKYARD_SESSION_SECRET must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+            if self.fast_password_hashing:
+                raise ValueError("DOCKYARD_FAST_PASSWORD_HASHING is for tests only")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

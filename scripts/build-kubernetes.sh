@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and kube-controller-manager 1.20.2 from Debian bookworm's source package,
+# once, and caches them. Nothing here touches the system's apt configuration.
+set -euo pipefail
+VERSION=1.20.2
+CACHE="${DOCKYARD_K8S_CACHE:-$HOME/.cache/dockyard/kubernetes-$VERSION}"
+if [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/kube-controller-manager" ]; then
+  echo "kubernetes $VERSION: cached in $CACHE"; exit 0
+fi
+need=()
+command -v go >/dev/null || need+=(golang-go)
+command -v rsync >/dev/null || need+=(rsync)
+command -v etcd >/dev/null || need+=(etcd-server)
+[ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || need+=(golang-github-modern-go-reflect2-dev)
+command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" \
+    || { echo "error: could not install ${need[*]} (apt-get failed)" >&2; exit 1; }
+fi
+WORK="$CACHE.build"
+mkdir -p "$WORK/apt/lists/partial" "$WORK/src"
+MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+cat > "$WORK/apt/sources.list" <<SRC
+SRC
+cat > "$WORK/apt/debian-src.sources" <<SRC
+Types: deb-src
+URIs: $MIRROR
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+APTOPTS=(-o Dir::Etc::SourceList="$WORK/apt/sources.list" -o Dir::Etc::SourceParts="$WORK/apt/parts"
+         -o Dir::State::Lists="$WORK/apt/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+mkdir -p "$WORK/apt/parts"; cp "$WORK/apt/debian-src.sources" "$WORK/apt/parts/"
+cd "$WORK/src"
+if ! ls -d kubernetes-*/ >/dev/null 2>&1; then
+  echo "downloading Debian's kubernetes source package"
+  apt-get "${APTOPTS[@]}" update -qq
+  apt-get "${APTOPTS[@]}" source --download-only kubernetes
+  dpkg-source --no-check -x kubernetes_*.dsc >/dev/null
+fi
+SRCDIR=$(ls -d "$WORK"/src/kubernetes-*/ | head -1)
+rm -rf "$SRCDIR/vendor/github.com/modern-go/reflect2"
+cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$SRCDIR/vendor/github.com/modern-go/reflect2"
+export GOPATH="$WORK/gopath"
+mkdir -p "$GOPATH/src/k8s.io"
+ln -sfn "$SRCDIR" "$GOPATH/src/k8s.io/kubernetes"
+cd "$GOPATH/src/k8s.io/kubernetes"
+echo "building kube-apiserver and kube-controller-manager (about 10 minutes)"
+export GO111MODULE=off GOFLAGS=-mod=vendor CGO_ENABLED=0
+KUBE_GIT_VERSION=v$VERSION KUBE_GIT_TREE_STATE=clean make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+mkdir -p "$CACHE"
+cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$CACHE/"
+echo "kubernetes $VERSION: built into $CACHE"

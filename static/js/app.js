@@ -1,0 +1,55 @@
+// Dockyard's only script besides htmx: CSRF header, which error statuses swap, and small UI helpers.
+// No inline scripts anywhere (CSP script-src 'self'); htmx is configured not to evaluate code.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { evt.detail.headers["X-CSRF-Token"] = meta.content; }
+  });
+  // 422 re-renders a form with its errors in place; other errors arrive as an out-of-band toast.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true, swapOverride: "none" },
+  ];
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.status !== 422) {
+      var region = document.getElementById("toast-region");
+      var body = xhr.responseText || "";
+      if (region && body.indexOf("toast") !== -1) {
+        var holder = document.createElement("div");
+        holder.innerHTML = body;
+        var toast = holder.querySelector(".toast");
+        if (toast) { region.appendChild(toast); setTimeout(function () { toast.remove(); }, 8000); }
+      }
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var region = document.getElementById("toast-region");
+    if (region) {
+      var t = document.createElement("div");
+      t.className = "toast toast-error";
+      t.textContent = region.dataset.offline || "The console did not answer.";
+      region.appendChild(t);
+      setTimeout(function () { t.remove(); }, 8000);
+    }
+  });
+  // <button data-copy-from="#id"> copies the text of an element (e.g. generated YAML).
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest("[data-copy-from]");
+    if (btn && navigator.clipboard) {
+      var src = document.querySelector(btn.dataset.copyFrom);
+      if (src) { navigator.clipboard.writeText(src.value || src.textContent); }
+    }
+    var closer = evt.target.closest("[data-close-dialog]");
+    if (closer) { var d = closer.closest("dialog"); if (d) { d.close(); d.remove(); } }
+  });
+  // Dialogs returned by the server open themselves (showModal needs script).
+  document.addEventListener("htmx:load", function (evt) {
+    var el = evt.detail.elt;
+    var dialogs = el.matches && el.matches("dialog[data-autoopen]") ? [el] : el.querySelectorAll ? el.querySelectorAll("dialog[data-autoopen]") : [];
+    dialogs.forEach(function (d) { if (!d.open) { d.showModal(); } });
+  });
+})();
