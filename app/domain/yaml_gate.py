@@ -311,42 +311,45 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return line, col
 
 
-def _decode(data: str | bytes, source: str, budget: int) -> tuple[str | None, Problem | None]:
-    """Strict UTF-8 text, or a problem. `budget` is what is left of the upload's byte cap."""
+def _decode(data: str | bytes, source: str, budget: int) -> tuple[str | None, int, Problem | None]:
+    """(text, size in bytes, None), or (None, 0, problem). `budget` is what is left of the byte cap."""
 
     def whole(message: str, line: int | None = None, column: int | None = None) -> Problem:
         return Problem(source, 0, line, column, message)
 
-    too_big = _("The YAML is larger than {limit} KiB; split it or remove what is not needed.").format(
-        limit=MAX_BYTES // 1024
-    )
+    if budget < MAX_BYTES:  # earlier files of the same upload used part of it
+        too_big = _("Together, the files are larger than {limit} KiB; upload fewer at a time.")
+    else:
+        too_big = _("The YAML is larger than {limit} KiB; split it or remove what is not needed.")
+    too_big = too_big.format(limit=MAX_BYTES // 1024)
     if isinstance(data, bytes):
         if len(data) > budget:
-            return None, whole(too_big)
+            return None, 0, whole(too_big)
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return None, whole(_("The file is UTF-16 text; save it as UTF-8."))
+            return None, 0, whole(_("The file is UTF-16 text; save it as UTF-8."))
         if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:8192]:
-            return None, whole(_("This is a binary file, not YAML text."))
+            return None, 0, whole(_("This is a binary file, not YAML text."))
+        size = len(data)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             good = data[: exc.start].decode("utf-8")
             line, col = _line_col(good, len(good))
-            return None, whole(
+            return None, 0, whole(
                 _("The file is not UTF-8 text (maybe Latin-1 or another encoding); save it as UTF-8."),
                 line,
                 col,
             )
     else:
         if len(data) > budget:  # characters <= bytes
-            return None, whole(too_big)
+            return None, 0, whole(too_big)
         try:
             size = len(data.encode("utf-8"))
         except UnicodeEncodeError as exc:
             line, col = _line_col(data, exc.start)
-            return None, whole(_("The text contains characters that are not valid Unicode."), line, col)
+            return None, 0, whole(_("The text contains characters that are not valid Unicode."), line, col)
         if size > budget:
-            return None, whole(too_big)
+            return None, 0, whole(too_big)
         text = data
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -355,15 +358,15 @@ def _decode(data: str | bytes, source: str, budget: int) -> tuple[str | None, Pr
         line, col = _line_col(text, bad.start())
         char = bad.group()
         if char == "\x00":
-            return None, whole(_("The text contains a NUL byte: binary data is not YAML."), line, col)
-        return None, whole(
+            return None, 0, whole(_("The text contains a NUL byte: binary data is not YAML."), line, col)
+        return None, 0, whole(
             _("The text contains the control character U+{code:04X}, which YAML does not allow.").format(
                 code=ord(char)
             ),
             line,
             col,
         )
-    return text, None
+    return text, size, None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -378,7 +381,6 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 # YAML 1.1 booleans (any case: no reader should be trusted with `oN` either).
 _BOOL_11 = re.compile(r"(?:y|yes|n|no|on|off)", re.IGNORECASE)
-_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+(?:\.[0-9_]*)?")
 # Numbers YAML 1.1 / Go's ParseInt would read and the 1.2 core schema reads as text: underscores,
 # binary, upper-case prefixes.
 _NUMBER_11 = re.compile(
@@ -426,8 +428,6 @@ def _resolve_plain(s: str) -> Any:
     if _INT_HEX.fullmatch(s):
         return _checked_int(s, int(s[2:], 16))
     if _FLOAT.fullmatch(s):
-        if _LEADING_ZERO.fullmatch(s) and "." not in s:  # pragma: no cover - caught as int above
-            raise _Surprise(s)
         return float(s)
     if _NONFINITE.fullmatch(s):
         raise _Surprise(_("{value} is not a finite number and cannot be sent as JSON.").format(value=s))
@@ -519,6 +519,12 @@ _NO_KEY = object()  # the mapping expects a key next
 _BAD_KEY = object()  # the next value belongs to a refused key: drop it
 
 
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    line: int  # 0-based, like libyaml's marks
+    column: int
+
+
 class _Frame:
     __slots__ = ("container", "is_map", "key", "key_mark", "path")
 
@@ -544,12 +550,16 @@ class _Doc:
         self.broken = False  # structural problems: skip the object checks
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
 def _format_path(path: Iterable[Any]) -> str:
+    """("spec", "ports", 0, "port") -> "spec.ports[0].port"; keys with dots etc. go in brackets."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part):
+        elif _PLAIN_KEY.fullmatch(part):
             out += f".{part}" if out else part
         else:
             out += f"[{part}]"
@@ -571,6 +581,7 @@ class _Reader:
     # -- problems
 
     def problem(self, mark: Any, message: str, path: tuple | None = None, once: str | None = None) -> None:
+        """Report at a libyaml mark (0-based line/column), or nowhere in particular (None)."""
         doc = self.doc
         index = doc.index if doc else len(self.docs)
         if once is not None:
@@ -613,12 +624,12 @@ class _Reader:
 
     def syntax_problem(self, text: str, mark: Any, detail: str) -> None:
         if mark is not None:
-            line_text = text.split("\n", mark.line + 1)[mark.line] if mark.line < text.count("\n") + 1 else ""
+            lines = text.split("\n")
+            line_text = lines[mark.line] if mark.line < len(lines) else ""
             indent = line_text[: len(line_text) - len(line_text.lstrip(" \t"))]
             if "\t" in indent:
-                tab = type(mark)("", 0, mark.line, indent.index("\t"), None, None)
                 self.problem(
-                    tab,
+                    _Mark(mark.line, indent.index("\t")),
                     _("A tab is used for indentation; YAML allows only spaces there."),
                     once="syntax",
                 )
@@ -717,7 +728,7 @@ class _Reader:
         self.check_anchor(event)
         tag = event.tag
         value = event.value
-        plain = event.style is None
+        plain = not event.style  # libyaml says "", the Python parser None
         top = self.stack[-1] if self.stack else None
         is_key = top is not None and top.is_map and top.key is _NO_KEY
         try:
@@ -837,14 +848,14 @@ class _Gate:
     def read(self, source: str, data: str | bytes) -> None:
         if self.full:
             return
-        text, problem = _decode(data, source, self.bytes_left)
+        text, size, problem = _decode(data, source, self.bytes_left)
         if problem is not None:
             self.problems.append(problem)
             return
         assert text is not None
-        self.bytes_left -= len(text.encode("utf-8")) if isinstance(data, str) else len(data)
-        reader = _Reader(self, source)
-        docs = reader.read(text)
+        self.bytes_left -= size
+        before = len(self.problems)
+        docs = _Reader(self, source).read(text)
         found = False
         try:
             for doc in docs:
@@ -855,7 +866,7 @@ class _Gate:
                     self.check(source, doc)
         except _Abort:
             return
-        if not found and not reader.once and not any(p.source == source for p in self.problems):
+        if not found and len(self.problems) == before:
             self.problems.append(
                 Problem(source, 0, None, None, _("No objects found: the YAML is empty or only comments."))
             )
@@ -869,10 +880,9 @@ class _Gate:
 
     def check(self, source: str, doc: _Doc) -> None:
         def report(message: str, path: tuple | None = None, at: tuple | None = None) -> None:
-            line, column = doc.positions.get(at or path or (), (doc.line, doc.column)) if (at or path) else (
-                doc.line,
-                doc.column,
-            )
+            """`at` is where to point when it differs from `path` (the parent of a missing key)."""
+            where = at or path
+            line, column = doc.positions.get(where, (doc.line, doc.column)) if where else (doc.line, doc.column)
             self.add(Problem(source, doc.index, line, column, message, _format_path(path) if path else None))
 
         obj = doc.root
@@ -916,7 +926,7 @@ class _Gate:
             ok = False
         if name is None or name == "":
             if "generateName" not in metadata:
-                report(_("metadata.name is missing."), ("metadata",) if "name" not in metadata else ("metadata", "name"))
+                report(_("metadata.name is missing."), ("metadata", "name"), at=("metadata",))
             ok = False
         elif not isinstance(name, str):
             report(_("metadata.name must be text."), ("metadata", "name"))
