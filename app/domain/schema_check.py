@@ -21,7 +21,15 @@ DEFAULT_KINDS: frozenset[tuple[str, str]] = frozenset((KIND_API_VERSIONS[k], k) 
 
 _REF_PREFIX = "#/definitions/"
 # Only what the walk needs; descriptions are most of the 3-5 MB document.
-_KEEP = ("type", "properties", "additionalProperties", "items", "$ref", "format", "x-kubernetes-preserve-unknown-fields")
+_KEEP = (
+    "type",
+    "properties",
+    "additionalProperties",
+    "items",
+    "$ref",
+    "format",
+    "x-kubernetes-preserve-unknown-fields",
+)
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 

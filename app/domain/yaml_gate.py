@@ -384,12 +384,14 @@ _BOOL_11 = re.compile(r"(?:y|yes|n|no|on|off)", re.IGNORECASE)
 # Numbers YAML 1.1 / Go's ParseInt would read and the 1.2 core schema reads as text: underscores,
 # binary, upper-case prefixes.
 _NUMBER_11 = re.compile(
-    r"[-+]?(?:0[bB][01_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?)"
+    r"[-+]?(?:0[bB][01_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+"
+    r"|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?)"
 )
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?"
 )
 # First characters of every plain scalar that is not simply text (fast path for the rest).
 _SPECIAL_FIRST = frozenset("0123456789+-.~nNtTfFyYoO")
@@ -486,7 +488,7 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag[len(_CORE_TAG) :] if tag.startswith(_CORE_TAG) else tag
 
 
-def _resolve_tagged(tag: str, value: str, plain: bool) -> Any:
+def _resolve_tagged(tag: str, value: str) -> Any:
     """Scalars with one of the core tags (`!!str 0755`); other tags were refused already."""
     kind = tag[len(_CORE_TAG) :]
     if kind == "str":
@@ -566,6 +568,28 @@ def _format_path(path: Iterable[Any]) -> str:
     return out
 
 
+# JSON writes characters outside the BMP as UTF-16 surrogate pairs (`\ud83d\ude00`), which YAML's
+# double-quoted strings do not accept; YAML spells them `\U0001f600`. Escaped backslashes are matched
+# first so that `\\ud83d` (a backslash, then text) is left alone.
+_JSON_SURROGATE_PAIR = re.compile(r"\\\\|\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+_LOOKS_LIKE_JSON = re.compile(r"\s*[{\[]")
+
+
+def _json_surrogates_to_yaml(text: str) -> str:
+    """For JSON input (which kubectl reads with a JSON decoder): write surrogate-pair escapes the YAML
+    way. Columns after such a pair on the same line shift by two."""
+    if "\\u" not in text or not _LOOKS_LIKE_JSON.match(text):
+        return text
+
+    def repl(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)
+        high, low = int(match.group(1), 16), int(match.group(2), 16)
+        return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+    return _JSON_SURROGATE_PAIR.sub(repl, text)
+
+
 class _Reader:
     """Builds the documents of one text from libyaml events, collecting problems."""
 
@@ -583,7 +607,8 @@ class _Reader:
     def problem(self, mark: Any, message: str, path: tuple | None = None, once: str | None = None) -> None:
         """Report at a libyaml mark (0-based line/column), or nowhere in particular (None)."""
         doc = self.doc
-        index = doc.index if doc else len(self.docs)
+        # libyaml reports a syntax error before it announces the document holding it: the next one
+        index = doc.index if doc else len(self.docs) + 1
         if once is not None:
             if (index, once) in self.once:
                 return
@@ -610,7 +635,7 @@ class _Reader:
 
     def read(self, text: str) -> list[_Doc]:
         try:
-            for event in yaml.parse(text, Loader=_EventLoader):
+            for event in yaml.parse(_json_surrogates_to_yaml(text), Loader=_EventLoader):
                 self.on_event(event)
         except _Abort:
             pass
@@ -737,7 +762,7 @@ class _Reader:
                     self.refuse_tag(event)
                     resolved: Any = value
                 else:
-                    resolved = _resolve_tagged(tag, value, plain)
+                    resolved = _resolve_tagged(tag, value)
             elif plain:
                 if is_key and value == "<<":
                     self.problem(
@@ -751,7 +776,8 @@ class _Reader:
             else:
                 resolved = value
         except _Surprise as surprise:
-            self.problem(event.start_mark, surprise.message, self.here() if not is_key else top.path)  # type: ignore[union-attr]
+            path = top.path if is_key else self.here()  # type: ignore[union-attr]
+            self.problem(event.start_mark, surprise.message, path)
             if is_key:
                 top.key = _BAD_KEY  # type: ignore[union-attr]
                 return
@@ -879,22 +905,58 @@ class _Gate:
     # -- one document
 
     def check(self, source: str, doc: _Doc) -> None:
+        """The object rules for one well-formed document; accept it if they all hold."""
+
         def report(message: str, path: tuple | None = None, at: tuple | None = None) -> None:
             """`at` is where to point when it differs from `path` (the parent of a missing key)."""
-            where = at or path
-            line, column = doc.positions.get(where, (doc.line, doc.column)) if where else (doc.line, doc.column)
+            line, column = doc.positions.get(at or path or (), (doc.line, doc.column))
             self.add(Problem(source, doc.index, line, column, message, _format_path(path) if path else None))
 
         obj = doc.root
         if not isinstance(obj, dict):
             report(
-                _("Document {n} is {what}, not a Kubernetes object (a mapping with apiVersion and kind).").format(
-                    n=doc.index, what=_describe(obj)
-                )
+                _("Document {n} is {what}, not a Kubernetes object (a mapping with apiVersion and kind).")
+                .format(n=doc.index, what=_describe(obj))
             )
             return
-        api_version = obj.get("apiVersion")
+        kind_ok = self.check_type(obj, report)
+        metadata = obj.get("metadata")
+        if "metadata" not in obj:
+            report(_("metadata is missing; it must hold at least a name."))
+            return
+        if not isinstance(metadata, dict):
+            report(_("metadata must be a mapping (name, labels, ...)."), ("metadata",))
+            return
         kind = obj.get("kind")
+        name = metadata.get("name")
+        name_ok = self.check_metadata(metadata, kind if kind_ok else None, report)
+        if not (kind_ok and name_ok):
+            return
+        if kind == "Secret" and obj.get("type") == _SA_TOKEN_SECRET_TYPE:
+            report(
+                _("Secrets of type {type} cannot be created here: they hold credentials for the cluster.")
+                .format(type=_SA_TOKEN_SECRET_TYPE),
+                ("type",),
+            )
+            return
+        first = self.seen.get((kind, name))
+        if first is not None:
+            first_source, first_doc = first
+            if first_source:
+                where = _("{source}, document {n}").format(source=first_source, n=first_doc)
+            else:
+                where = _("document {n}").format(n=first_doc)
+            message = _("{kind} {name} appears twice (first in {where}).")
+            report(message.format(kind=kind, name=name, where=where), ("metadata", "name"))
+            return
+        self.seen[(kind, name)] = (source, doc.index)
+        obj["metadata"] = _with_namespace(metadata, self.namespace)
+        _strip_in_place(obj, for_create=False)
+        self.objects.append(Manifest(obj=obj, document=doc.index, line=doc.line, source=source))
+
+    def check_type(self, obj: dict[str, Any], report: Any) -> bool:
+        """apiVersion and kind: present, text, and an allowed pair."""
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
         ok = True
         if "apiVersion" not in obj:
             report(_("apiVersion is missing."))
@@ -908,110 +970,46 @@ class _Gate:
         elif not isinstance(kind, str) or not kind:
             report(_("kind must be text, like Service or Deployment."), ("kind",))
             ok = False
-        if ok:
-            ok = self.check_kind(api_version, kind, report)  # type: ignore[arg-type]
-        metadata = obj.get("metadata")
-        if "metadata" not in obj:
-            report(_("metadata is missing; it must hold at least a name."))
-            return
-        if not isinstance(metadata, dict):
-            report(_("metadata must be a mapping (name, labels, ...)."), ("metadata",))
-            return
+        return ok and self.check_kind(api_version, kind, report)  # type: ignore[arg-type]
+
+    def check_metadata(self, metadata: dict[str, Any], kind: str | None, report: Any) -> bool:
+        """A valid name (by the rules of `kind`, when it is known to be allowed), and no other namespace."""
+        ok = True
         name = metadata.get("name")
         if "generateName" in metadata:
             report(
-                _("generateName is not supported here: give the object a name."),
-                ("metadata", "generateName"),
+                _("generateName is not supported here: give the object a name."), ("metadata", "generateName")
             )
             ok = False
-        if name is None or name == "":
-            if "generateName" not in metadata:
-                report(_("metadata.name is missing."), ("metadata", "name"), at=("metadata",))
+        elif name is None or name == "":
+            report(_("metadata.name is missing."), ("metadata", "name"), at=("metadata",))
             ok = False
-        elif not isinstance(name, str):
+        if name is not None and name != "" and not isinstance(name, str):
             report(_("metadata.name must be text."), ("metadata", "name"))
             ok = False
-        elif ok and not self.check_name(kind, name, report):  # type: ignore[arg-type]
+        elif isinstance(name, str) and name and kind is not None and not self.check_name(kind, name, report):
             ok = False
         given = metadata.get("namespace")
-        if given is not None and given != "":
-            if not isinstance(given, str):
-                report(_("metadata.namespace must be text."), ("metadata", "namespace"))
-                ok = False
-            elif given != self.namespace:
-                report(
-                    _("The namespace {given} is not this project's namespace {namespace}.").format(
-                        given=given, namespace=self.namespace
-                    ),
-                    ("metadata", "namespace"),
-                )
-                ok = False
-        if ok and kind == "Secret" and obj.get("type") == _SA_TOKEN_SECRET_TYPE:
+        if given is None or given == "":
+            return ok
+        if not isinstance(given, str):
+            report(_("metadata.namespace must be text."), ("metadata", "namespace"))
+            return False
+        if given != self.namespace:
             report(
-                _("Secrets of type {type} cannot be created here: they hold credentials for the cluster.").format(
-                    type=_SA_TOKEN_SECRET_TYPE
+                _("The namespace {given} is not this project's namespace {namespace}.").format(
+                    given=given, namespace=self.namespace
                 ),
-                ("type",),
+                ("metadata", "namespace"),
             )
-            ok = False
-        if not ok:
-            return
-        first = self.seen.get((kind, name))  # type: ignore[arg-type]
-        if first is not None:
-            first_source, first_doc = first
-            where = (
-                _("{source}, document {n}").format(source=first_source, n=first_doc)
-                if first_source
-                else _("document {n}").format(n=first_doc)
-            )
-            report(
-                _("{kind} {name} appears twice (first in {where}).").format(kind=kind, name=name, where=where),
-                ("metadata", "name"),
-            )
-            return
-        self.seen[(kind, name)] = (source, doc.index)  # type: ignore[index]
-        obj["metadata"] = _with_namespace(metadata, self.namespace)
-        _strip_in_place(obj, for_create=False)
-        self.objects.append(Manifest(obj=obj, document=doc.index, line=doc.line, source=source))
+            return False
+        return ok
 
     def check_kind(self, api_version: str, kind: str, report: Any) -> bool:
-        group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        if kind == "List" or kind.endswith("List"):
-            report(
-                _(
-                    "{kind} wraps several objects; write each object as its own document, separated "
-                    "by ---."
-                ).format(kind=kind),
-                ("kind",),
-            )
-            return False
-        if kind in _RBAC_KINDS or group == _RBAC_GROUP:
-            report(
-                _(
-                    "{kind} is an access-control object and cannot be created here; project members "
-                    "and roles are managed on the Members page."
-                ).format(kind=kind),
-                ("kind",),
-            )
-            return False
-        if kind in _CLUSTER_SCOPED_KINDS:
-            report(
-                _("{kind} is a cluster-wide object; only objects inside this project can be created here.").format(
-                    kind=kind
-                ),
-                ("kind",),
-            )
-            return False
-        if kind not in self.allowed_kinds:
-            report(
-                _("The kind {kind} cannot be created here; allowed kinds: {allowed}.").format(
-                    kind=kind, allowed=", ".join(sorted(self.allowed_kinds))
-                ),
-                ("kind",),
-            )
-            return False
-        expected = KIND_API_VERSIONS[kind]
-        if api_version != expected:
+        if kind in self.allowed_kinds:
+            expected = KIND_API_VERSIONS[kind]
+            if api_version == expected:
+                return True
             report(
                 _("{kind} must use apiVersion {expected}, not {given}.").format(
                     kind=kind, expected=expected, given=api_version
@@ -1019,7 +1017,24 @@ class _Gate:
                 ("apiVersion",),
             )
             return False
-        return True
+        group = api_version.rpartition("/")[0]
+        if kind == "List" or kind.endswith("List"):
+            message = _(
+                "{kind} wraps several objects; write each object as its own document, separated by ---."
+            )
+        elif kind in _RBAC_KINDS or group == _RBAC_GROUP:
+            message = _(
+                "{kind} is an access-control object and cannot be created here; project members and "
+                "roles are managed on the Members page."
+            )
+        elif kind in _CLUSTER_SCOPED_KINDS:
+            message = _(
+                "{kind} is a cluster-wide object; only objects inside this project can be created here."
+            )
+        else:
+            message = _("The kind {kind} cannot be created here; allowed kinds: {allowed}.")
+        report(message.format(kind=kind, allowed=", ".join(sorted(self.allowed_kinds))), ("kind",))
+        return False
 
     def check_name(self, kind: str, name: str, report: Any) -> bool:
         if kind == "Service":

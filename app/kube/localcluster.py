@@ -242,6 +242,9 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
             "DefaultTolerationSeconds,ResourceQuota,StorageObjectInUseProtection,Priority,"
             "PersistentVolumeClaimResize",
             "--allow-privileged=true",
+            # The `kubernetes` Service keeps no endpoints: 127.0.0.1 is not a valid endpoint address
+            # and nothing runs inside the cluster that would use it.
+            "--endpoint-reconciler-type=none",
             # Logs and exec go to the node simulator's kubelet endpoint, verified against our CA.
             "--kubelet-preferred-address-types=InternalIP",
             f"--kubelet-certificate-authority={pki / 'ca.crt'}",

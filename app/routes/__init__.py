@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 
 def register(app: FastAPI) -> None:
-    from app.routes import admin, auth, health, projects, workspaces
+    from app.routes import admin, auth, creation, health, projects, workspaces
 
-    for module in (health, auth, workspaces, projects, admin):
+    for module in (health, auth, workspaces, projects, admin, creation):
         app.include_router(module.router)
     try:
         from app.routes import services  # noqa: F401

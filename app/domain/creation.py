@@ -1,0 +1,189 @@
+"""Creating a set of objects as one unit: dry-run everything, then create in order, and undo on failure.
+
+Used by every creation path (the wizard, External Service, Specify Workloads, Edit by YAML). The
+namespace always comes from the project in the URL. Kubernetes 1.20 drops unknown fields silently, so
+objects are also checked against the server's OpenAPI schema and such fields are reported, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.schema_check import SchemaIndex
+from app.i18n import _
+from app.kube.client import CONSOLE, Actor, KubeGateway
+from app.kube.errors import KubeError
+
+Obj = dict[str, Any]
+
+# Creation order: what others refer to comes first, the Service last (it is what the user lands on).
+ORDER = {"ConfigMap": 0, "Secret": 0, "PersistentVolumeClaim": 1, "Deployment": 2, "StatefulSet": 2, "Service": 3}
+
+
+@dataclass(frozen=True)
+class ObjectProblem:
+    """Why one object cannot be created; `field` is the path the API server named, if any."""
+
+    kind: str
+    name: str
+    message: str
+    field: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.kind} {self.name}" + (f" ({self.field})" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class CreateOutcome:
+    created: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[ObjectProblem] = field(default_factory=list)
+    rolled_back: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _problems_from(obj: Obj, e: KubeError) -> list[ObjectProblem]:
+    kind, name = obj.get("kind", "?"), (obj.get("metadata") or {}).get("name", "?")
+    if e.causes:
+        return [ObjectProblem(kind, name, c.message or e.message, c.field) for c in e.causes]
+    if e.status == 0:
+        return [ObjectProblem(kind, name, e.message)]
+    if e.forbidden:
+        return [ObjectProblem(kind, name, _("You are not allowed to create this in the cluster: {msg}").format(msg=e.message))]
+    if e.conflict:
+        return [ObjectProblem(kind, name, _("{kind} {name} already exists.").format(kind=kind, name=name), "metadata.name")]
+    return [ObjectProblem(kind, name, e.message)]
+
+
+def ordered(objects: list[Obj]) -> list[Obj]:
+    return sorted(objects, key=lambda o: ORDER.get(o.get("kind", ""), 2))
+
+
+async def dry_run_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj]) -> list[ObjectProblem]:
+    """Ask the API server to validate every object (dryRun=All), as the user, without creating anything."""
+    async def one(obj: Obj) -> list[ObjectProblem]:
+        try:
+            await kube.create(obj, namespace=namespace, actor=actor, dry_run=True)
+        except KubeError as e:
+            return _problems_from(obj, e)
+        return []
+    results = await asyncio.gather(*(one(o) for o in objects))
+    return [p for r in results for p in r]
+
+
+async def create_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj]) -> CreateOutcome:
+    """All or nothing: dry-run all, then create in dependency order; if one fails, delete what was made."""
+    outcome = CreateOutcome()
+    for obj in objects:
+        obj.setdefault("metadata", {})["namespace"] = namespace
+    outcome.problems = await dry_run_all(kube, actor=actor, namespace=namespace, objects=objects)
+    if outcome.problems:
+        return outcome
+    for obj in ordered(objects):
+        try:
+            await kube.create(obj, namespace=namespace, actor=actor)
+        except KubeError as e:
+            outcome.problems = _problems_from(obj, e)
+            for kind, name in reversed(outcome.created):
+                try:
+                    await kube.delete(kind, namespace, name, actor=actor, propagation="Foreground")
+                    outcome.rolled_back.append((kind, name))
+                except KubeError as undo:
+                    if not undo.not_found:
+                        outcome.problems.append(ObjectProblem(kind, name, _(
+                            "It was created but could not be removed again: {msg}").format(msg=undo.message)))
+            outcome.created = []
+            return outcome
+        outcome.created.append((obj["kind"], obj["metadata"]["name"]))
+    return outcome
+
+
+# -- fields the server would drop ----------------------------------------------------------------
+
+_schemas: "weakref.WeakKeyDictionary[KubeGateway, SchemaIndex]" = weakref.WeakKeyDictionary()
+_schema_lock = asyncio.Lock()
+
+
+async def schema_index(kube: KubeGateway) -> SchemaIndex | None:
+    """The server's schema for the kinds we create, fetched once per gateway (None if unavailable)."""
+    if kube in _schemas:
+        return _schemas[kube]
+    async with _schema_lock:
+        if kube not in _schemas:
+            try:
+                spec = await kube.openapi_v2()
+            except KubeError:
+                return None
+            _schemas[kube] = SchemaIndex.from_openapi(spec)
+            del spec
+    return _schemas[kube]
+
+
+async def dropped_fields(kube: KubeGateway, objects: list[Obj]) -> list[ObjectProblem]:
+    """Fields the API server would silently drop (Kubernetes < 1.25 has no strict field validation)."""
+    index = await schema_index(kube)
+    if index is None:
+        return []
+    out: list[ObjectProblem] = []
+    for obj in objects:
+        if not index.covers(str(obj.get("apiVersion")), str(obj.get("kind"))):
+            continue
+        for path in index.unknown_fields(obj):
+            out.append(ObjectProblem(obj["kind"], obj["metadata"]["name"],
+                                     _("Unknown field: Kubernetes would silently drop it."), path))
+    return out
+
+
+# -- double submit --------------------------------------------------------------------------------
+
+@dataclass
+class _Pending:
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    result: Any = None
+    at: float = field(default_factory=time.monotonic)
+
+
+class SubmissionGuard:
+    """A double click creates once: the second submit of the same form waits for, and gets, the first's result."""
+
+    def __init__(self, ttl: float = 600) -> None:
+        self.ttl = ttl
+        self._seen: dict[tuple[str, str], _Pending] = {}
+
+    async def once(self, key: tuple[str, str], work: Callable[[], Awaitable[Any]]) -> Any:
+        now = time.monotonic()
+        for k in [k for k, p in self._seen.items() if now - p.at > self.ttl]:
+            del self._seen[k]
+        if not key[1]:
+            return await work()
+        pending = self._seen.get(key)
+        if pending is not None:
+            await pending.done.wait()
+            return pending.result
+        pending = self._seen[key] = _Pending()
+        try:
+            pending.result = await work()
+            if not getattr(pending.result, "ok", True):
+                del self._seen[key]  # only a success is final; a corrected form may be sent again
+            return pending.result
+        except BaseException:
+            del self._seen[key]  # a failed attempt may be retried
+            raise
+        finally:
+            pending.done.set()
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._seen.pop(key, None)
+
+
+guard = SubmissionGuard()
+
+__all__ = ["CONSOLE", "CreateOutcome", "ObjectProblem", "create_all", "dropped_fields", "dry_run_all", "guard"]

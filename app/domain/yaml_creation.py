@@ -1,0 +1,77 @@
+"""Edit by YAML: a project member's documents, through the YAML gate, created all or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain import creation
+from app.domain.creation import ObjectProblem
+from app.domain.yaml_gate import Manifest, Problem, dump_yaml, parse_many, strip_server_fields
+from app.i18n import _
+from app.kube.client import Actor, KubeGateway
+
+MAX_FILES = 20
+
+
+def template(namespace: str) -> str:
+    """The editor's starting text: the original's Service template, for this project."""
+    return dump_yaml({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"namespace": namespace, "name": "", "labels": {}},
+        "spec": {"sessionAffinity": "None", "selector": {}, "ports": []},
+    })
+
+
+@dataclass
+class Plan:
+    """What the text would create, or why it cannot."""
+
+    objects: list[Manifest] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    dropped: list[ObjectProblem] = field(default_factory=list)
+    server_problems: list[ObjectProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.server_problems
+
+    @property
+    def service_name(self) -> str | None:
+        return next((m.name for m in self.objects if m.kind == "Service"), None)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [strip_server_fields(m.obj, for_create=True) for m in self.objects]
+
+
+def read(files: list[tuple[str, str | bytes]], *, namespace: str) -> Plan:
+    """Parse and check the documents (no cluster call)."""
+    if len(files) > MAX_FILES:
+        return Plan(problems=[Problem("", 0, None, None, _("At most {n} files at once.").format(n=MAX_FILES))])
+    result = parse_many(files, namespace=namespace)
+    plan = Plan(objects=result.objects, problems=result.problems)
+    if plan.ok and not plan.service_name:
+        plan.problems.append(Problem("", 0, None, None, _(
+            "Add at least one Service: this page creates a Service and the objects it uses.")))
+    return plan
+
+
+async def check(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str) -> Plan:
+    """Server-side checks: unknown fields, then a dry run of every object as the user."""
+    if not plan.ok:
+        return plan
+    objs = plan.as_dicts()
+    plan.dropped = await creation.dropped_fields(kube, objs)
+    plan.server_problems = await creation.dry_run_all(kube, actor=actor, namespace=namespace, objects=objs)
+    return plan
+
+
+async def create(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str) -> creation.CreateOutcome:
+    return await creation.create_all(kube, actor=actor, namespace=namespace, objects=plan.as_dicts())
+
+
+def download_name(text_objects: list[Manifest], namespace: str) -> str:
+    first = text_objects[0] if text_objects else None
+    if first is None:
+        return f"default.{namespace}.yaml"
+    return f"{first.name}.{namespace}.{first.kind.lower()}.yaml"

@@ -1,0 +1,34 @@
+"""The seed's prerequisite, in Chromium: project-admin invites project-regular as operator, then
+project-regular signs in and sees demo-project."""
+
+from __future__ import annotations
+
+from app.models import WorkspaceRole
+from tests.conftest import PASSWORD, Tenants
+from tests.e2e.conftest import LiveServer, login, logout
+
+
+async def test_project_admin_invites_operator_who_then_sees_the_project(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                                        tenants: Tenants) -> None:
+    project_admin = await tenants.user("project-admin")
+    regular = await tenants.user("project-regular")
+    ws = await tenants.workspace()
+    await tenants.ws_member(ws, project_admin, WorkspaceRole.self_provisioner)
+    await tenants.ws_member(ws, regular, WorkspaceRole.viewer)
+    project = await tenants.project(ws, project_admin)
+
+    await login(page, live_server, project_admin.username, PASSWORD)
+    await page.goto(f"{live_server.url}/workspaces/{ws.name}/projects/{project.name}/members")
+    await page.fill("#invite-username", regular.username)
+    await page.select_option("#invite-role", "operator")
+    await page.click("#members button.primary")
+    row = page.locator(f"#member-row-{regular.username}")
+    await row.wait_for()
+    assert await row.locator("select[name=role]").input_value() == "operator"
+    await logout(page)
+
+    await login(page, live_server, regular.username, PASSWORD)
+    await page.click(f"#workspace-row-{ws.name} a")
+    await page.click("text=Projects")
+    await page.click(f"#project-row-{project.name} a")
+    assert "operator" in await page.locator("#my-role").inner_text()
