@@ -35,8 +35,14 @@ async def record(sessionmaker: async_sessionmaker[AsyncSession], entry: AuditEnt
     at = utcnow()
     log.info(json.dumps({"audit": True, "at": at.isoformat(), **entry.__dict__}, ensure_ascii=False))
     async with sessionmaker() as session:
-        session.add(AuditEvent(at=at, **{k: (v or "")[:4000] if k == "detail" else v for k, v in entry.__dict__.items()}))
+        session.add(AuditEvent(at=at, **{k: _fit(k, v) for k, v in entry.__dict__.items()}))
         await session.commit()
+
+
+def _fit(column: str, value: str) -> str:
+    """Cut a value to its column (a hostile name must not turn the audit write into an error)."""
+    length = getattr(AuditEvent.__table__.c[column].type, "length", None) or 4000
+    return (value or "")[:length]
 
 
 async def search(

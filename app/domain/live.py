@@ -1,11 +1,355 @@
-"""Live updates pushed to pages (server-sent events fed by Kubernetes watches)."""
+"""Live updates pushed to pages: server-sent events fed by Kubernetes watches made as the user.
+
+A page subscribes to a *feed*: one watch of one kind in one namespace (optionally narrowed by a label
+or field selector), made with the user's identity, so the cluster's RBAC decides what it may see.
+Subscribers of the same feed (the same user with several tabs open) share one watch; a feed stops when
+its last subscriber leaves. Each subscriber gets a debounced "changed" signal, which the page turns
+into an htmx re-fetch of the part it shows; the data itself always comes from a normal page request.
+
+Streams end cleanly: when the client disconnects (Starlette cancels the response), when the hub
+closes (application shutdown, or the server receiving SIGINT/SIGTERM, so uvicorn does not wait for
+open streams), and after `MAX_STREAM_SECONDS` (the browser reconnects by itself).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
+
+from app.kube.client import Actor, KubeGateway
+from app.kube.errors import KubeError
+
+log = logging.getLogger("dockyard.live")
+
+HEARTBEAT_SECONDS = 15.0
+DEBOUNCE_SECONDS = 0.3
+MAX_STREAM_SECONDS = 15 * 60
+RETRY_SECONDS = 5.0
+WATCH_TIMEOUT_SECONDS = 240
+# Each feed holds one connection of the gateway's pool (64); keep most of them for page requests.
+MAX_FEEDS = 32
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a feed watches, as whom."""
+
+    kind: str
+    namespace: str
+    actor: Actor
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What a subscriber receives: "changed", "ping" (keep-alive), "error" (with a message) or "end"."""
+
+    kind: str
+    message: str = ""
+
+
+CHANGED, PING, ERROR, END = "changed", "ping", "error", "end"
+
+
+class _Feed:
+    """One watch shared by every subscriber of the same target."""
+
+    def __init__(self, hub: "LiveHub", kube: KubeGateway, target: Target, resource_version: str) -> None:
+        self.hub = hub
+        self.kube = kube
+        self.target = target
+        self.resource_version = resource_version
+        self.subscribers: set[asyncio.Queue[Signal]] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"live-feed {self.target.kind} {self.target.namespace}")
+
+    def publish(self, item: Signal) -> None:
+        for queue in list(self.subscribers):
+            if item.kind == CHANGED and not queue.empty():
+                continue  # a pending signal already says it
+            queue.put_nowait(item)
+
+    async def _current_version(self) -> str:
+        t = self.target
+        result = await self.kube.list(t.kind, t.namespace, actor=t.actor, label_selector=t.label_selector,
+                                      field_selector=t.field_selector, limit=1)
+        return str((result.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def _run(self) -> None:
+        t = self.target
+        while True:
+            try:
+                if not self.resource_version:
+                    self.resource_version = await self._current_version()
+                async for event in self.kube.watch(
+                    t.kind, t.namespace, actor=t.actor, resource_version=self.resource_version,
+                    label_selector=t.label_selector, field_selector=t.field_selector,
+                    timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                ):
+                    kind = event.get("type")
+                    obj = event.get("object") or {}
+                    version = (obj.get("metadata") or {}).get("resourceVersion")
+                    if kind == "ERROR":
+                        # 410 Gone: the version is too old. Start again from now; something may have changed.
+                        self.resource_version = ""
+                        self.publish(Signal(CHANGED))
+                        break
+                    if version:
+                        self.resource_version = version
+                    if kind in ("ADDED", "MODIFIED", "DELETED"):
+                        self.publish(Signal(CHANGED))
+            except asyncio.CancelledError:
+                raise
+            except KubeError as e:
+                if e.forbidden or e.not_found:
+                    self.publish(Signal(ERROR, e.message))
+                    return
+                if e.status == 410:
+                    self.resource_version = ""
+                    self.publish(Signal(CHANGED))
+                    continue
+                log.info("watch %s in %s failed, retrying: %s", t.kind, t.namespace, e)
+                await asyncio.sleep(RETRY_SECONDS)
+            except Exception:  # a bug here must not leave subscribers hanging silently
+                log.exception("watch %s in %s crashed", t.kind, t.namespace)
+                self.publish(Signal(ERROR, "watch failed"))
+                return
+
+
+class LiveHub:
+    """Every open stream of the process, so that shutdown can end them all."""
+
+    def __init__(self) -> None:
+        self.closing = asyncio.Event()
+        self._feeds: dict[Target, _Feed] = {}
+        self._streams = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.closing.is_set()
+
+    @property
+    def open_streams(self) -> int:
+        return self._streams
+
+    async def close(self) -> None:
+        self.closing.set()
+        feeds, self._feeds = list(self._feeds.values()), {}
+        for feed in feeds:
+            if feed.task:
+                feed.task.cancel()
+        for feed in feeds:
+            if feed.task:
+                with contextlib.suppress(BaseException):
+                    await feed.task
+
+    def _join(self, kube: KubeGateway, target: Target, resource_version: str) -> tuple[_Feed, asyncio.Queue[Signal]]:
+        queue: asyncio.Queue[Signal] = asyncio.Queue()
+        feed = self._feeds.get(target)
+        if feed is None or feed.task is None or feed.task.done():
+            if len(self._feeds) >= MAX_FEEDS:
+                raise KubeError(503, "TooManyStreams", "Too many live updates are open; use Refresh.")
+            feed = _Feed(self, kube, target, resource_version)
+            self._feeds[target] = feed
+            feed.start()
+        elif resource_version and resource_version != feed.resource_version:
+            queue.put_nowait(Signal(CHANGED))  # the page may have missed what the feed saw before it joined
+        feed.subscribers.add(queue)
+        return feed, queue
+
+    def _leave(self, feed: _Feed, queue: asyncio.Queue[Signal]) -> None:
+        feed.subscribers.discard(queue)
+        if not feed.subscribers and self._feeds.get(feed.target) is feed:
+            del self._feeds[feed.target]
+            if feed.task:
+                feed.task.cancel()
+
+    async def changes(self, kube: KubeGateway, targets: list[Target], *, resource_version: str = "",
+                      heartbeat: float = HEARTBEAT_SECONDS, debounce: float = DEBOUNCE_SECONDS,
+                      max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[Signal]:
+        """Signals for one page: "changed" (debounced) when any target changes, "ping" every
+        `heartbeat` seconds, "error" when a watch is refused, and "end" before the stream closes."""
+        joined: list[tuple[_Feed, asyncio.Queue[Signal]]] = []
+        merged: asyncio.Queue[Signal] = asyncio.Queue()
+        pumps: list[asyncio.Task[None]] = []
+        self._streams += 1
+        try:
+            for target in targets:
+                joined.append(self._join(kube, target, resource_version))
+
+            async def pump(queue: asyncio.Queue[Signal]) -> None:
+                while True:
+                    merged.put_nowait(await queue.get())
+
+            pumps = [asyncio.create_task(pump(q)) for _f, q in joined]
+            async for item in _merge(merged, self.closing, heartbeat=heartbeat, debounce=debounce,
+                                     max_seconds=max_seconds):
+                yield item
+        finally:
+            self._streams -= 1
+            for task in pumps:
+                task.cancel()
+            for feed, queue in joined:
+                self._leave(feed, queue)
+
+    async def lines(self, source: AsyncIterator[str], *, heartbeat: float = HEARTBEAT_SECONDS,
+                    batch_seconds: float = 0.25, max_seconds: float = MAX_STREAM_SECONDS) -> AsyncIterator[list[str]]:
+        """Batches of lines from a stream (a container's log), an empty batch as keep-alive; ends when
+        the source ends, the hub closes, or after `max_seconds`."""
+        queue: asyncio.Queue[str | None | BaseException] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                async for line in source:
+                    queue.put_nowait(line)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # handed to the reader, which re-raises it
+                queue.put_nowait(e)
+                return
+            queue.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        self._streams += 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        try:
+            while not self.closing.is_set():
+                first = await _next_or_stop(queue, self.closing, min(heartbeat, max(0.0, deadline - loop.time())))
+                if first is _STOP:
+                    return
+                if first is _TIMEOUT:
+                    if loop.time() >= deadline:
+                        return
+                    yield []
+                    continue
+                batch: list[str] = []
+                item: Any = first
+                end = loop.time() + batch_seconds
+                while True:
+                    if item is None:
+                        if batch:
+                            yield batch
+                        return
+                    if isinstance(item, BaseException):
+                        if batch:
+                            yield batch
+                        raise item
+                    batch.append(item)
+                    remaining = end - loop.time()
+                    if remaining <= 0 or len(batch) >= 500:
+                        break
+                    item = await _next_or_stop(queue, self.closing, remaining)
+                    if item is _STOP or item is _TIMEOUT:
+                        break
+                yield batch
+        finally:
+            self._streams -= 1
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+            with contextlib.suppress(BaseException):
+                await source.aclose()  # type: ignore[attr-defined]
+
+
+_STOP, _TIMEOUT = object(), object()
+
+
+async def _next_or_stop(queue: asyncio.Queue[Any], closing: asyncio.Event, timeout: float) -> Any:
+    """The next item, or _STOP when the hub closes, or _TIMEOUT after `timeout` seconds."""
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(closing.wait())
+    try:
+        done, _pending = await asyncio.wait({getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (getter, stopper):
+            if not task.done():
+                task.cancel()
+    if getter in done:
+        return getter.result()
+    if stopper in done:
+        return _STOP
+    return _TIMEOUT
+
+
+async def _merge(queue: asyncio.Queue[Signal], closing: asyncio.Event, *, heartbeat: float, debounce: float,
+                 max_seconds: float) -> AsyncIterator[Signal]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_seconds
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            yield Signal(END)
+            return
+        item = await _next_or_stop(queue, closing, min(heartbeat, left))
+        if item is _STOP:
+            yield Signal(END)
+            return
+        if item is _TIMEOUT:
+            if loop.time() < deadline:
+                yield Signal(PING)
+            continue
+        if item.kind == CHANGED:
+            # Let a burst (a rollout, a bulk delete) settle into one re-fetch.
+            await asyncio.sleep(debounce)
+            errors = []
+            while not queue.empty():
+                extra = queue.get_nowait()
+                if extra.kind == ERROR:
+                    errors.append(extra)
+            yield item
+            for e in errors[:1]:
+                yield e
+            continue
+        yield item
+
+
+# -- the process's hub ---------------------------------------------------------------------------------
+
+def hub(app: Any) -> LiveHub:
+    """The application's hub, created on first use (and again after a shutdown, for tests)."""
+    current: LiveHub | None = getattr(app.state, "live_hub", None)
+    if current is None or current.closed:
+        current = LiveHub()
+        app.state.live_hub = current
+        _close_on_exit_signals(current)
+    return current
+
+
+def _close_on_exit_signals(live: LiveHub) -> None:
+    """Servers wait for open responses before running the application's shutdown, and a live stream
+    never finishes by itself: end the streams as soon as the server is asked to stop. The previous
+    handler still runs, so the server's own behaviour is unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if not callable(previous) or getattr(previous, "_dockyard_live", False):
+            continue
+
+        def handler(signum: int, frame: Any, _previous: Callable[..., Any] = previous) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(live.closing.set)
+            _previous(signum, frame)
+
+        handler._dockyard_live = True  # type: ignore[attr-defined]
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):
+            return
 
 
 async def shutdown(app: Any) -> None:
-    hub = getattr(app.state, "live_hub", None)
-    if hub is not None:
-        await hub.close()
+    live = getattr(app.state, "live_hub", None)
+    if live is not None:
+        await live.close()
