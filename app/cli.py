@@ -144,7 +144,10 @@ def cluster_up() -> None:
     """Start it (building it once), or reuse the running one."""
     from app.kube import localcluster
 
-    info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
+    try:
+        info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
+    except localcluster.ClusterError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"cluster ready at {info.server}; admin kubeconfig: {info.admin_kubeconfig}")
 
 
@@ -153,7 +156,10 @@ def cluster_down() -> None:
     """Stop every process `cluster up` started."""
     from app.kube import localcluster
 
-    localcluster.stop(STATE_DIR / "cluster")
+    try:
+        localcluster.stop(STATE_DIR / "cluster", log=click.echo)
+    except localcluster.ClusterError as e:
+        raise click.ClickException(str(e)) from None
     click.echo("cluster stopped")
 
 
@@ -175,7 +181,10 @@ def resolve_cluster(*, start_local: bool) -> str | None:
     from app.kube import localcluster
 
     click.echo("cluster: none configured, starting the local control plane (.dockyard/cluster)")
-    info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
+    try:
+        info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
+    except localcluster.ClusterError as e:
+        raise click.ClickException(str(e)) from None
     return str(info.console_kubeconfig)
 
 

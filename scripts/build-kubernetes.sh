@@ -4,9 +4,16 @@
 set -euo pipefail
 VERSION=1.20.2
 CACHE="${DOCKYARD_K8S_CACHE:-$HOME/.cache/dockyard/kubernetes-$VERSION}"
-if [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/kube-controller-manager" ]; then
-  echo "kubernetes $VERSION: cached in $CACHE"; exit 0
+cached() { [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/kube-controller-manager" ]; }
+if cached; then echo "kubernetes $VERSION: cached in $CACHE"; exit 0; fi
+# One build at a time per cache (a dev `make cluster` and a CI run on the same machine).
+mkdir -p "$(dirname "$CACHE")"
+exec 9>"$CACHE.lock"
+if ! flock -n 9; then
+  echo "kubernetes $VERSION: another build is running; waiting for it"
+  flock 9
 fi
+if cached; then echo "kubernetes $VERSION: cached in $CACHE"; exit 0; fi
 need=()
 command -v go >/dev/null || need+=(golang-go)
 command -v rsync >/dev/null || need+=(rsync)
@@ -51,7 +58,13 @@ ln -sfn "$SRCDIR" "$GOPATH/src/k8s.io/kubernetes"
 cd "$GOPATH/src/k8s.io/kubernetes"
 echo "building kube-apiserver and kube-controller-manager (about 10 minutes)"
 export GO111MODULE=off GOFLAGS=-mod=vendor CGO_ENABLED=0
-KUBE_GIT_VERSION=v$VERSION KUBE_GIT_TREE_STATE=clean make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
-mkdir -p "$CACHE"
-cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$CACHE/"
+if ! KUBE_GIT_VERSION=v$VERSION KUBE_GIT_TREE_STATE=clean make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"; then
+  echo "error: the Kubernetes build failed (see the compiler output above; sources in $SRCDIR)" >&2
+  exit 1
+fi
+# Install atomically: a concurrent reader never sees half a binary.
+mkdir -p "$CACHE.tmp"
+cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$CACHE.tmp/"
+rm -rf "$CACHE"
+mv "$CACHE.tmp" "$CACHE"
 echo "kubernetes $VERSION: built into $CACHE"

@@ -103,7 +103,8 @@ async def create_test_namespace(kube: KubeGateway, prefix: str = "t") -> str:
     """A new namespace where pods can be created at once (its default ServiceAccount has its token)."""
     name = unique_name(prefix)
     await kube.create({"apiVersion": "v1", "kind": "Namespace",
-                       "metadata": {"name": name, "labels": {TEST_LABEL: "true"}}}, namespace=None, actor=CONSOLE)
+                       "metadata": {"name": name, "labels": {TEST_LABEL: "true"}}},
+                      namespace=None, actor=CONSOLE)
 
     async def service_account_ready() -> bool:
         sa = await kube.get("ServiceAccount", name, "default", actor=CONSOLE)

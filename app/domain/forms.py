@@ -2,7 +2,8 @@
 
 Field naming: nested fields are joined with dots and list rows are indexed, e.g.
 `containers.0.ports.1.container_port`. A name given several times (a multi-select, checkboxes with one
-name) becomes a list of its values. An unchecked checkbox posts nothing and so reads as False; a
+name) becomes a list of its values; given once it is a single string, so declare such fields with
+`as_list` (e.g. `StrList`) to accept both. An unchecked checkbox posts nothing and so reads as False; a
 blank optional number posts "" and the model turns it into None.
 
 Rows are renumbered in the order of their indices: a form that posts `env.0` and `env.2` (a row was
@@ -17,9 +18,9 @@ result is `(model | None, errors, values)`; `model` is None whenever `errors` is
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import ErrorDetails
 
 from app.i18n import _
@@ -38,6 +39,16 @@ class MultiItems(Protocol):
 FormInput = MultiItems | Mapping[str, Any] | Iterable[tuple[str, Any]]
 
 
+def as_list(value: Any) -> Any:
+    """BeforeValidator for multi-value fields: one posted value is a string, several are a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(as_list)]
+
+
 class FormResult(NamedTuple, Generic[M]):
     model: M | None
     errors: dict[str, str]
@@ -46,8 +57,9 @@ class FormResult(NamedTuple, Generic[M]):
 
 def form_items(form: FormInput) -> list[tuple[str, str]]:
     """The (key, text) pairs of a form; uploaded files and other non-text values are left out."""
+    items: Iterable[tuple[str, Any]]
     if hasattr(form, "multi_items"):
-        items: Iterable[tuple[str, Any]] = form.multi_items()  # type: ignore[union-attr]
+        items = form.multi_items()
     elif isinstance(form, Mapping):
         items = form.items()
     else:
@@ -78,7 +90,8 @@ def unflatten(items: Iterable[tuple[str, str]]) -> dict[str, Any]:
             node[last] = [*current, value] if isinstance(current, list) else [current, value]
         else:
             node[last] = value
-    return _listify(root)
+    result: dict[str, Any] = _listify(root)
+    return result
 
 
 def _listify(node: Any) -> Any:

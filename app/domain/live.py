@@ -18,10 +18,12 @@ import contextlib
 import logging
 import signal
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.i18n import _
 from app.kube.client import Actor, KubeGateway
 from app.kube.errors import KubeError
 
@@ -121,7 +123,7 @@ class _Feed:
                 await asyncio.sleep(RETRY_SECONDS)
             except Exception:  # a bug here must not leave subscribers hanging silently
                 log.exception("watch %s in %s crashed", t.kind, t.namespace)
-                self.publish(Signal(ERROR, "watch failed"))
+                self.publish(Signal(ERROR, _("Live updates stopped; use Refresh.")))
                 return
 
 
@@ -157,7 +159,7 @@ class LiveHub:
         feed = self._feeds.get(target)
         if feed is None or feed.task is None or feed.task.done():
             if len(self._feeds) >= MAX_FEEDS:
-                raise KubeError(503, "TooManyStreams", "Too many live updates are open; use Refresh.")
+                raise KubeError(503, "TooManyStreams", _("Too many live updates are open; use Refresh."))
             feed = _Feed(self, kube, target, resource_version)
             self._feeds[target] = feed
             feed.start()
@@ -183,8 +185,13 @@ class LiveHub:
         pumps: list[asyncio.Task[None]] = []
         self._streams += 1
         try:
-            for target in targets:
-                joined.append(self._join(kube, target, resource_version))
+            try:
+                for target in targets:
+                    joined.append(self._join(kube, target, resource_version))
+            except KubeError as e:
+                yield Signal(ERROR, e.message)
+                yield Signal(END)
+                return
 
             async def pump(queue: asyncio.Queue[Signal]) -> None:
                 while True:
@@ -321,14 +328,23 @@ def hub(app: Any) -> LiveHub:
     if current is None or current.closed:
         current = LiveHub()
         app.state.live_hub = current
-        _close_on_exit_signals(current)
+        _HUBS.add(current)
+        _close_on_exit_signals()
     return current
 
 
-def _close_on_exit_signals(live: LiveHub) -> None:
+_HUBS: "weakref.WeakSet[LiveHub]" = weakref.WeakSet()
+
+
+def _close_all_hubs(signum: int) -> None:
+    for live in list(_HUBS):
+        live.closing.set()
+
+
+def _close_on_exit_signals() -> None:
     """Servers wait for open responses before running the application's shutdown, and a live stream
     never finishes by itself: end the streams as soon as the server is asked to stop. The previous
-    handler still runs, so the server's own behaviour is unchanged."""
+    handler still runs, so the server's own behaviour is unchanged. Installed once per handler."""
     if threading.current_thread() is not threading.main_thread():
         return
     loop = asyncio.get_running_loop()
@@ -339,7 +355,7 @@ def _close_on_exit_signals(live: LiveHub) -> None:
 
         def handler(signum: int, frame: Any, _previous: Callable[..., Any] = previous) -> None:
             with contextlib.suppress(RuntimeError):  # the loop may already be closed
-                loop.call_soon_threadsafe(live.closing.set)
+                loop.call_soon_threadsafe(_close_all_hubs, signum)
             _previous(signum, frame)
 
         handler._dockyard_live = True  # type: ignore[attr-defined]

@@ -100,6 +100,16 @@ def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
     return cur
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a dict, else a new empty dict (for reading manifests of unknown shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_items(value: Any) -> list[Any]:
+    """`value` if it is a list, else a new empty list."""
+    return value if isinstance(value, list) else []
+
+
 def ensure_dict(obj: dict[str, Any], *path: str) -> dict[str, Any]:
     """The dict at `path` inside `obj`, created (or replaced if not a dict) along the way. Mutates `obj`."""
     cur = obj
@@ -171,25 +181,27 @@ def service_selector(labels: Mapping[str, str]) -> dict[str, str]:
 
 
 def is_preserved_annotation(key: str) -> bool:
-    """Annotations the console owns (`kubesphere.io/...`, `openpitrix_runtime`): never shown, never dropped."""
+    """Annotations the console owns (`kubesphere.io/...`, `openpitrix_runtime`): hidden, never dropped."""
     return bool(_PRESERVED_ANNOTATION.fullmatch(key))
 
 
 def relabel(target: Mapping[str, str], old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
-    """`target` (a selector or label map that mirrors `old`) updated to mirror `new` instead.
+    """`target` (a selector or label map that mirrors the labels `old`) after the labels became `new`.
 
-    Keys of `old` take their value from `new` or are removed; keys of `new` not yet present are added;
-    keys the target has of its own (not in `old`) are kept. Order is kept, additions go last.
+    Only the changes travel: a label removed from `old` leaves the target where it had the same value,
+    a changed label is updated where it had the old value, an added label is added unless the target
+    already has that key. Everything else in the target stays as it is, so `relabel(t, x, x) == t`.
+    Order is kept, additions go last.
     """
     out: dict[str, str] = {}
     for key, value in target.items():
-        if key in old:
-            if key in new:
-                out[key] = new[key]
-        else:
-            out[key] = value
+        mirrored = key in old and value == old[key]
+        if mirrored and key not in new:
+            continue
+        out[key] = new[key] if mirrored else value
     for key, value in new.items():
-        out.setdefault(key, value)
+        if key not in old:
+            out.setdefault(key, value)
     return out
 
 
@@ -217,10 +229,16 @@ def new_workload(flavor: Flavor) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "replicas": 1,
         "selector": {"matchLabels": {}},
-        "template": {"metadata": {"labels": {}}, "spec": {"containers": [], "terminationGracePeriodSeconds": 30}},
+        "template": {
+            "metadata": {"labels": {}},
+            "spec": {"containers": [], "terminationGracePeriodSeconds": 30},
+        },
     }
     if flavor == "stateless":
-        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+        spec["strategy"] = {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+        }
     else:
         spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"labels": {}}, "spec": spec}
@@ -245,12 +263,28 @@ def new_service(flavor: Flavor) -> dict[str, Any]:
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec")
 _META_KEYS = ("name", "namespace", "labels", "annotations")
 _WORKLOAD_SPEC_KEYS = (
-    "replicas", "serviceName", "selector", "template", "strategy", "updateStrategy", "volumeClaimTemplates",
+    "replicas",
+    "serviceName",
+    "selector",
+    "template",
+    "strategy",
+    "updateStrategy",
+    "volumeClaimTemplates",
 )
 _POD_SPEC_KEYS = ("containers", "initContainers", "volumes", "nodeSelector", "terminationGracePeriodSeconds")
 _CONTAINER_KEYS = (
-    "name", "image", "imagePullPolicy", "command", "args", "ports", "env", "resources", "livenessProbe",
-    "readinessProbe", "startupProbe", "volumeMounts",
+    "name",
+    "image",
+    "imagePullPolicy",
+    "command",
+    "args",
+    "ports",
+    "env",
+    "resources",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "volumeMounts",
 )
 _SERVICE_SPEC_KEYS = ("type", "clusterIP", "sessionAffinity", "sessionAffinityConfig", "selector", "ports")
 
@@ -303,7 +337,7 @@ def with_host_time_mount(container: Mapping[str, Any], enabled: bool) -> dict[st
     """A copy of `container` that mounts the host's /etc/localtime (read-only) or no longer does.
     An existing host-time mount is kept as it is."""
     out = copy.deepcopy(dict(container))
-    mounts = out.get("volumeMounts") if isinstance(out.get("volumeMounts"), list) else []
+    mounts = as_items(out.get("volumeMounts"))
     if enabled and not mounts_host_time(out):
         mounts = [*mounts, host_time_mount()]
     elif not enabled:
@@ -320,7 +354,7 @@ def with_host_time_volume(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
         c for key in ("containers", "initContainers") for c in (out.get(key) or []) if isinstance(c, dict)
     ]
     needed = any(mounts_host_time(c) for c in containers)
-    volumes = out.get("volumes") if isinstance(out.get("volumes"), list) else []
+    volumes = as_items(out.get("volumes"))
     present = any(isinstance(v, dict) and v.get("name") == HOST_TIME_VOLUME for v in volumes)
     if needed and not present:
         volumes = [*volumes, host_time_volume()]
@@ -391,15 +425,15 @@ def derive_service_ports(
     used: set[int] = set()
     out: list[dict[str, Any]] = []
     for spec in specs:
-        match = next(
-            (i for i, p in enumerate(pool) if i not in used and p.get("name") == spec.name), None
-        )
+        match = next((i for i, p in enumerate(pool) if i not in used and p.get("name") == spec.name), None)
         if match is None:
             match = next(
                 (
                     i
                     for i, p in enumerate(pool)
-                    if i not in used and not p.get("name") and p.get("targetPort", p.get("port")) == spec.target_port
+                    if i not in used
+                    and not p.get("name")
+                    and p.get("targetPort", p.get("port")) == spec.target_port
                 ),
                 None,
             )
@@ -478,7 +512,9 @@ def join_list(items: Iterable[str]) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Quantities (CPU, memory, storage)
 
-_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?")
+_QUANTITY = re.compile(
+    r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?"
+)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 CPU_PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,3})?|[0-9]+m")
@@ -518,7 +554,9 @@ def memory_text(value: Any) -> str:
     the largest unit that divides them (`536870912` -> `512Mi`), else as `<n>e0`."""
     if isinstance(value, bool) or value is None:
         return ""
-    text = str(value).strip() if not isinstance(value, float) else format(Decimal(str(value)).normalize(), "f")
+    text = (
+        str(value).strip() if not isinstance(value, float) else format(Decimal(str(value)).normalize(), "f")
+    )
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
         return text
     if "." not in text:
@@ -565,9 +603,21 @@ LB_PROVIDERS: tuple[LoadBalancerProvider, ...] = (
         "alibaba",
         lazy_("Alibaba Cloud ACK"),
         _alibaba(
-            "address-type", "charge-type", "id", "spec", "master-zoneid", "slave-zoneid",
-            "force-override-listeners", "bandwidth", "vswitch-id", "additional-resource-tags", "ip-version",
-            "delete-protection", "modification-protection", "resource-group-id", "name",
+            "address-type",
+            "charge-type",
+            "id",
+            "spec",
+            "master-zoneid",
+            "slave-zoneid",
+            "force-override-listeners",
+            "bandwidth",
+            "vswitch-id",
+            "additional-resource-tags",
+            "ip-version",
+            "delete-protection",
+            "modification-protection",
+            "resource-group-id",
+            "name",
         ),
         prefixes=("service.beta.kubernetes.io/alibaba-cloud-loadbalancer-",),
     ),
@@ -577,9 +627,14 @@ LB_PROVIDERS: tuple[LoadBalancerProvider, ...] = (
         tuple(
             f"service.beta.kubernetes.io/{n}"
             for n in (
-                "azure-load-balancer-internal", "azure-load-balancer-internal-subnet", "azure-dns-label-name",
-                "azure-shared-securityrule", "azure-load-balancer-resource-group", "azure-allowed-service-tags",
-                "azure-load-balancer-tcp-idle-timeout", "azure-load-balancer-disable-tcp-reset",
+                "azure-load-balancer-internal",
+                "azure-load-balancer-internal-subnet",
+                "azure-dns-label-name",
+                "azure-shared-securityrule",
+                "azure-load-balancer-resource-group",
+                "azure-allowed-service-tags",
+                "azure-load-balancer-tcp-idle-timeout",
+                "azure-load-balancer-disable-tcp-reset",
             )
         ),
         prefixes=("service.beta.kubernetes.io/azure-",),
@@ -587,8 +642,12 @@ LB_PROVIDERS: tuple[LoadBalancerProvider, ...] = (
     LoadBalancerProvider(
         "huawei",
         lazy_("Huawei Cloud CCE"),
-        ("kubernetes.io/elb.class", "kubernetes.io/session-affinity-mode", "kubernetes.io/elb.id",
-         "kubernetes.io/elb.subnet-id"),
+        (
+            "kubernetes.io/elb.class",
+            "kubernetes.io/session-affinity-mode",
+            "kubernetes.io/elb.id",
+            "kubernetes.io/elb.subnet-id",
+        ),
         prefixes=("kubernetes.io/elb.",),
     ),
     LoadBalancerProvider(
@@ -596,13 +655,35 @@ LB_PROVIDERS: tuple[LoadBalancerProvider, ...] = (
         lazy_("Amazon EKS"),
         ("service.beta.kubernetes.io/load-balancer-source-ranges",)
         + _aws(
-            "type", "nlb-target-type", "name", "internal", "scheme", "proxy-protocol", "ip-address-type",
-            "access-log-enabled", "access-log-s3-bucket-name", "access-log-s3-bucket-prefix",
-            "cross-zone-load-balancing-enabled", "ssl-cert", "ssl-ports", "ssl-negotiation-policy",
-            "backend-protocol", "additional-resource-tags", "healthcheck-healthy-threshold",
-            "healthcheck-unhealthy-threshold", "healthcheck-timeout", "healthcheck-interval",
-            "healthcheck-protocol", "healthcheck-port", "healthcheck-path", "eip-allocations",
-            "private-ipv4-addresses", "target-group-attributes", "subnets", "alpn-policy", "target-node-labels",
+            "type",
+            "nlb-target-type",
+            "name",
+            "internal",
+            "scheme",
+            "proxy-protocol",
+            "ip-address-type",
+            "access-log-enabled",
+            "access-log-s3-bucket-name",
+            "access-log-s3-bucket-prefix",
+            "cross-zone-load-balancing-enabled",
+            "ssl-cert",
+            "ssl-ports",
+            "ssl-negotiation-policy",
+            "backend-protocol",
+            "additional-resource-tags",
+            "healthcheck-healthy-threshold",
+            "healthcheck-unhealthy-threshold",
+            "healthcheck-timeout",
+            "healthcheck-interval",
+            "healthcheck-protocol",
+            "healthcheck-port",
+            "healthcheck-path",
+            "eip-allocations",
+            "private-ipv4-addresses",
+            "target-group-attributes",
+            "subnets",
+            "alpn-policy",
+            "target-node-labels",
         ),
         prefixes=("service.beta.kubernetes.io/aws-load-balancer-",),
     ),
@@ -615,8 +696,10 @@ LB_PROVIDERS: tuple[LoadBalancerProvider, ...] = (
     LoadBalancerProvider(
         "qingcloud",
         lazy_("QingCloud Kubernetes Engine"),
-        ("service.beta.kubernetes.io/qingcloud-load-balancer-eip-ids",
-         "service.beta.kubernetes.io/qingcloud-load-balancer-type"),
+        (
+            "service.beta.kubernetes.io/qingcloud-load-balancer-eip-ids",
+            "service.beta.kubernetes.io/qingcloud-load-balancer-type",
+        ),
         defaults={
             "service.beta.kubernetes.io/qingcloud-load-balancer-eip-ids": "",
             "service.beta.kubernetes.io/qingcloud-load-balancer-type": "0",
@@ -627,22 +710,37 @@ LB_PROVIDERS: tuple[LoadBalancerProvider, ...] = (
         "tencent",
         lazy_("Tencent Kubernetes Engine"),
         (
-            "service.kubernetes.io/loadbalance-id", "service.kubernetes.io/qcloud-loadbalancer-internal-subnetid",
-            "service.kubernetes.io/tke-existed-lbid", "service.kubernetes.io/local-svc-only-bind-node-with-pod",
+            "service.kubernetes.io/loadbalance-id",
+            "service.kubernetes.io/qcloud-loadbalancer-internal-subnetid",
+            "service.kubernetes.io/tke-existed-lbid",
+            "service.kubernetes.io/local-svc-only-bind-node-with-pod",
             "service.cloud.tencent.com/local-svc-weighted-balance",
-            "service.kubernetes.io/qcloud-loadbalancer-backends-label", "service.cloud.tencent.com/direct-access",
-            "service.cloud.tencent.com/tke-service-config", "service.cloud.tencent.com/tke-service-config-auto",
-            "service.kubernetes.io/loadbalance-nat-ipv6", "service.kubernetes.io/loadbalance-type",
-            "service.cloud.tencent.com/specify-protocol", "service.kubernetes.io/service.extensiveParameters",
-            "service.cloud.tencent.com/enable-grace-shutdown", "kubernetes.io/service.internetChargeType",
+            "service.kubernetes.io/qcloud-loadbalancer-backends-label",
+            "service.cloud.tencent.com/direct-access",
+            "service.cloud.tencent.com/tke-service-config",
+            "service.cloud.tencent.com/tke-service-config-auto",
+            "service.kubernetes.io/loadbalance-nat-ipv6",
+            "service.kubernetes.io/loadbalance-type",
+            "service.cloud.tencent.com/specify-protocol",
+            "service.kubernetes.io/service.extensiveParameters",
+            "service.cloud.tencent.com/enable-grace-shutdown",
+            "kubernetes.io/service.internetChargeType",
             "kubernetes.io/service.internetMaxBandwidthOut",
         ),
-        prefixes=("service.cloud.tencent.com/", "service.kubernetes.io/qcloud-", "service.kubernetes.io/tke-"),
+        prefixes=(
+            "service.cloud.tencent.com/",
+            "service.kubernetes.io/qcloud-",
+            "service.kubernetes.io/tke-",
+        ),
     ),
     LoadBalancerProvider(
         "openelb",
         lazy_("OpenELB"),
-        ("lb.kubesphere.io/v1alpha1", "protocol.openelb.kubesphere.io/v1alpha1", "eip.openelb.kubesphere.io/v1alpha2"),
+        (
+            "lb.kubesphere.io/v1alpha1",
+            "protocol.openelb.kubesphere.io/v1alpha1",
+            "eip.openelb.kubesphere.io/v1alpha2",
+        ),
         defaults={
             "lb.kubesphere.io/v1alpha1": "openelb",
             "protocol.openelb.kubesphere.io/v1alpha1": "layer2",

@@ -239,6 +239,11 @@ class ServiceView:
         return self.alias or self.name
 
     @property
+    def subtitle(self) -> str:
+        """Under the display name: the name when an alias is shown, and the description."""
+        return " · ".join(part for part in (self.name if self.alias else "", self.description) if part) or "-"
+
+    @property
     def selector_text(self) -> str:
         return selector_string(self.selector)
 
@@ -1179,9 +1184,11 @@ _NODE_ONLY = ("externalTrafficPolicy",)
 
 @dataclass
 class ExternalAccessForm:
+    """`node_ports` and `annotations` are None when the form did not show them: kept as they are."""
+
     mode: str
-    node_ports: list[str]  # per port of the Service, "" to let Kubernetes choose
-    annotations: list[KeyValueRow]
+    node_ports: list[str] | None  # per port of the Service, "" to let Kubernetes choose
+    annotations: list[KeyValueRow] | None
     resource_version: str
 
     @classmethod
@@ -1195,12 +1202,22 @@ class ExternalAccessForm:
 
     @classmethod
     def from_form(cls, form: Mapping[str, list[str]]) -> "ExternalAccessForm":
-        keys, values = list(form.get("annotation_key", [])), list(form.get("annotation_value", []))
-        rows = [KeyValueRow(k, values[i] if i < len(values) else "") for i, k in enumerate(keys)]
-        mode = (form.get("mode") or ["None"])[0]
-        return cls(mode=mode, node_ports=[v.strip() for v in form.get("node_port", [])],
-                   annotations=[r for r in rows if not r.empty],
+        rows: list[KeyValueRow] | None = None
+        if form.get("annotations_shown"):
+            keys, values = list(form.get("annotation_key", [])), list(form.get("annotation_value", []))
+            rows = [r for r in (KeyValueRow(k, values[i] if i < len(values) else "") for i, k in enumerate(keys))
+                    if not r.empty]
+        node_ports = [v.strip() for v in form.get("node_port", [])] if form.get("node_ports_shown") else None
+        return cls(mode=(form.get("mode") or ["None"])[0], node_ports=node_ports, annotations=rows,
                    resource_version=(form.get("resource_version") or [""])[0])
+
+    def fill_from(self, svc: Mapping[str, Any]) -> None:
+        """Sections the form did not show take the Service's current values (to show them now)."""
+        current = ExternalAccessForm.of(svc)
+        if self.node_ports is None:
+            self.node_ports = current.node_ports
+        if self.annotations is None:
+            self.annotations = current.annotations
 
 
 def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> Obj:
@@ -1219,6 +1236,8 @@ def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> O
         if form.mode == "None":
             port.pop("nodePort", None)
             continue
+        if form.node_ports is None:
+            continue  # not shown: as it is
         text = form.node_ports[i] if i < len(form.node_ports) else ""
         if not text:
             port.pop("nodePort", None)
@@ -1235,7 +1254,7 @@ def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> O
         else:
             chosen.add(number)
             port["nodePort"] = number
-    if form.mode == "LoadBalancer":
+    if form.mode == "LoadBalancer" and form.annotations is not None:
         annotations = {k: v for k, v in _annotations(svc).items() if _HIDDEN_ANNOTATION.match(k)}
         for i, row in enumerate(form.annotations):
             key = row.key.strip()

@@ -33,7 +33,33 @@ Steps and who owns what:
 
 Form values that do not matter for the chosen option (a probe's path when it runs a command, the
 sticky-session timeout when it is off, ...) are reset to their defaults by validation, so validated
-values are canonical: `read(apply(draft, values)) == values`.
+values are canonical: `read(apply(draft, values)) == values`. Every step form must post all of its
+fields (hide what does not apply, do not disable it): a missing list means "no rows".
+
+Form field names (a row index `{i}` counts from 0; see `app.domain.forms` for the encoding):
+
+* basic: `name`, `alias`, `version`, `description`
+* image: `replicas`, `strategy`, `max_unavailable`, `max_surge`, `partition`,
+  `containers.{i}.{type,name,image,image_pull_policy,cpu_request,cpu_limit,memory_request,
+  memory_limit,command,args,sync_host_timezone}`,
+  `containers.{i}.ports.{j}.{protocol,name,container_port,service_port}`,
+  `containers.{i}.env.{k}.{type,name,value,resource,key}`,
+  `containers.{i}.{liveness,readiness,startup}.{type,scheme,path,port,command,initial_delay_seconds,
+  timeout_seconds,period_seconds,success_threshold,failure_threshold}`
+* volumes: `volumes.{i}.{type,name,claim_name,host_path,resource}`, `volumes.{i}.items.{k}.{key,path}`,
+  `volumes.{i}.mounts.{m}.{container,mode,mount_path,sub_path}`,
+  `volume_templates.{t}.{name,storage_class,access_modes (repeated),capacity}`,
+  `volume_templates.{t}.mounts.{m}.{container,mode,mount_path,sub_path}`
+* advanced: `access`, `node_ports.{i}.{name,port,node_port}`, `service_annotations.{i}.{key,value}`,
+  `sticky_session`, `sticky_timeout`, `node_selector.{i}.{key,value}`, `labels.{i}.{key,value}`,
+  `annotations.{i}.{key,value}`
+
+Containers are listed worker containers first, then init containers. `type: other` (env rows,
+probes, volumes) marks a source the form cannot edit (fieldRef, grpc, nfs, ...): it is shown
+read-only and kept as it is. `image_pull_policy: ""` means "not set" (Kubernetes' default).
+
+The draft token (`Draft.to_token()`) is compact JSON, `{"v": 1, "flavor": ..., "workload": {...},
+"service": {...}}`, at most MAX_TOKEN_BYTES; `Draft.from_token` checks it like Edit Mode objects.
 """
 
 from __future__ import annotations
@@ -42,14 +68,13 @@ import copy
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
 from app.domain import names
-from app.domain.forms import FormInput, FormResult, parse_form, validate_data
+from app.domain.forms import FormInput, FormResult, as_list, parse_form, validate_data
 from app.domain.manifests import (
     ACCESS_MODES,
     ANNOTATION_ALIAS,
@@ -59,7 +84,6 @@ from app.domain.manifests import (
     DEFAULT_CAPACITY,
     DEFAULT_PROTOCOL,
     DESCRIPTION_MAX,
-    HOST_TIME_PATH,
     HOST_TIME_VOLUME,
     LABEL_APP,
     LABEL_VERSION,
@@ -85,6 +109,7 @@ from app.domain.manifests import (
     WORKLOAD_NAME_MAX,
     Flavor,
     ServicePortSpec,
+    as_dict,
     cpu_text,
     default_container_name,
     default_port_name,
@@ -148,6 +173,7 @@ __all__ = [
 ]
 
 MAX_TOKEN_BYTES = 256 * 1024  # the draft travels in a hidden field; the YAML gate takes 256 KiB too
+MAX_TOKEN_DEPTH = 64  # as the YAML gate
 TOKEN_VERSION = 1
 DRAFT_ERROR_KEY = "draft"  # validate_all: problems of the objects as a whole, not of one field
 
@@ -264,10 +290,11 @@ class Draft:
             raise DraftError([_("The form is too large.")])
         try:
             data = json.loads(token)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise DraftError([_("The form state is damaged; reload the page and start again.")]) from None
         if (
-            not isinstance(data, dict)
+            _too_deep(data)
+            or not isinstance(data, dict)
             or data.get("v") != TOKEN_VERSION
             or data.get("flavor") not in WORKLOAD_KINDS
             or not isinstance(data.get("workload"), dict)
@@ -303,8 +330,8 @@ class Draft:
             else:
                 messages.append(
                     _(
-                        "The wizard creates one {kind} and one Service; remove the {other} {name}, or create "
-                        "it separately."
+                        "The wizard creates one {kind} and one Service; remove the {other} {name}, or "
+                        "create it separately."
                     ).format(kind=kind, other=obj_kind, name=dig(obj, "metadata", "name", default=""))
                 )
         for found, what in ((workloads, kind), (services, "Service")):
@@ -312,9 +339,9 @@ class Draft:
                 messages.append(_("The YAML must contain one {kind}.").format(kind=what))
             elif len(found) > 1:
                 messages.append(
-                    _("The YAML contains {count} objects of kind {kind}; the wizard creates exactly one.").format(
-                        count=len(found), kind=what
-                    )
+                    _(
+                        "The YAML contains {count} objects of kind {kind}; the wizard creates exactly one."
+                    ).format(count=len(found), kind=what)
                 )
         if messages:
             raise DraftError(messages)
@@ -355,6 +382,20 @@ class Draft:
         return errors
 
 
+def _too_deep(value: Any, limit: int = MAX_TOKEN_DEPTH) -> bool:
+    """Whether nesting exceeds `limit` (checked without recursion; real manifests stay under 20)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def _consistency_problems(draft: Draft) -> list[str]:
     kind = draft.kind
     w, s = draft.workload, draft.service
@@ -363,7 +404,7 @@ def _consistency_problems(draft: Draft) -> list[str]:
         out.append(_("The workload must be a {kind} of apiVersion apps/v1.").format(kind=kind))
     if s.get("kind") != "Service" or s.get("apiVersion") != "v1":
         out.append(_("The Service must be a Service of apiVersion v1."))
-    shapes: list[tuple[str, dict[str, Any], tuple[str | int, ...], type]] = [
+    shapes: list[tuple[str, dict[str, Any], tuple[str | int, ...], type[Any]]] = [
         (kind, w, ("metadata",), dict),
         (kind, w, ("metadata", "labels"), dict),
         (kind, w, ("metadata", "annotations"), dict),
@@ -391,7 +432,6 @@ def _consistency_problems(draft: Draft) -> list[str]:
         ("Service", s, ("spec", "ports"), list),
         ("Service", s, ("spec", "sessionAffinityConfig"), dict),
     ]
-    pod = dig(w, "spec", "template", "spec", default={})
 
     def items(obj: dict[str, Any], *path: str | int) -> range:
         value = dig(obj, *path)
@@ -401,14 +441,27 @@ def _consistency_problems(draft: Draft) -> list[str]:
         for i in items(w, "spec", "template", "spec", list_key):
             base = ("spec", "template", "spec", list_key, i)
             shapes.append((kind, w, base, dict))
-            for key, typ in (("ports", list), ("env", list), ("resources", dict), ("volumeMounts", list),
-                             ("command", list), ("args", list), ("livenessProbe", dict), ("readinessProbe", dict),
-                             ("startupProbe", dict)):
+            for key, typ in (
+                ("ports", list),
+                ("env", list),
+                ("resources", dict),
+                ("volumeMounts", list),
+                ("command", list),
+                ("args", list),
+                ("livenessProbe", dict),
+                ("readinessProbe", dict),
+                ("startupProbe", dict),
+            ):
                 shapes.append((kind, w, (*base, key), typ))
             for key in ("ports", "env", "volumeMounts"):
                 shapes.extend((kind, w, (*base, key, j), dict) for j in items(w, *base, key))
-    shapes.extend((kind, w, ("spec", "template", "spec", "volumes", i), dict) for i in items(w, "spec", "template", "spec", "volumes"))
-    shapes.extend((kind, w, ("spec", "volumeClaimTemplates", i), dict) for i in items(w, "spec", "volumeClaimTemplates"))
+    shapes.extend(
+        (kind, w, ("spec", "template", "spec", "volumes", i), dict)
+        for i in items(w, "spec", "template", "spec", "volumes")
+    )
+    shapes.extend(
+        (kind, w, ("spec", "volumeClaimTemplates", i), dict) for i in items(w, "spec", "volumeClaimTemplates")
+    )
     shapes.extend(("Service", s, ("spec", "ports", i), dict) for i in items(s, "spec", "ports"))
     wrong = False
     for what, obj, path, typ in shapes:
@@ -432,7 +485,9 @@ def _consistency_problems(draft: Draft) -> list[str]:
         value = dig(obj, *path)
         if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
             wrong = True
-            out.append(_("{kind} {path}: every value must be text.").format(kind=what, path=_format_path(path)))
+            out.append(
+                _("{kind} {path}: every value must be text.").format(kind=what, path=_format_path(path))
+            )
     if wrong:
         return out
 
@@ -445,9 +500,10 @@ def _consistency_problems(draft: Draft) -> list[str]:
             out.append(_("The {kind} needs the label version.").format(kind=kind))
         elif wname != workload_name(name, version):
             out.append(
-                _("The {kind} must be named {expected}: the service name and the version, joined by a hyphen.").format(
-                    kind=kind, expected=workload_name(name, version)
-                )
+                _(
+                    "The {kind} must be named {expected}: the service name and the version, joined by a "
+                    "hyphen."
+                ).format(kind=kind, expected=workload_name(name, version))
             )
         if draft.flavor == "stateful" and dig(w, "spec", "serviceName") != name:
             out.append(
@@ -468,16 +524,17 @@ def _consistency_problems(draft: Draft) -> list[str]:
         out.append(_("The Service needs a selector for the pods of the {kind}.").format(kind=kind))
     elif any(pod_labels.get(k) != v for k, v in service_selector.items()):
         out.append(
-            _("The Service selector {selector} does not select the pods of the {kind} (pod labels {labels}).").format(
-                selector=_format_labels(service_selector), kind=kind, labels=_format_labels(pod_labels)
-            )
+            _(
+                "The Service selector {selector} does not select the pods of the {kind} (pod labels "
+                "{labels})."
+            ).format(selector=_format_labels(service_selector), kind=kind, labels=_format_labels(pod_labels))
         )
     service_type = dig(s, "spec", "type")
     if service_type not in (None, "ClusterIP", "NodePort", "LoadBalancer"):
         out.append(
-            _("The Service type {type} is not supported here; use ClusterIP, NodePort or LoadBalancer.").format(
-                type=service_type
-            )
+            _(
+                "The Service type {type} is not supported here; use ClusterIP, NodePort or LoadBalancer."
+            ).format(type=service_type)
         )
     if draft.flavor == "stateful" and dig(s, "spec", "clusterIP") != "None":
         out.append(_("A stateful service uses a headless Service: keep spec.clusterIP: None."))
@@ -527,12 +584,6 @@ def _blank_to_none(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _as_list(value: Any) -> Any:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else value
-
-
 Text = Annotated[str, BeforeValidator(_strip)]
 OptInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
 
@@ -555,22 +606,15 @@ def _match(new_names: Sequence[str], old_names: Sequence[Any]) -> list[int | Non
         if isinstance(name, str) and name:
             first.setdefault(name, i)
     for k, name in enumerate(new_names):
-        i = first.get(name)
-        if i is not None and i not in taken:
-            result[k] = i
-            taken.add(i)
+        found = first.get(name)
+        if found is not None and found not in taken:
+            result[k] = found
+            taken.add(found)
     for k in range(len(new_names)):
         if result[k] is None and k < len(old_names) and k not in taken and old_names[k] not in new_names:
             result[k] = k
             taken.add(k)
     return result
-
-
-def _required(e: _Errors, key: str, value: Any, message: str) -> bool:
-    if value is None or value == "":
-        e.add(key, message)
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -611,6 +655,10 @@ class WizardStep(BaseModel):
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def form_values(self) -> dict[str, Any]:
+        """Nested plain values, e.g. for rendering a new row in a template."""
+        return self.model_dump(warnings=False)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -684,9 +732,9 @@ class BasicInfo(WizardStep):
             e.add(
                 "name",
                 _(
-                    "The name can contain only lowercase letters, numbers, and hyphens (-), must start with a "
-                    "lowercase letter, and must end with a lowercase letter or number. The maximum length is 63 "
-                    "characters."
+                    "The name can contain only lowercase letters, numbers, and hyphens (-), must start with "
+                    "a lowercase letter, and must end with a lowercase letter or number. The maximum length "
+                    "is 63 characters."
                 ),
             )
         problem = names.alias_problem(self.alias)
@@ -697,7 +745,10 @@ class BasicInfo(WizardStep):
         elif len(self.version) > VERSION_MAX or not PATTERN_SERVICE_VERSION.fullmatch(self.version):
             e.add(
                 "version",
-                _("The version can contain only lowercase letters and numbers. The maximum length is 16 characters."),
+                _(
+                    "The version can contain only lowercase letters and numbers. The maximum length is 16 "
+                    "characters."
+                ),
             )
         if len(self.description) > DESCRIPTION_MAX:
             e.add(
@@ -711,8 +762,8 @@ class BasicInfo(WizardStep):
                 e.add(
                     "name" if len(self.name) > limit - 2 else "version",
                     _(
-                        "The {kind} would be named {workload} ({length} characters), but its name can have at "
-                        "most {limit}: shorten the name or the version."
+                        "The {kind} would be named {workload} ({length} characters), but its name can have "
+                        "at most {limit}: shorten the name or the version."
                     ).format(kind=context.draft.kind, workload=full, length=len(full), limit=limit),
                 )
         return dict(e)
@@ -738,9 +789,9 @@ async def check_name_available(
     if "name" not in errors and "version" not in errors:
         full = workload_name(values.name, values.version)
         if await exists(draft.kind, full):
-            errors["version"] = _("The workload {name} already exists. Please enter another version code.").format(
-                name=full
-            )
+            errors["version"] = _(
+                "The workload {name} already exists. Please enter another version code."
+            ).format(name=full)
     return errors
 
 
@@ -751,7 +802,7 @@ async def check_name_available(
 class PortRow(_Row):
     """A container port; `service_port` (optional) also exposes it on the Service."""
 
-    protocol: Literal["GRPC", "HTTP", "HTTP2", "HTTPS", "MONGO", "REDIS", "TCP", "TLS", "UDP"] = DEFAULT_PROTOCOL
+    protocol: Literal["GRPC", "HTTP", "HTTP2", "HTTPS", "MONGO", "REDIS", "TCP", "TLS", "UDP"] = "HTTP"
     name: Text = ""
     container_port: OptInt = None
     service_port: OptInt = None
@@ -783,7 +834,11 @@ class EnvRow(_Row):
         return self
 
     def is_blank(self) -> bool:
-        return not (self.name or self.value or self.resource or self.key) and self.type in ("value", "configmap", "secret")
+        return not (self.name or self.value or self.resource or self.key) and self.type in (
+            "value",
+            "configmap",
+            "secret",
+        )
 
 
 _PROBE_TIMING = {
@@ -902,7 +957,9 @@ class ContainerImage(WizardStep):
             if values["strategy"] == "RollingUpdate":
                 for attr, key in (("max_unavailable", "maxUnavailable"), ("max_surge", "maxSurge")):
                     raw = dig(strategy, "rollingUpdate", key, default="25%")
-                    values[attr] = str(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
+                    values[attr] = (
+                        str(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
+                    )
         else:
             strategy = dig(w, "spec", "updateStrategy", default={}) or {}
             values["strategy"] = _str(strategy.get("type"), "RollingUpdate") or "RollingUpdate"
@@ -922,7 +979,7 @@ class ContainerImage(WizardStep):
         matches = _match([row.name for row in values.containers], [c.get("name") for c in old])
         workers: list[dict[str, Any]] = []
         inits: list[dict[str, Any]] = []
-        for row, index in zip(values.containers, matches):
+        for row, index in zip(values.containers, matches, strict=True):
             built = _build_container(row, old[index] if index is not None else None)
             (workers if row.type == "worker" else inits).append(built)
         pod = ensure_dict(w, "spec", "template", "spec")
@@ -964,8 +1021,10 @@ class ContainerImage(WizardStep):
         ports = derive_service_ports(
             specs,
             _dicts(sspec.get("ports")),
-            lambda p: p.get("name") in owned_names
-            or (not p.get("name") and p.get("targetPort", p.get("port")) in owned_targets),
+            lambda p: (
+                p.get("name") in owned_names
+                or (not p.get("name") and p.get("targetPort", p.get("port")) in owned_targets)
+            ),
         )
         set_or_pop(sspec, "ports", ports)
         if d.flavor == "stateful":
@@ -991,7 +1050,7 @@ class ContainerImage(WizardStep):
         port_names: set[str] = set()
         service_ports: set[tuple[int, str]] = set()
         has_service_port = False
-        for i, (c, index) in enumerate(zip(self.containers, matches)):
+        for i, (c, index) in enumerate(zip(self.containers, matches, strict=True)):
             p = f"containers.{i}"
             previous = old[index] if index is not None else {}
             if not c.name:
@@ -1000,8 +1059,9 @@ class ContainerImage(WizardStep):
                 e.add(
                     f"{p}.name",
                     _(
-                        "Invalid name. The name can contain only lowercase letters, numbers, and hyphens (-), and "
-                        "must start and end with a lowercase letter or number. The maximum length is 63 characters."
+                        "Invalid name. The name can contain only lowercase letters, numbers, and hyphens "
+                        "(-), and must start and end with a lowercase letter or number. The maximum length "
+                        "is 63 characters."
                     ),
                 )
             elif c.name in container_names:
@@ -1016,20 +1076,27 @@ class ContainerImage(WizardStep):
                 try:
                     split_list(getattr(c, attr))
                 except ValueError:
-                    e.add(f"{p}.{attr}", _("A quote is not closed: end the item with the same quote it starts with."))
+                    e.add(
+                        f"{p}.{attr}",
+                        _("A quote is not closed: end the item with the same quote it starts with."),
+                    )
             for j, port in enumerate(c.ports):
                 if port.is_blank():
                     continue
                 q = f"{p}.ports.{j}"
                 if not port.name:
                     e.add(f"{q}.name", _("Please set a name for the port."))
-                elif len(port.name) > PORT_NAME_MAX or not PATTERN_PORT_NAME.fullmatch(port.name) or "--" in port.name:
+                elif (
+                    len(port.name) > PORT_NAME_MAX
+                    or not PATTERN_PORT_NAME.fullmatch(port.name)
+                    or "--" in port.name
+                ):
                     e.add(
                         f"{q}.name",
                         _(
-                            "The port name can contain only lowercase letters, numbers and hyphens (-), and must "
-                            "start with a lowercase letter and end with a lowercase letter or number. The maximum "
-                            "length is 15 characters."
+                            "The port name can contain only lowercase letters, numbers and hyphens (-), and "
+                            "must start with a lowercase letter and end with a lowercase letter or number. "
+                            "The maximum length is 15 characters."
                         ),
                     )
                 elif port.name in port_names:
@@ -1037,27 +1104,31 @@ class ContainerImage(WizardStep):
                 else:
                     announced = protocol_of_name(port.name)
                     if port.protocol not in ("TCP", "UDP") and announced != port.protocol:
+                        message = _(
+                            "A {protocol} port needs a name that starts with {prefix}-, "
+                            "for example {example}."
+                        )
                         e.add(
                             f"{q}.name",
-                            _("The name of a {protocol} port must start with {prefix}-, for example {example}.").format(
+                            message.format(
                                 protocol=port.protocol,
                                 prefix=port_name_prefix(port.protocol),
                                 example=default_port_name(port.protocol, j),
                             ),
                         )
                     elif port.protocol == "TCP" and announced not in (None, "TCP"):
-                        e.add(
-                            f"{q}.name",
-                            _("The name {name} marks a {protocol} port: choose {protocol} or rename the port.").format(
-                                name=port.name, protocol=announced
-                            ),
+                        message = _(
+                            "The name {name} marks the port as {protocol}: "
+                            "choose {protocol} or rename the port."
                         )
+                        e.add(f"{q}.name", message.format(name=port.name, protocol=announced))
                 port_names.add(port.name)
                 if port.container_port is None:
                     e.add(f"{q}.container_port", _("Please enter a port number."))
                 elif not 1 <= port.container_port <= 65535:
                     e.add(f"{q}.container_port", _("Invalid port."))
                 if port.service_port is not None:
+                    has_service_port = has_service_port or c.type == "worker"
                     if c.type == "init":
                         e.add(f"{q}.service_port", _("Init containers cannot have a service port."))
                     elif not 1 <= port.service_port <= 65535:
@@ -1065,12 +1136,13 @@ class ContainerImage(WizardStep):
                     elif (port.service_port, k8s_protocol(port.protocol)) in service_ports:
                         e.add(f"{q}.service_port", _("Another port already uses this service port."))
                     else:
-                        has_service_port = True
                         service_ports.add((port.service_port, k8s_protocol(port.protocol)))
             self._check_env(e, p, c, previous, resources)
             for probe_name in ("liveness", "readiness", "startup"):
                 _check_probe(e, f"{p}.{probe_name}", getattr(c, probe_name), probe_name, c.type, previous)
-        allowed = ("RollingUpdate", "Recreate") if context.flavor == "stateless" else ("RollingUpdate", "OnDelete")
+        allowed = (
+            ("RollingUpdate", "Recreate") if context.flavor == "stateless" else ("RollingUpdate", "OnDelete")
+        )
         if self.strategy not in allowed:
             e.add("strategy", _("Please select a valid option."))
         elif context.flavor == "stateless" and self.strategy == "RollingUpdate":
@@ -1094,12 +1166,17 @@ class ContainerImage(WizardStep):
             if value and not CPU_PATTERN.fullmatch(value):
                 e.add(
                     f"{p}.{attr}",
-                    _("Enter a number of cores with up to 3 decimal places, such as 0.5, or millicores, such as 500m."),
+                    _(
+                        "Enter a number of cores with up to 3 decimal places, such as 0.5, or millicores, "
+                        "such as 500m."
+                    ),
                 )
         for attr in ("memory_request", "memory_limit"):
             value = getattr(c, attr)
             if value and not MEMORY_PATTERN.fullmatch(value):
-                e.add(f"{p}.{attr}", _("Enter a size in Mi, such as 512, or with a unit, such as 512Mi or 1Gi."))
+                e.add(
+                    f"{p}.{attr}", _("Enter a size in Mi, such as 512, or with a unit, such as 512Mi or 1Gi.")
+                )
         for request, limit in (("cpu_request", "cpu_limit"), ("memory_request", "memory_limit")):
             if f"{p}.{request}" in e or f"{p}.{limit}" in e:
                 continue
@@ -1123,22 +1200,30 @@ class ContainerImage(WizardStep):
                 e.add(
                     f"{q}.name",
                     _(
-                        "The key of an environment variable can contain only letters, numbers, underscores (_), "
-                        "hyphens (-), and periods (.), and must not start with a number."
+                        "The key of an environment variable can contain only letters, numbers, underscores "
+                        "(_), hyphens (-), and periods (.), and must not start with a number."
                     ),
                 )
             elif row.name in seen:
                 e.add(f"{q}.name", _("The key already exists. Please enter another key."))
             seen.add(row.name)
             if row.type in ("configmap", "secret"):
-                known = (resources.configmaps if row.type == "configmap" else resources.secrets) if resources else None
+                known = (
+                    (resources.configmaps if row.type == "configmap" else resources.secrets)
+                    if resources
+                    else None
+                )
                 if not row.resource:
                     e.add(
                         f"{q}.resource",
-                        _("Please select a configmap.") if row.type == "configmap" else _("Please select a secret."),
+                        _("Please select a configmap.")
+                        if row.type == "configmap"
+                        else _("Please select a secret."),
                     )
                 elif known is not None and row.resource not in known:
-                    e.add(f"{q}.resource", _("{name} does not exist in this project.").format(name=row.resource))
+                    e.add(
+                        f"{q}.resource", _("{name} does not exist in this project.").format(name=row.resource)
+                    )
                 if not row.key:
                     e.add(f"{q}.key", _("Please select a key."))
                 elif known is not None and row.resource in known and row.key not in known[row.resource]:
@@ -1153,11 +1238,17 @@ class ContainerImage(WizardStep):
         for attr, empty in (
             (
                 "max_unavailable",
-                _("Please set the maximum number or percentage of unavailable pod replicas allowed during the update process."),
+                _(
+                    "Please set the maximum number or percentage of unavailable pod replicas allowed during "
+                    "the update process."
+                ),
             ),
             (
                 "max_surge",
-                _("Please set the maximum number or percentage of extra pod replicas allowed during the update process."),
+                _(
+                    "Please set the maximum number or percentage of extra pod replicas allowed during the "
+                    "update process."
+                ),
             ),
         ):
             value = getattr(self, attr)
@@ -1188,7 +1279,9 @@ def _read_container(kind: str, c: Mapping[str, Any], service_ports: list[dict[st
                 protocol=protocol_of_port(name, p.get("protocol")),
                 name=name,
                 container_port=container_port,
-                service_port=_service_port_of(name, container_port, service_ports) if kind == "worker" else None,
+                service_port=_service_port_of(name, container_port, service_ports)
+                if kind == "worker"
+                else None,
             )
         )
     env: list[EnvRow] = []
@@ -1197,18 +1290,32 @@ def _read_container(kind: str, c: Mapping[str, Any], service_ports: list[dict[st
         source = item.get("valueFrom")
         if source is None:
             value = item.get("value", "")
-            env.append(EnvRow.model_construct(type="value", name=name, value=value if isinstance(value, str) else str(value)))
-        elif isinstance(source, dict) and isinstance(source.get("configMapKeyRef"), dict) and len(source) == 1:
+            env.append(
+                EnvRow.model_construct(
+                    type="value", name=name, value=value if isinstance(value, str) else str(value)
+                )
+            )
+        elif (
+            isinstance(source, dict) and isinstance(source.get("configMapKeyRef"), dict) and len(source) == 1
+        ):
             ref = source["configMapKeyRef"]
-            env.append(EnvRow.model_construct(type="configmap", name=name, resource=_str(ref.get("name")), key=_str(ref.get("key"))))
+            env.append(
+                EnvRow.model_construct(
+                    type="configmap", name=name, resource=_str(ref.get("name")), key=_str(ref.get("key"))
+                )
+            )
         elif isinstance(source, dict) and isinstance(source.get("secretKeyRef"), dict) and len(source) == 1:
             ref = source["secretKeyRef"]
-            env.append(EnvRow.model_construct(type="secret", name=name, resource=_str(ref.get("name")), key=_str(ref.get("key"))))
+            env.append(
+                EnvRow.model_construct(
+                    type="secret", name=name, resource=_str(ref.get("name")), key=_str(ref.get("key"))
+                )
+            )
         else:
             env.append(EnvRow.model_construct(type="other", name=name))
-    resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
-    requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
-    limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    resources = as_dict(c.get("resources"))
+    requests = as_dict(resources.get("requests"))
+    limits = as_dict(resources.get("limits"))
     pull = c.get("imagePullPolicy")
     return ContainerRow.model_construct(
         type=kind,
@@ -1220,7 +1327,9 @@ def _read_container(kind: str, c: Mapping[str, Any], service_ports: list[dict[st
         memory_request=memory_text(requests.get("memory")),
         memory_limit=memory_text(limits.get("memory")),
         ports=ports,
-        command=join_list(str(x) for x in c.get("command") or []) if isinstance(c.get("command"), list) else "",
+        command=join_list(str(x) for x in c.get("command") or [])
+        if isinstance(c.get("command"), list)
+        else "",
         args=join_list(str(x) for x in c.get("args") or []) if isinstance(c.get("args"), list) else "",
         env=env,
         liveness=_read_probe(c.get("livenessProbe")),
@@ -1244,7 +1353,9 @@ def _service_port_of(name: str, container_port: Any, service_ports: list[dict[st
 def _read_probe(probe: Any) -> ProbeForm:
     if not isinstance(probe, dict):
         return ProbeForm.model_construct()
-    timing = {attr: _int_or_raw(probe.get(key), default) for attr, (key, default, _min) in _PROBE_TIMING.items()}
+    timing = {
+        attr: _int_or_raw(probe.get(key), default) for attr, (key, default, _min) in _PROBE_TIMING.items()
+    }
     http, tcp, command = probe.get("httpGet"), probe.get("tcpSocket"), probe.get("exec")
     if isinstance(http, dict):
         return ProbeForm.model_construct(
@@ -1278,7 +1389,7 @@ def _build_probe(form: ProbeForm, old: Any) -> dict[str, Any] | None:
         for key in handlers:
             if key != target:
                 probe.pop(key, None)
-        handler = probe.get(target) if isinstance(probe.get(target), dict) else {}
+        handler = as_dict(probe.get(target))
         if form.type == "http":
             handler.update(path=form.path, port=_probe_port(form.port), scheme=form.scheme)
         elif form.type == "tcp":
@@ -1305,8 +1416,11 @@ def _check_probe(
     if form.type in ("http", "tcp"):
         port = form.port
         valid = (port.isdigit() and 1 <= int(port) <= 65535) or (
-            len(port) <= 15 and PATTERN_IANA_SVC_NAME.fullmatch(port) is not None and not port.isdigit()
-            and "--" not in port and re.search("[a-z]", port) is not None
+            len(port) <= 15
+            and PATTERN_IANA_SVC_NAME.fullmatch(port) is not None
+            and not port.isdigit()
+            and "--" not in port
+            and re.search("[a-z]", port) is not None
         )
         if not valid:
             e.add(f"{q}.port", _("Invalid port."))
@@ -1314,14 +1428,18 @@ def _check_probe(
         try:
             empty = not split_list(form.command)
         except ValueError:
-            e.add(f"{q}.command", _("A quote is not closed: end the item with the same quote it starts with."))
+            e.add(
+                f"{q}.command", _("A quote is not closed: end the item with the same quote it starts with.")
+            )
         else:
             if empty:
                 e.add(f"{q}.command", _("Please enter at least one command."))
     if form.type == "other":
         key = {"liveness": "livenessProbe", "readiness": "readinessProbe", "startup": "startupProbe"}[which]
         old = previous.get(key)
-        if not isinstance(old, dict) or any(isinstance(old.get(h), dict) for h in ("httpGet", "tcpSocket", "exec")):
+        if not isinstance(old, dict) or any(
+            isinstance(old.get(h), dict) for h in ("httpGet", "tcpSocket", "exec")
+        ):
             e.add(f"{q}.type", _("Please choose a check type."))
     for attr, (_key, _default, minimum) in _PROBE_TIMING.items():
         value = getattr(form, attr)
@@ -1386,25 +1504,29 @@ def _build_container(row: ContainerRow, old: Mapping[str, Any] | None) -> dict[s
         else:
             item.pop("value", None)
             ref_key = "configMapKeyRef" if row_env.type == "configmap" else "secretKeyRef"
-            source = item.get("valueFrom") if isinstance(item.get("valueFrom"), dict) else {}
-            ref = source.get(ref_key) if isinstance(source.get(ref_key), dict) else {}
+            source = as_dict(item.get("valueFrom"))
+            ref = as_dict(source.get(ref_key))
             ref.update(name=row_env.resource, key=row_env.key)
             item["valueFrom"] = {ref_key: ref}
         env.append(ordered(item, ("name", "value", "valueFrom")))
     set_or_pop(c, "env", env)
 
-    resources = copy.deepcopy(c.get("resources")) if isinstance(c.get("resources"), dict) else {}
+    resources = as_dict(copy.deepcopy(c.get("resources")))
     for section, cpu, memory in (
         ("requests", row.cpu_request, row.memory_request),
         ("limits", row.cpu_limit, row.memory_limit),
     ):
-        values = resources.get(section) if isinstance(resources.get(section), dict) else {}
+        values = as_dict(resources.get(section))
         set_or_pop(values, "cpu", cpu)
         set_or_pop(values, "memory", memory)
         set_or_pop(resources, section, values)
     set_or_pop(c, "resources", resources)
 
-    for attr, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe"), ("startup", "startupProbe")):
+    for attr, key in (
+        ("liveness", "livenessProbe"),
+        ("readiness", "readinessProbe"),
+        ("startup", "startupProbe"),
+    ):
         set_or_pop(c, key, _build_probe(getattr(row, attr), c.get(key)))
     return with_host_time_mount(c, row.sync_host_timezone)
 
@@ -1477,13 +1599,15 @@ class ClaimTemplateRow(_Row):
     storage_class: Text = ""
     access_modes: Annotated[
         list[Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]],
-        BeforeValidator(_as_list),
+        BeforeValidator(as_list),
     ] = []
     capacity: Text = DEFAULT_CAPACITY
     mounts: list[MountRow] = []
 
     @classmethod
-    def new(cls, containers: Sequence[str], resources: VolumesContext | None = None, *, name: str = "") -> Self:
+    def new(
+        cls, containers: Sequence[str], resources: VolumesContext | None = None, *, name: str = ""
+    ) -> Self:
         """A new template with the original's defaults: the default storage class, ReadWriteOnce, 10Gi."""
         return cls(
             name=name,
@@ -1508,10 +1632,36 @@ _SOURCES = {
     "secret": "secret",
 }
 _ALL_SOURCE_KEYS = (
-    "persistentVolumeClaim", "emptyDir", "hostPath", "configMap", "secret", "nfs", "csi", "projected",
-    "downwardAPI", "ephemeral", "iscsi", "rbd", "cephfs", "glusterfs", "fc", "azureDisk", "azureFile",
-    "gcePersistentDisk", "awsElasticBlockStore", "cinder", "flexVolume", "flocker", "gitRepo", "image",
-    "photonPersistentDisk", "portworxVolume", "quobyte", "scaleIO", "storageos", "vsphereVolume",
+    "persistentVolumeClaim",
+    "emptyDir",
+    "hostPath",
+    "configMap",
+    "secret",
+    "nfs",
+    "csi",
+    "projected",
+    "downwardAPI",
+    "ephemeral",
+    "iscsi",
+    "rbd",
+    "cephfs",
+    "glusterfs",
+    "fc",
+    "azureDisk",
+    "azureFile",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "cinder",
+    "flexVolume",
+    "flocker",
+    "gitRepo",
+    "image",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "quobyte",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
 )
 
 
@@ -1575,23 +1725,30 @@ class Volumes(WizardStep):
         old_volumes = [v for v in _dicts(pod.get("volumes")) if v.get("name") != HOST_TIME_VOLUME]
         host_time = [v for v in _dicts(pod.get("volumes")) if v.get("name") == HOST_TIME_VOLUME]
         old_templates = _dicts(dig(w, "spec", "volumeClaimTemplates"))
-        owned = {_str(v.get("name")) for v in old_volumes} | {_str(dig(t, "metadata", "name")) for t in old_templates}
+        owned = {_str(v.get("name")) for v in old_volumes} | {
+            _str(dig(t, "metadata", "name")) for t in old_templates
+        }
         owned |= {v.name for v in values.volumes} | {t.name for t in values.volume_templates}
 
         matches = _match([v.name for v in values.volumes], [v.get("name") for v in old_volumes])
         volumes = [
-            _build_volume(row, old_volumes[i] if i is not None else None) for row, i in zip(values.volumes, matches)
+            _build_volume(row, old_volumes[i] if i is not None else None)
+            for row, i in zip(values.volumes, matches, strict=True)
         ]
         set_or_pop(pod, "volumes", volumes + host_time)
 
-        matches = _match([t.name for t in values.volume_templates], [dig(t, "metadata", "name") for t in old_templates])
+        matches = _match(
+            [t.name for t in values.volume_templates], [dig(t, "metadata", "name") for t in old_templates]
+        )
         templates = [
             _build_template(row, old_templates[i] if i is not None else None)
-            for row, i in zip(values.volume_templates, matches)
+            for row, i in zip(values.volume_templates, matches, strict=True)
         ]
         set_or_pop(ensure_dict(w, "spec"), "volumeClaimTemplates", templates)
 
-        rows = [(v.name, v.mounts) for v in values.volumes] + [(t.name, t.mounts) for t in values.volume_templates]
+        rows = [(v.name, v.mounts) for v in values.volumes] + [
+            (t.name, t.mounts) for t in values.volume_templates
+        ]
         for key in ("containers", "initContainers"):
             for c in _dicts(pod.get(key)):
                 name = c.get("name")
@@ -1627,20 +1784,26 @@ class Volumes(WizardStep):
         pod_containers = [c for _kind, c in _pod_containers(draft.workload)]
         container_names = {_str(c.get("name")) for c in pod_containers}
         old_volumes = [
-            v for v in _dicts(dig(draft.workload, "spec", "template", "spec", "volumes")) if v.get("name") != HOST_TIME_VOLUME
+            v
+            for v in _dicts(dig(draft.workload, "spec", "template", "spec", "volumes"))
+            if v.get("name") != HOST_TIME_VOLUME
         ]
         old_templates = _dicts(dig(draft.workload, "spec", "volumeClaimTemplates"))
-        owned = {_str(v.get("name")) for v in old_volumes} | {_str(dig(t, "metadata", "name")) for t in old_templates}
+        owned = {_str(v.get("name")) for v in old_volumes} | {
+            _str(dig(t, "metadata", "name")) for t in old_templates
+        }
         owned |= {v.name for v in self.volumes} | {t.name for t in self.volume_templates}
         paths: dict[str, set[str]] = {
             _str(c.get("name")): {
-                _str(m.get("mountPath")).rstrip("/") for m in _dicts(c.get("volumeMounts")) if m.get("name") not in owned
+                _str(m.get("mountPath")).rstrip("/")
+                for m in _dicts(c.get("volumeMounts"))
+                if m.get("name") not in owned
             }
             for c in pod_containers
         }
         names_seen: set[str] = {HOST_TIME_VOLUME}
         matches = _match([v.name for v in self.volumes], [v.get("name") for v in old_volumes])
-        for i, (v, index) in enumerate(zip(self.volumes, matches)):
+        for i, (v, index) in enumerate(zip(self.volumes, matches, strict=True)):
             p = f"volumes.{i}"
             if not v.name:
                 e.add(f"{p}.name", _("Please set a name for the volume."))
@@ -1650,8 +1813,9 @@ class Volumes(WizardStep):
                 e.add(
                     f"{p}.name",
                     _(
-                        "Invalid name. The name can contain only lowercase letters, numbers, and hyphens (-), and "
-                        "must start and end with a lowercase letter or number. The maximum length is 63 characters."
+                        "Invalid name. The name can contain only lowercase letters, numbers, and hyphens "
+                        "(-), and must start and end with a lowercase letter or number. The maximum length "
+                        "is 63 characters."
                     ),
                 )
             elif v.name in names_seen:
@@ -1661,7 +1825,10 @@ class Volumes(WizardStep):
                 if not v.claim_name:
                     e.add(f"{p}.claim_name", _("Please select a persistent volume claim."))
                 elif resources and resources.pvcs is not None and v.claim_name not in resources.pvcs:
-                    e.add(f"{p}.claim_name", _("{name} does not exist in this project.").format(name=v.claim_name))
+                    e.add(
+                        f"{p}.claim_name",
+                        _("{name} does not exist in this project.").format(name=v.claim_name),
+                    )
             elif v.type == "hostpath":
                 if not v.host_path:
                     e.add(f"{p}.host_path", _("Please set a host path for the volume."))
@@ -1681,7 +1848,10 @@ class Volumes(WizardStep):
         if self.volume_templates and context.flavor == "stateless":
             e.add(
                 "volume_templates",
-                _("Volume claim templates belong to stateful services; a Deployment's pods share their volumes."),
+                _(
+                    "Volume claim templates belong to stateful services; a Deployment's pods share their "
+                    "volumes."
+                ),
             )
         for t_index, t in enumerate(self.volume_templates):
             p = f"volume_templates.{t_index}"
@@ -1691,9 +1861,9 @@ class Volumes(WizardStep):
                 e.add(
                     f"{p}.name",
                     _(
-                        "Invalid prefix. The prefix can contain only lowercase letters, numbers, and hyphens (-), "
-                        "and must start and end with a lowercase letter or number. The maximum length is 253 "
-                        "characters."
+                        "Invalid prefix. The prefix can contain only lowercase letters, numbers, and "
+                        "hyphens (-), and must start and end with a lowercase letter or number. The maximum "
+                        "length is 253 characters."
                     ),
                 )
             elif t.name in names_seen:
@@ -1701,8 +1871,15 @@ class Volumes(WizardStep):
             names_seen.add(t.name)
             if not t.storage_class:
                 e.add(f"{p}.storage_class", _("Please select a storage class."))
-            elif resources and resources.storage_classes is not None and t.storage_class not in resources.storage_classes:
-                e.add(f"{p}.storage_class", _("The storage class {name} does not exist.").format(name=t.storage_class))
+            elif (
+                resources
+                and resources.storage_classes is not None
+                and t.storage_class not in resources.storage_classes
+            ):
+                e.add(
+                    f"{p}.storage_class",
+                    _("The storage class {name} does not exist.").format(name=t.storage_class),
+                )
             if not t.access_modes:
                 e.add(f"{p}.access_modes", _("Please select an access mode."))
             size = parse_quantity(t.capacity) if STORAGE_PATTERN.fullmatch(t.capacity) else None
@@ -1715,7 +1892,10 @@ class Volumes(WizardStep):
     def _check_source(e: _Errors, p: str, v: VolumeRow, resources: VolumesContext | None) -> None:
         known = (resources.configmaps if v.type == "configmap" else resources.secrets) if resources else None
         if not v.resource:
-            e.add(f"{p}.resource", _("Please select a configmap.") if v.type == "configmap" else _("Please select a secret."))
+            e.add(
+                f"{p}.resource",
+                _("Please select a configmap.") if v.type == "configmap" else _("Please select a secret."),
+            )
         elif known is not None and v.resource not in known:
             e.add(f"{p}.resource", _("{name} does not exist in this project.").format(name=v.resource))
         seen: set[str] = set()
@@ -1785,7 +1965,9 @@ def _check_mounts(
         else:
             used = paths.setdefault(m.container, set())
             if m.mount_path.rstrip("/") in used:
-                e.add(f"{q}.mount_path", _("The mount path is already in use. Please enter another mount path."))
+                e.add(
+                    f"{q}.mount_path", _("The mount path is already in use. Please enter another mount path.")
+                )
             used.add(m.mount_path.rstrip("/"))
         if m.sub_path and (m.sub_path.startswith("/") or ".." in m.sub_path.split("/")):
             e.add(f"{q}.sub_path", _("The subpath must be a relative path without .. in it."))
@@ -1889,7 +2071,9 @@ class AdvancedSettings(WizardStep):
             for p in _dicts(dig(s, "spec", "ports"))
         ]
         sticky = dig(s, "spec", "sessionAffinity") == "ClientIP"
-        timeout = dig(s, "spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds", default=STICKY_TIMEOUT_DEFAULT)
+        timeout = dig(
+            s, "spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds", default=STICKY_TIMEOUT_DEFAULT
+        )
         return cls.model_construct(
             access=access,
             node_ports=node_ports,
@@ -1920,10 +2104,14 @@ class AdvancedSettings(WizardStep):
         new_selector = {k: v for k, v in new_labels.items() if k != LABEL_VERSION}
         sspec["selector"] = relabel(sspec.get("selector") or {}, old_selector, new_selector)
 
-        set_or_pop(ensure_dict(w, "spec", "template", "spec"), "nodeSelector", _row_dict(values.node_selector))
+        set_or_pop(
+            ensure_dict(w, "spec", "template", "spec"), "nodeSelector", _row_dict(values.node_selector)
+        )
         _replace_annotations(wmeta, values.annotations, drop=frozenset())
         _replace_annotations(
-            smeta, values.service_annotations, drop=LB_ANNOTATION_KEYS if values.access != "LoadBalancer" else frozenset()
+            smeta,
+            values.service_annotations,
+            drop=LB_ANNOTATION_KEYS if values.access != "LoadBalancer" else frozenset(),
         )
 
         if values.access == "none":
@@ -1955,9 +2143,9 @@ class AdvancedSettings(WizardStep):
             e.add(
                 "access",
                 _(
-                    "A headless Service has no cluster IP, so it cannot be exposed through a node port or a load "
-                    "balancer. Create this service without external access, then create a second Service over the "
-                    "same pods with Specify Workload and expose that one."
+                    "A headless Service has no cluster IP, so it cannot be exposed through a node port or a "
+                    "load balancer. Create this service without external access, then create a second "
+                    "Service over the same pods with Specify Workload and expose that one."
                 ),
             )
         if self.access != "none":
@@ -1968,7 +2156,9 @@ class AdvancedSettings(WizardStep):
                 if not NODE_PORT_MIN <= row.node_port <= NODE_PORT_MAX:
                     e.add(
                         f"node_ports.{i}.node_port",
-                        _("The node port must be between {min} and {max}.").format(min=NODE_PORT_MIN, max=NODE_PORT_MAX),
+                        _("The node port must be between {min} and {max}.").format(
+                            min=NODE_PORT_MIN, max=NODE_PORT_MAX
+                        ),
                     )
                 elif row.node_port in seen:
                     e.add(f"node_ports.{i}.node_port", _("Another port already uses this node port."))
@@ -1985,7 +2175,7 @@ class AdvancedSettings(WizardStep):
         basic = BasicInfo.read(draft)
         labels = _row_dict(self.labels)
         for key, expected in ((LABEL_APP, basic.name), (LABEL_VERSION, basic.version)):
-            if labels.get(key) != expected and expected:
+            if draft.name and labels.get(key) != expected:
                 e.add(
                     "labels",
                     _("The label {key}={value} is required: the wizard selects the pods by it.").format(
@@ -2010,7 +2200,7 @@ def _row_dict(rows: Iterable[KeyValueRow]) -> dict[str, str]:
 
 
 def _replace_annotations(meta: dict[str, Any], rows: Sequence[KeyValueRow], *, drop: frozenset[str]) -> None:
-    old = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    old = as_dict(meta.get("annotations"))
     kept = {k: v for k, v in old.items() if is_preserved_annotation(k)}
     kept.update((k, v) for k, v in _row_dict(rows).items() if k not in drop)
     set_or_pop(meta, "annotations", kept)
@@ -2019,9 +2209,9 @@ def _replace_annotations(meta: dict[str, Any], rows: Sequence[KeyValueRow], *, d
 def _check_pairs(e: _Errors, field_name: str, rows: Sequence[KeyValueRow], *, labels: bool) -> None:
     seen: set[str] = set()
     label_rule = _(
-        "The key and value of a label can contain only letters, numbers, hyphens (-), underscores (_), and dots "
-        "(.), and must start and end with a letter or number. The maximum length of each key and each value is 63 "
-        "characters (if the key contains a domain name, the maximum length is 253 characters)."
+        "The key and value of a label can contain only letters, numbers, hyphens (-), underscores (_), and "
+        "dots (.), and must start and end with a letter or number. The maximum length of each key and each "
+        "value is 63 characters (if the key contains a domain name, the maximum length is 253 characters)."
     )
     for i, row in enumerate(rows):
         if row.is_blank():
@@ -2035,8 +2225,9 @@ def _check_pairs(e: _Errors, field_name: str, rows: Sequence[KeyValueRow], *, la
                 label_rule
                 if labels
                 else _(
-                    "The key can contain only letters, numbers, hyphens (-), underscores (_), and dots (.), may "
-                    "start with a domain name and a slash (/), and must start and end with a letter or number."
+                    "The key can contain only letters, numbers, hyphens (-), underscores (_), and dots (.), "
+                    "may start with a domain name and a slash (/), and must start and end with a letter or "
+                    "number."
                 ),
             )
         elif not labels and is_preserved_annotation(row.key):
@@ -2096,7 +2287,10 @@ def submit_step(
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 _PROBE_KEYS = {"livenessProbe": "liveness", "readinessProbe": "readiness", "startupProbe": "startup"}
 _PROBE_FIELDS = {
-    "path": "path", "port": "port", "scheme": "scheme", "command": "command",
+    "path": "path",
+    "port": "port",
+    "scheme": "scheme",
+    "command": "command",
     **{key: attr for attr, (key, _d, _m) in _PROBE_TIMING.items()},
 }
 
@@ -2151,7 +2345,9 @@ def _service_cause(draft: Draft, path: list[str | int]) -> tuple[str, str] | Non
             return ("advanced", "sticky_session")
         case ["spec", "sessionAffinityConfig", *_]:
             return ("advanced", "sticky_timeout")
-        case ["spec", key, *_] if key in ("type", "clusterIP", "externalTrafficPolicy") or str(key).startswith("loadBalancer"):
+        case ["spec", key, *_] if key in ("type", "clusterIP", "externalTrafficPolicy") or str(
+            key
+        ).startswith("loadBalancer"):
             return ("advanced", "access")
     return None
 
@@ -2160,16 +2356,25 @@ def _workload_cause(draft: Draft, path: list[str | int]) -> tuple[str, str] | No
     match path:
         case ["metadata", "name", *_] | ["spec", "serviceName", *_]:
             return ("basic", "name")
-        case ["metadata", "labels", *_] | ["spec", "selector", *_] | ["spec", "template", "metadata", "labels", *_]:
+        case (
+            ["metadata", "labels", *_]
+            | ["spec", "selector", *_]
+            | ["spec", "template", "metadata", "labels", *_]
+        ):
             return ("advanced", "labels")
         case ["metadata", "annotations", *_]:
             return ("advanced", "annotations")
         case ["spec", "replicas", *_]:
             return ("image", "replicas")
         case ["spec", "strategy" | "updateStrategy", "rollingUpdate", key, *_] if key in (
-            "maxUnavailable", "maxSurge", "partition"
+            "maxUnavailable",
+            "maxSurge",
+            "partition",
         ):
-            return ("image", {"maxUnavailable": "max_unavailable", "maxSurge": "max_surge"}.get(str(key), "partition"))
+            return (
+                "image",
+                {"maxUnavailable": "max_unavailable", "maxSurge": "max_surge"}.get(str(key), "partition"),
+            )
         case ["spec", "strategy" | "updateStrategy", *_]:
             return ("image", "strategy")
         case ["spec", "template", "spec", "containers" | "initContainers" as group, int(i), *rest]:
@@ -2184,7 +2389,7 @@ def _workload_cause(draft: Draft, path: list[str | int]) -> tuple[str, str] | No
                 ("spec", "storageClassName"): "storage_class",
                 ("spec", "accessModes"): "access_modes",
                 ("spec", "resources"): "capacity",
-            }.get(tuple(str(x) for x in rest[:2]))
+            }.get((str(rest[0]), str(rest[1])) if len(rest) >= 2 else ("", ""))
             return ("volumes", f"volume_templates.{i}.{attr}" if attr else f"volume_templates.{i}")
     return None
 
@@ -2202,8 +2407,10 @@ def _container_cause(draft: Draft, group: str, i: int, rest: list[str | int]) ->
             attr = "image_pull_policy" if key == "imagePullPolicy" else str(key)
             return ("image", f"{p}.{attr}")
         case ["ports", int(j), key, *_]:
-            attr = {"containerPort": "container_port", "name": "name", "protocol": "protocol"}.get(str(key))
-            return ("image", f"{p}.ports.{j}.{attr}" if attr else f"{p}.ports.{j}")
+            port_attr = {"containerPort": "container_port", "name": "name", "protocol": "protocol"}.get(
+                str(key)
+            )
+            return ("image", f"{p}.ports.{j}.{port_attr}" if port_attr else f"{p}.ports.{j}")
         case ["ports", *_]:
             return ("image", f"{p}.ports")
         case ["env", int(k), "name" | "value" as key, *_]:
@@ -2225,15 +2432,18 @@ def _container_cause(draft: Draft, group: str, i: int, rest: list[str | int]) ->
                 return ("image", f"{p}.sync_host_timezone")
             volumes = Volumes.read(draft)
             cname = container.get("name")
-            for prefix, rows in (("volumes", volumes.volumes), ("volume_templates", volumes.volume_templates)):
-                for v_index, v in enumerate(rows):
-                    if v.name != mount.get("name"):
-                        continue
-                    for r, mrow in enumerate(v.mounts):
-                        if mrow.container == cname and mrow.mount_path == mount.get("mountPath"):
-                            attr = "sub_path" if more and more[0] == "subPath" else "mount_path"
-                            return ("volumes", f"{prefix}.{v_index}.mounts.{r}.{attr}")
-                    return ("volumes", f"{prefix}.{v_index}.mounts")
+            rows: list[tuple[str, int, VolumeRow | ClaimTemplateRow]] = [
+                *(("volumes", k, v) for k, v in enumerate(volumes.volumes)),
+                *(("volume_templates", k, t) for k, t in enumerate(volumes.volume_templates)),
+            ]
+            for prefix, v_index, v in rows:
+                if v.name != mount.get("name"):
+                    continue
+                for r, mrow in enumerate(v.mounts):
+                    if mrow.container == cname and mrow.mount_path == mount.get("mountPath"):
+                        mount_attr = "sub_path" if more and more[0] == "subPath" else "mount_path"
+                        return ("volumes", f"{prefix}.{v_index}.mounts.{r}.{mount_attr}")
+                return ("volumes", f"{prefix}.{v_index}.mounts")
             return None
     return None
 

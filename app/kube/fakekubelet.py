@@ -66,7 +66,8 @@ _AGENTS = ["kube-probe/1.20", "Mozilla/5.0 (X11; Linux x86_64)", "curl/7.88.1", 
 def _startup(family: str, c: ContainerLog) -> list[str]:
     if family == "nginx":
         return [
-            "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
+            "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, "
+            "will attempt to perform configuration",
             "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
             "/docker-entrypoint.sh: Launching /docker-entrypoint.d/10-listen-on-ipv6-by-default.sh",
             "/docker-entrypoint.sh: Configuration complete; ready for start up",
@@ -75,7 +76,8 @@ def _startup(family: str, c: ContainerLog) -> list[str]:
         return ["1:C Redis version=7.0.15, bits=64, commit=00000000, modified=0, pid=1, just started",
                 "1:M Server initialized", "1:M Ready to accept connections tcp"]
     if family in ("postgres", "mysql"):
-        return [f"{family}: database system is starting up", f"{family}: listening on IPv4 address \"0.0.0.0\"",
+        return [f"{family}: database system is starting up",
+                f"{family}: listening on IPv4 address \"0.0.0.0\"",
                 f"{family}: database system is ready to accept connections"]
     return [f"level=info msg=\"starting {c.container}\" version=1.0.0",
             "level=info msg=\"listening\" addr=0.0.0.0:8080"]
@@ -164,7 +166,8 @@ class FakeKubelet:
         q = request.query
         c = self.lookup(ns, pod, name)
         if c is None:
-            return web.Response(status=404, text=f"pod \"{pod}\" or container \"{name}\" not found on this node")
+            return web.Response(status=404,
+                                text=f"pod \"{pod}\" or container \"{name}\" not found on this node")
         if q.get("previous") == "true":
             if c.previous is None:
                 return web.Response(status=400, text=(

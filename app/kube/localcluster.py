@@ -91,9 +91,12 @@ def binaries_dir() -> Path:
 
 # -- public API ------------------------------------------------------------------------------------
 
-def ensure_running(root: Path = DEFAULT_ROOT, log: Log = print, *, ready_timeout: float = 120.0) -> ClusterInfo:
+def ensure_running(
+    root: Path = DEFAULT_ROOT, log: Log = print, *, ready_timeout: float = 120.0,
+) -> ClusterInfo:
     """Start the local control plane under `root`, or reuse the one already running there."""
     root = root.resolve()
+    log = _best_effort(log)
     (root / "logs").mkdir(parents=True, exist_ok=True)
     with _locked(root):
         info = _reuse(root, log)
@@ -124,6 +127,7 @@ def stop(root: Path = DEFAULT_ROOT, log: Log = print) -> None:
     Keeps etcd's data, certificates, tokens and kubeconfigs: the next start brings back the same objects.
     """
     root = root.resolve()
+    log = _best_effort(log)
     if not root.exists():
         log("local cluster: not running")
         return
@@ -141,6 +145,18 @@ def status(root: Path = DEFAULT_ROOT) -> ClusterInfo | None:
     if set(alive) != set(COMPONENTS) or not _apiserver_ready(root, state, timeout=3):
         return None
     return _info(root, state, reused=True)
+
+
+def _best_effort(log: Log) -> Log:
+    """Progress messages must not break a start or stop (e.g. stdout piped into `head`)."""
+
+    def safe(message: str) -> None:
+        try:
+            log(message)
+        except (OSError, ValueError):
+            pass
+
+    return safe
 
 
 # -- reuse ---------------------------------------------------------------------------------------
@@ -318,7 +334,8 @@ def _check_alive(root: Path, state: dict[str, Any], name: str) -> None:
     text = logfile.read_text(errors="replace") if logfile.exists() else ""
     if "address already in use" in text:
         raise _PortInUse(f"local cluster: {name} could not listen: a port was taken by another process.")
-    raise ClusterError(f"local cluster: {name} exited during start. Last lines of {logfile}:\n{_tail(logfile)}")
+    raise ClusterError(
+        f"local cluster: {name} exited during start. Last lines of {logfile}:\n{_tail(logfile)}")
 
 
 def _wait(root: Path, state: dict[str, Any], name: str, timeout: float, check: Callable[[], bool],
@@ -329,12 +346,13 @@ def _wait(root: Path, state: dict[str, Any], name: str, timeout: float, check: C
         try:
             if check():
                 return
-        except (OSError, ValueError):
+        except (OSError, ValueError, LookupError, TypeError):
             pass
         if time.monotonic() > deadline:
             logfile = root / "logs" / f"{name}.log"
             raise ClusterError(
-                f"local cluster: {what} not ready after {timeout:g} s. Last lines of {logfile}:\n{_tail(logfile)}"
+                f"local cluster: {what} not ready after {timeout:g} s. "
+                f"Last lines of {logfile}:\n{_tail(logfile)}"
             )
         time.sleep(0.25)
 
@@ -378,10 +396,13 @@ def _wait_nodes_ready(root: Path, state: dict[str, Any], timeout: float) -> None
     def ready() -> bool:
         code, body = _api_get(root, state, "/api/v1/nodes?labelSelector=dockyard.dev%2Fsimulated%3Dtrue", 5)
         items = json.loads(body).get("items", []) if code == 200 else []
-        ready_nodes = [
-            n for n in items
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
-        ]
+        def node_ready(n: dict[str, Any]) -> bool:
+            conditions = (n.get("status") or {}).get("conditions") or []
+            taints = (n.get("spec") or {}).get("taints") or []
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) and not any(
+                t.get("key") == "node.kubernetes.io/not-ready" for t in taints)
+
+        ready_nodes = [n for n in items if node_ready(n)]
         return len(ready_nodes) >= 1 and len(ready_nodes) == len(items)
 
     _wait(root, state, "nodesim", timeout, ready, "the simulated nodes are")
@@ -392,7 +413,8 @@ def _wait_default_service_account(root: Path, state: dict[str, Any], timeout: fl
         code, body = _api_get(root, state, "/api/v1/namespaces/default/serviceaccounts/default", 5)
         return code == 200 and bool(json.loads(body).get("secrets"))
 
-    _wait(root, state, "kube-controller-manager", timeout, ready, "kube-controller-manager (service accounts)")
+    _wait(root, state, "kube-controller-manager", timeout, ready,
+          "kube-controller-manager (service accounts)")
 
 
 # -- bootstrap objects -----------------------------------------------------------------------------
@@ -418,7 +440,7 @@ async def _bootstrap(admin_kubeconfig: Path) -> None:
         for name in ("pods.metrics.k8s.io", "nodes.metrics.k8s.io"):
             while True:
                 crd = await gw.get("CustomResourceDefinition", None, name, actor=CONSOLE)
-                conditions = crd.get("status", {}).get("conditions", [])
+                conditions = (crd.get("status") or {}).get("conditions") or []
                 if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                     break
                 if time.monotonic() > deadline:
@@ -615,7 +637,8 @@ def _write_kubeconfigs(root: Path, server: str, tokens: dict[str, str]) -> None:
              "controller-manager": "controller-manager.kubeconfig", "nodesim": "nodesim.kubeconfig"}
     for key, filename in files.items():
         user = IDENTITIES[key][0]
-        _write_private(root / filename, kubeconfig_text(server, ca, user, tokens[key], f"dockyard-local-{key}"))
+        text = kubeconfig_text(server, ca, user, tokens[key], f"dockyard-local-{key}")
+        _write_private(root / filename, text)
 
 
 # -- state, processes ------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ PROVISIONER = "dockyard.dev/fake"
 FIELD_MANAGER = "dockyard-nodesim"
 NODE_LABEL = "dockyard.dev/simulated"
 HOST_IP = "127.0.0.1"
+NOT_READY_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
 
 # Crash and image-pull loops: a run (or pull attempt) lasts RUN_SECONDS, then the kubelet backs off
@@ -74,7 +75,8 @@ def now_rfc3339(t: float | None = None) -> str:
 
 
 def micro_rfc3339(t: float | None = None) -> str:
-    return dt.datetime.fromtimestamp(time.time() if t is None else t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    when = dt.datetime.fromtimestamp(time.time() if t is None else t, dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str | None) -> float | None:
@@ -256,7 +258,8 @@ def simulate(pod: Obj, started: float, now: float, ip: str, node: str) -> Simula
             logs[c["name"]] = clog(c, started + attempt_start(n), attempt=n, previous=previous)
         else:
             st["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": (
-                f"back-off {backoff:g}s restarting failed container={c['name']} pod={name}_{ns}({meta.get('uid')})")}}
+                f"back-off {backoff:g}s restarting failed container={c['name']} "
+                f"pod={name}_{ns}({meta.get('uid')})")}}
             st["lastState"] = terminated(n)
             logs[c["name"]] = run_log(n, previous)
         return st, False
@@ -344,7 +347,8 @@ def simulate(pod: Obj, started: float, now: float, ip: str, node: str) -> Simula
         return c
 
     not_ready_reason = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
-    not_ready_msg = None if phase in ("Succeeded", "Failed") else f"containers with unready status: [{' '.join(unready)}]"
+    not_ready_msg = (None if phase in ("Succeeded", "Failed")
+                     else f"containers with unready status: [{' '.join(unready)}]")
     conditions = [
         cond("Initialized", initialized, "ContainersNotInitialized",
              "containers with incomplete status: [" + " ".join(
@@ -418,8 +422,29 @@ def _match_expression(labels: dict[str, str], expr: Obj) -> bool:
     return False
 
 
-def node_fits(pod: Obj, node_name: str, labels: dict[str, str]) -> bool:
+def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t.get("effect") != taint.get("effect"):
+            continue
+        if (t.get("operator") or "Equal") == "Exists":
+            if not t.get("key") or t.get("key") == taint.get("key"):
+                return True
+        elif t.get("key") == taint.get("key") and (t.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def node_fits(pod: Obj, node_name: str, labels: dict[str, str], node_spec: Obj | None = None) -> bool:
+    """The scheduler's filters that matter here: cordon, taints, nodeSelector, required node affinity."""
     spec = pod["spec"]
+    tolerations = spec.get("tolerations") or []
+    node_spec = node_spec or {}
+    if node_spec.get("unschedulable") and not tolerates(
+            tolerations, {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}):
+        return False
+    for taint in node_spec.get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
+            return False
     if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
         return False
     required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
@@ -494,6 +519,7 @@ class NodeSimulator:
         self.cidrs = {n: subnets[i % len(subnets)] for i, n in enumerate(nodes)}
         self.ips = {n: IPAllocator(self.cidrs[n]) for n in nodes}
         self.node_labels: dict[str, dict[str, str]] = {}
+        self.node_specs: dict[str, Obj] = {}  # kept current by the nodes watch (cordon, taints)
         self.kubelet_port = kubelet_port
         self.kubelet = FakeKubelet(self.container_log, cert=pki / "kubelet.crt", key=pki / "kubelet.key",
                                    port=kubelet_port)
@@ -515,12 +541,14 @@ class NodeSimulator:
         self._since: dict[str, str] = {}
         self._boot = str(time.time())
         self.node_uids: dict[str, str] = {}
+        self.side_tasks: set[asyncio.Future[None]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self) -> None:
         await self.kubelet.start()
         await self.register_nodes()
         tasks = [
+            self._forever("nodes", self.watch_nodes),
             self._forever("pods", self.watch_pods),
             self._forever("claims", self.watch_claims),
             self._forever("heartbeat", self.heartbeat),
@@ -551,9 +579,10 @@ class NodeSimulator:
 
     async def report(self) -> None:
         await asyncio.sleep(30)
-        running = sum(1 for s in self.states.values() if s.last_status and s.last_status["phase"] == "Running")
-        log.info("pods known %d, simulated %d, running %d; queue %d; %s; events dropped %d",
-                 len(self.pods), len(self.states), running, self.queue.qsize(), self.stats, self.dropped_events)
+        running = sum(1 for s in self.states.values()
+                      if s.last_status and s.last_status["phase"] == "Running")
+        log.info("pods known %d, simulated %d, running %d; queue %d; %s; events dropped %d", len(self.pods),
+                 len(self.states), running, self.queue.qsize(), self.stats, self.dropped_events)
 
     # -- nodes ----------------------------------------------------------------------------------
     def node_object(self, index: int, name: str) -> Obj:
@@ -561,7 +590,8 @@ class NodeSimulator:
         labels = {
             "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
             "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
-            "node-role.kubernetes.io/worker": "", "topology.kubernetes.io/zone": f"dockyard-{'abc'[index % 3]}",
+            "node-role.kubernetes.io/worker": "",
+            "topology.kubernetes.io/zone": f"dockyard-{'abc'[index % 3]}",
             NODE_LABEL: "true",
         }
         self.node_labels[name] = labels
@@ -576,7 +606,8 @@ class NodeSimulator:
     def node_status(self, name: str) -> Obj:
         now = now_rfc3339()
         conditions = [
-            ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+             "kubelet has sufficient memory available"),
             ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             ("Ready", "True", "KubeletReady", "kubelet is posting ready status (simulated by Dockyard)"),
@@ -604,7 +635,8 @@ class NodeSimulator:
         for i, name in enumerate(self.nodes):
             obj = self.node_object(i, name)
             try:
-                created = await self.gw.create(obj, namespace=None, actor=CONSOLE, field_manager=FIELD_MANAGER)
+                created = await self.gw.create(obj, namespace=None, actor=CONSOLE,
+                                               field_manager=FIELD_MANAGER)
                 log.info("registered node %s", name)
             except KubeError as e:
                 if not e.conflict:
@@ -617,6 +649,14 @@ class NodeSimulator:
             self._since[name] = now_rfc3339()
             await self.gw.merge_patch("Node", None, name, {"status": self.node_status(name)}, actor=CONSOLE,
                                       subresource="status", field_manager=FIELD_MANAGER)
+            # The node lifecycle controller is off, so lift the taints the API server put on the new
+            # node (TaintNodesByCondition) now that it is Ready, as that controller would.
+            taints = (created.get("spec") or {}).get("taints") or []
+            kept = [t for t in taints if t.get("key") not in NOT_READY_TAINTS]
+            if kept != taints:
+                created = await self.gw.merge_patch("Node", None, name, {"spec": {"taints": kept or None}},
+                                                    actor=CONSOLE, field_manager=FIELD_MANAGER)
+            self.node_specs[name] = created.get("spec") or {}
 
     async def heartbeat(self) -> None:
         beat = 0
@@ -626,12 +666,15 @@ class NodeSimulator:
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [
                         {"apiVersion": "v1", "kind": "Node", "name": name, "uid": self.node_uids[name]}]},
-                    "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": micro_rfc3339()},
+                    "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                             "renewTime": micro_rfc3339()},
                 }
-                await self.gw.apply(lease, namespace="kube-node-lease", actor=CONSOLE, field_manager=FIELD_MANAGER)
+                await self.gw.apply(lease, namespace="kube-node-lease", actor=CONSOLE,
+                                    field_manager=FIELD_MANAGER)
                 if beat % 3 == 0:
                     await self.gw.merge_patch("Node", None, name, {"status": self.node_status(name)},
-                                              actor=CONSOLE, subresource="status", field_manager=FIELD_MANAGER)
+                                              actor=CONSOLE, subresource="status",
+                                              field_manager=FIELD_MANAGER)
             beat += 1
             await asyncio.sleep(10)
 
@@ -671,6 +714,28 @@ class NodeSimulator:
                     rv = None
                 else:
                     raise
+
+    async def watch_nodes(self) -> None:
+        def update(node: Obj) -> None:
+            name = node["metadata"]["name"]
+            if name in self.ips:
+                was_blocked = self.node_specs.get(name) != (node.get("spec") or {})
+                self.node_labels[name] = node["metadata"].get("labels") or {}
+                self.node_specs[name] = node.get("spec") or {}
+                if was_blocked:  # pods that did not fit may fit now
+                    for key, pod in self.pods.items():
+                        if not pod["spec"].get("nodeName") and not pod["metadata"].get("deletionTimestamp"):
+                            self.enqueue(key)
+
+        def on_list(items: list[Obj]) -> None:
+            for node in items:
+                update(node)
+
+        def on_event(kind: str, node: Obj) -> None:
+            if kind != "DELETED":
+                update(node)
+
+        await self._informer("Node", on_list, on_event)
 
     async def watch_pods(self) -> None:
         def on_list(items: list[Obj]) -> None:
@@ -733,6 +798,12 @@ class NodeSimulator:
         return [c.get("image") for c in spec.get("containers") or []] != [
             c.get("image") for c in (state.last_status or {}).get("containerStatuses") or []]
 
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run a side job; keep a reference so the event loop does not drop it half way."""
+        task = asyncio.ensure_future(coro)
+        self.side_tasks.add(task)
+        task.add_done_callback(self.side_tasks.discard)
+
     def enqueue(self, key: str) -> None:
         if key in self.processing:  # a worker has it: it goes round again when that worker is done
             self.redo.add(key)
@@ -751,7 +822,7 @@ class NodeSimulator:
             key = f"{claim['metadata']['namespace']}/{claim['metadata']['name']}"
             if kind == "DELETED":
                 self.pvcs.pop(key, None)
-                asyncio.get_running_loop().create_task(self._delete_volume(claim))
+                self.spawn(self._delete_volume(claim))
                 return
             self.pvcs[key] = claim
             self._claim_changed(claim)
@@ -765,7 +836,7 @@ class NodeSimulator:
             for pod_key in self.waiting_for_claim.pop(key, set()):
                 self.enqueue(pod_key)
         elif not claim["spec"].get("volumeName") and not claim["metadata"].get("deletionTimestamp"):
-            asyncio.get_running_loop().create_task(self._provision(claim))
+            self.spawn(self._provision(claim))
 
     # -- volumes ----------------------------------------------------------------------------------
     async def _provisioner_of(self, class_name: str | None) -> str | None:
@@ -804,9 +875,10 @@ class NodeSimulator:
                 },
             }
             await self.gw.create(pv, namespace=None, actor=CONSOLE, field_manager=FIELD_MANAGER)
-            log.info("provisioned %s for claim %s/%s", pv["metadata"]["name"], meta["namespace"], meta["name"])
+            volume = pv["metadata"]["name"]
+            log.info("provisioned %s for claim %s/%s", volume, meta["namespace"], meta["name"])
             await self.emit(claim, "PersistentVolumeClaim", "Normal", "ProvisioningSucceeded",
-                            f"Successfully provisioned volume {pv['metadata']['name']}", component=PROVISIONER)
+                            f"Successfully provisioned volume {volume}", component=PROVISIONER)
         except KubeError as e:
             if not e.conflict:
                 log.warning("provisioning %s/%s: %s", meta["namespace"], meta["name"], e)
@@ -891,15 +963,19 @@ class NodeSimulator:
                 if claim is None:
                     # The claim may exist already and the claims watch lag behind: look again soon.
                     asyncio.get_running_loop().call_later(2.0, self.enqueue, key)
+                count = len(self.nodes)
                 msg = (f"persistentvolumeclaim \"{claim_name}\" not found" if claim is None else
-                       f"0/{len(self.nodes)} nodes are available: {len(self.nodes)} pod has unbound immediate "
+                       f"0/{count} nodes are available: {count} pod has unbound immediate "
                        "PersistentVolumeClaims.")
                 await self._unschedulable(pod, msg)
                 return None
-        fitting = [n for n in self.nodes if node_fits(pod, n, self.node_labels.get(n, {}))]
+        fitting = [n for n in self.nodes
+                   if node_fits(pod, n, self.node_labels.get(n, {}), self.node_specs.get(n))]
         if not fitting:
-            await self._unschedulable(pod, f"0/{len(self.nodes)} nodes are available: {len(self.nodes)} node(s) "
-                                           "didn't match Pod's node affinity/selector.")
+            count = len(self.nodes)
+            await self._unschedulable(pod, (
+                f"0/{count} nodes are available: {count} node(s) didn't match Pod's node "
+                "affinity/selector, were unschedulable or had taints that the pod didn't tolerate."))
             return None
         load = {n: 0 for n in fitting}
         for state in self.states.values():
@@ -927,7 +1003,8 @@ class NodeSimulator:
         await self.emit(pod, "Pod", "Warning", "FailedScheduling", message, component="default-scheduler")
         await self.gw.merge_patch("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"], {"status": {
             "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                            "message": message, "lastProbeTime": None, "lastTransitionTime": now_rfc3339()}]}},
+                            "message": message, "lastProbeTime": None,
+                            "lastTransitionTime": now_rfc3339()}]}},
             actor=CONSOLE, subresource="status", field_manager=FIELD_MANAGER)
 
     async def advance(self, pod: Obj, state: PodState) -> None:
@@ -1029,7 +1106,8 @@ class NodeSimulator:
         containers = []
         for name in state.running:
             cpu, mem = self.pod_usage(pod, name, now)
-            containers.append({"name": name, "usage": {"cpu": f"{int(cpu * 1e9)}n", "memory": f"{int(mem / 1024)}Ki"}})
+            usage = {"cpu": f"{int(cpu * 1e9)}n", "memory": f"{int(mem / 1024)}Ki"}
+            containers.append({"name": name, "usage": usage})
         return {"timestamp": now_rfc3339(now), "window": "30s", "containers": containers}
 
     async def metrics_worker(self) -> None:
@@ -1056,10 +1134,12 @@ class NodeSimulator:
                 return
             body = self.pod_metrics_body(pod, state, time.time())
             if state.metrics_exist:
-                await self.gw.merge_patch("PodMetrics", ns, name, body, actor=CONSOLE, field_manager=FIELD_MANAGER)
+                await self.gw.merge_patch("PodMetrics", ns, name, body, actor=CONSOLE,
+                                          field_manager=FIELD_MANAGER)
             else:
                 obj = {"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
-                       "metadata": {"name": name, "namespace": ns, "labels": pod["metadata"].get("labels") or {},
+                       "metadata": {"name": name, "namespace": ns,
+                                    "labels": pod["metadata"].get("labels") or {},
                                     "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": name,
                                                          "uid": uid}]},
                        **body}
@@ -1112,7 +1192,8 @@ class NodeSimulator:
                     if not e.not_found:
                         raise
                     await self.gw.create({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
-                                          "metadata": {"name": node, "labels": self.node_labels.get(node, {})},
+                                          "metadata": {"name": node,
+                                                       "labels": self.node_labels.get(node, {})},
                                           **body}, namespace=None, actor=CONSOLE, field_manager=FIELD_MANAGER)
             await asyncio.sleep(15)
 

@@ -123,7 +123,8 @@ async def test_container_logs_are_read_and_followed_through_the_api(admin_kube: 
     await admin_kube.create(pod("web", "nginx:1.25"), namespace=namespace, actor=CONSOLE)
     await eventually(lambda: running_pods(admin_kube, namespace, "app=web", 1))
 
-    text = await eventually(lambda: admin_kube.pod_logs(namespace, "web", "main", actor=CONSOLE, tail_lines=3))
+    text = await eventually(
+        lambda: admin_kube.pod_logs(namespace, "web", "main", actor=CONSOLE, tail_lines=3))
     lines = text.splitlines()
     assert 1 <= len(lines) <= 3
     again = await admin_kube.pod_logs(namespace, "web", "main", actor=CONSOLE, tail_lines=3, timestamps=True)
@@ -141,8 +142,10 @@ async def test_container_logs_are_read_and_followed_through_the_api(admin_kube: 
     assert len(set(seen)) == 3  # the tail line, then new lines as they are written
 
 
-async def test_a_waiting_container_has_no_logs_and_the_api_says_why(admin_kube: KubeGateway, namespace: str) -> None:
-    await admin_kube.create(pod("pull", "registry.example.com/notfound:1"), namespace=namespace, actor=CONSOLE)
+async def test_a_waiting_container_has_no_logs_and_the_api_says_why(admin_kube: KubeGateway,
+                                                                     namespace: str) -> None:
+    await admin_kube.create(pod("pull", "registry.example.com/notfound:1"), namespace=namespace,
+                            actor=CONSOLE)
 
     async def waiting() -> bool:
         p = await admin_kube.get("Pod", namespace, "pull", actor=CONSOLE)
@@ -154,12 +157,14 @@ async def test_a_waiting_container_has_no_logs_and_the_api_says_why(admin_kube: 
     assert err.value.status == 400 and "waiting to start" in err.value.message
 
 
-async def test_pod_and_node_metrics_are_served_by_the_metrics_api(admin_kube: KubeGateway, namespace: str) -> None:
+async def test_pod_and_node_metrics_are_served_by_the_metrics_api(admin_kube: KubeGateway,
+                                                                  namespace: str) -> None:
     await admin_kube.create(deployment("api", replicas=2), namespace=namespace, actor=CONSOLE)
     await eventually(lambda: running_pods(admin_kube, namespace, "app=api", 2))
 
     async def pod_metrics() -> list[Obj]:
-        data = await admin_kube.raw_get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", actor=CONSOLE)
+        path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
+        data = await admin_kube.raw_get(path, actor=CONSOLE)
         assert data["kind"] == "PodMetricsList"
         assert len(data["items"]) == 2
         return list(data["items"])
@@ -202,7 +207,8 @@ async def test_a_crashing_image_shows_crash_loop_back_off_with_restarts_and_even
     assert "simulated crash" in previous
 
 
-async def test_the_simulate_annotation_makes_image_pulls_fail(admin_kube: KubeGateway, namespace: str) -> None:
+async def test_the_simulate_annotation_makes_image_pulls_fail(admin_kube: KubeGateway,
+                                                              namespace: str) -> None:
     await admin_kube.create(pod("img", "nginx:1.25", {"dockyard.dev/simulate": "imagepullbackoff"}),
                             namespace=namespace, actor=CONSOLE)
 
@@ -216,7 +222,8 @@ async def test_the_simulate_annotation_makes_image_pulls_fail(admin_kube: KubeGa
     assert p["status"]["phase"] == "Pending"
 
     async def failed_event() -> bool:
-        events = await admin_kube.items("Event", namespace, actor=CONSOLE, field_selector="involvedObject.name=img")
+        events = await admin_kube.items("Event", namespace, actor=CONSOLE,
+                                        field_selector="involvedObject.name=img")
         return any(e["reason"] == "Failed" and "ErrImagePull" in e["message"] for e in events)
 
     assert await eventually(failed_event)
@@ -245,7 +252,9 @@ async def test_ensure_running_reuses_a_running_cluster_and_stop_leaves_no_proces
         assert not info.reused and set(info.pids) == set(localcluster.COMPONENTS)
         assert (root / "admin.kubeconfig").exists() and (root / "console.kubeconfig").exists()
 
-        psutil.Process(info.pids["nodesim"]).kill()
+        simulator = psutil.Process(info.pids["nodesim"])
+        simulator.kill()
+        simulator.wait(timeout=10)
         again = await asyncio.to_thread(localcluster.ensure_running, root, messages.append)
         assert again.reused and again.server == info.server
         assert again.pids["kube-apiserver"] == info.pids["kube-apiserver"]
@@ -262,3 +271,14 @@ async def test_ensure_running_reuses_a_running_cluster_and_stop_leaves_no_proces
         assert s.connect_ex(("127.0.0.1", info.ports["apiserver"])) != 0
     assert not (root / "state.json").exists()
     assert (root / "etcd").is_dir() and (root / "admin.kubeconfig").exists()  # data and credentials stay
+
+
+async def test_a_daemonset_runs_one_pod_on_each_node(admin_kube: KubeGateway, namespace: str) -> None:
+    await admin_kube.create({
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": {"containers": [{"name": "agent", "image": "fluent/fluent-bit:2.1"}]}}},
+    }, namespace=namespace, actor=CONSOLE)
+    pods = await eventually(lambda: running_pods(admin_kube, namespace, "app=agent", 2))
+    assert sorted(p["spec"]["nodeName"] for p in pods) == ["dockyard-node-1", "dockyard-node-2"]

@@ -30,10 +30,10 @@ def deployment(name: str) -> Obj:
                                   "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}}}
 
 
-async def bind(kube: KubeGateway, namespace: str, user: Actor, role: str, *, actor: Actor = CONSOLE) -> None:
+async def bind(kube: KubeGateway, namespace: str, user: Actor, role: str, *, actor: Actor = CONSOLE) -> Obj:
     """What the console's reconciler does: a RoleBinding of a Dockyard role for a user."""
     assert user.impersonate is not None
-    await kube.create({
+    return await kube.create({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": f"{role}-{user.impersonate.rsplit(':', 1)[1]}",
                      "labels": {"app.kubernetes.io/managed-by": "dockyard"}},
@@ -73,7 +73,8 @@ async def test_replacing_with_a_stale_resource_version_is_409_conflict(admin_kub
     assert current["data"] == {"k": "changed"}
 
 
-async def test_an_invalid_object_is_422_with_the_field_causes(admin_kube: KubeGateway, namespace: str) -> None:
+async def test_an_invalid_object_is_422_with_the_field_causes(admin_kube: KubeGateway,
+                                                              namespace: str) -> None:
     with pytest.raises(KubeError) as err:
         await admin_kube.create(config_map("Not_A_Valid_Name"), namespace=namespace, actor=CONSOLE)
     assert err.value.invalid and err.value.reason == "Invalid"
@@ -213,7 +214,8 @@ async def test_an_impersonated_operator_deploys_but_cannot_touch_rbac_or_the_nam
         console_kube: KubeGateway, namespace: str) -> None:
     operator = Actor.user(unique_name("op"))
     await bind(console_kube, namespace, operator, "dockyard-project-operator")
-    created = await eventually(lambda: console_kube.create(deployment("ok"), namespace=namespace, actor=operator))
+    created = await eventually(
+        lambda: console_kube.create(deployment("ok"), namespace=namespace, actor=operator))
     assert created["metadata"]["name"] == "ok"
     with pytest.raises(KubeError) as err:
         await bind(console_kube, namespace, Actor.user("someone"), "dockyard-project-viewer", actor=operator)
@@ -223,3 +225,18 @@ async def test_an_impersonated_operator_deploys_but_cannot_touch_rbac_or_the_nam
                                        actor=operator)
     assert err.value.forbidden
 
+
+
+async def test_an_impersonated_project_admin_adds_members_but_cannot_escalate(console_kube: KubeGateway,
+                                                                              namespace: str) -> None:
+    admin = Actor.user(unique_name("admin"))
+    await bind(console_kube, namespace, admin, "dockyard-project-admin")
+    member = Actor.user(unique_name("member"))
+    await eventually(lambda: bind(console_kube, namespace, member, "dockyard-project-operator", actor=admin))
+    for role in ("edit", "admin", "cluster-admin"):
+        with pytest.raises(KubeError) as err:
+            await bind(console_kube, namespace, member, role, actor=admin)
+        assert err.value.forbidden, role
+    with pytest.raises(KubeError) as err:
+        await console_kube.delete("Namespace", None, namespace, actor=admin)
+    assert err.value.forbidden

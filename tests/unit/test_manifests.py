@@ -27,13 +27,19 @@ def test_new_templates_have_no_empty_artefacts() -> None:
     assert "serviceAccount" not in pod and "initContainers" not in pod and "imagePullSecrets" not in pod
     assert pod["terminationGracePeriodSeconds"] == 30
     assert deployment["spec"]["strategy"] == {
-        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
     }
     statefulset = m.new_workload("stateful")
-    assert statefulset["spec"]["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    assert statefulset["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 0},
+    }
     assert m.new_service("stateful")["spec"]["clusterIP"] == "None"
     assert "clusterIP" not in m.new_service("stateless")["spec"]
-    assert m.new_service("stateless")["metadata"]["annotations"] == {"kubesphere.io/serviceType": "statelessservice"}
+    assert m.new_service("stateless")["metadata"]["annotations"] == {
+        "kubesphere.io/serviceType": "statelessservice"
+    }
 
 
 def test_stamp_sets_namespace_and_creator_on_object_and_pod_template() -> None:
@@ -62,7 +68,9 @@ def test_stamp_overrides_a_forged_creator_and_namespace() -> None:
 
 def test_host_time_mount_and_volume_are_added_together() -> None:
     container = m.with_host_time_mount({"name": "c"}, True)
-    assert container["volumeMounts"] == [{"name": "host-time", "mountPath": "/etc/localtime", "readOnly": True}]
+    assert container["volumeMounts"] == [
+        {"name": "host-time", "mountPath": "/etc/localtime", "readOnly": True}
+    ]
     pod = m.with_host_time_volume({"containers": [container]})
     assert pod["volumes"] == [{"name": "host-time", "hostPath": {"path": "/etc/localtime", "type": ""}}]
 
@@ -115,10 +123,26 @@ def _spec(name: str, port: int, target: int, protocol: str = "TCP") -> m.Service
 
 
 def test_derived_service_ports_keep_fields_set_elsewhere() -> None:
-    existing = [{"name": "http-0", "protocol": "TCP", "port": 80, "targetPort": 80, "nodePort": 30080, "appProtocol": "http"}]
+    existing = [
+        {
+            "name": "http-0",
+            "protocol": "TCP",
+            "port": 80,
+            "targetPort": 80,
+            "nodePort": 30080,
+            "appProtocol": "http",
+        }
+    ]
     out = m.derive_service_ports([_spec("http-0", 8080, 80)], existing, lambda p: True)
     assert out == [
-        {"name": "http-0", "protocol": "TCP", "port": 8080, "targetPort": 80, "nodePort": 30080, "appProtocol": "http"}
+        {
+            "name": "http-0",
+            "protocol": "TCP",
+            "port": 8080,
+            "targetPort": 80,
+            "nodePort": 30080,
+            "appProtocol": "http",
+        }
     ]
 
 
@@ -194,7 +218,7 @@ def test_split_list_refuses_an_unclosed_quote() -> None:
         raise AssertionError(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.text(max_size=12)))
 def test_join_list_round_trips_through_split_list(items: list[str]) -> None:
     assert m.split_list(m.join_list(items)) == items
@@ -237,7 +261,12 @@ def test_lb_provider_keys_have_no_stray_whitespace() -> None:
         for key in provider.keys:
             assert key == key.strip() and "\t" not in key, key
     assert "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-spec" in m.lb_provider("alibaba").keys
-    assert m.lb_provider(m.DEFAULT_LB_PROVIDER).defaults["service.beta.kubernetes.io/qingcloud-load-balancer-type"] == "0"
+    assert (
+        m.lb_provider(m.DEFAULT_LB_PROVIDER).defaults[
+            "service.beta.kubernetes.io/qingcloud-load-balancer-type"
+        ]
+        == "0"
+    )
 
 
 def test_detect_provider_from_annotations() -> None:
@@ -249,6 +278,8 @@ def test_detect_provider_from_annotations() -> None:
     assert m.detect_provider(openelb) == "openelb"  # kubesphere/kubesphere#6105
     assert m.detect_provider({"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}) == "aws"
     assert m.detect_provider({"service.beta.kubernetes.io/aws-load-balancer-something-new": "x"}) == "aws"
-    assert m.detect_provider({"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-spec\t": "x"}) == "alibaba"
+    assert (
+        m.detect_provider({"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-spec\t": "x"}) == "alibaba"
+    )
     assert m.detect_provider({"example.com/x": "y"}) is None
     assert m.detect_provider({}) is None

@@ -1,0 +1,594 @@
+"""The Services pages on the local control plane, as the project's members see them: list (types,
+search, sort, pages), detail with running pods (node, IP, usage, containers), events, the pod page and
+logs, every edit action (with its 409 and 422 paths), delete with related resources, and who sees what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from app.kube.client import CONSOLE, KubeGateway
+from tests.cluster import eventually
+from tests.conftest import DemoProject, Tenants
+from tests.web.services_fixtures import create, plain_service, rows, running_pods, stateless, with_metrics
+
+pytestmark = pytest.mark.cluster
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden field {name}"
+    return found.group(1)
+
+
+def multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Repeated form fields (rows) as httpx wants them: one key, a list of values in order."""
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def textarea(html: str, name: str) -> str:
+    import html as html_lib
+    found = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', html, re.S)
+    assert found, f"no textarea {name}"
+    return html_lib.unescape(found.group(1))
+
+
+# -- list --------------------------------------------------------------------------------------------------
+
+async def test_list_shows_each_kind_of_service(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web", node_port=True)
+    await create(admin_kube, demo.namespace, deployment, web,
+                 plain_service("db", headless=True, annotations={"kubesphere.io/serviceType": "statefulservice"}),
+                 plain_service("partner", external_name="api.example.com",
+                               annotations={"kubesphere.io/serviceType": "externalservice"}),
+                 plain_service("handmade", headless=True, labels={"app.kubernetes.io/name": "shop"}))
+    b = await tenants.browser(demo.viewer)
+    page = await b.get(f"{demo.base}/services")
+    assert page.status_code == 200
+    assert set(rows(page.text)) == {"web", "db", "partner", "handmade"}
+
+    def row(name: str) -> str:
+        return page.text.split(f'id="service-row-{name}"')[1].split("</tr>")[0]
+    assert "Stateless Service" in row("web") and "Virtual IP" in row("web")
+    assert re.search(r"Node port\b.*3\d{4}/TCP", row("web"), re.S)
+    assert "Stateful Service" in row("db") and "Headless" in row("db")
+    assert "External Service" in row("partner") and "ExternalName" in row("partner") and "api.example.com" in row("partner")
+    # kubesphere#5094: a hand-made headless Service is Headless (and Custom, with its app)
+    assert "Custom Service" in row("handmade") and "Headless" in row("handmade") and "shop" in row("handmade")
+    svc = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    assert svc["spec"]["clusterIP"] in row("web")
+
+
+async def test_search_sort_and_pages(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    for i in range(23):
+        await admin_kube.create(plain_service(f"svc-{i:02d}", labels={"app": "shop" if i % 2 else "blog"}),
+                                namespace=demo.namespace, actor=CONSOLE)
+    b = await tenants.browser(demo.operator)
+    first = await b.get(f"{demo.base}/services?sort=name")
+    assert rows(first.text) == [f"svc-{i:02d}" for i in range(20)]
+    assert "Page 1 of 2" in first.text and "Total: 23" in first.text
+    second = await b.get(f"{demo.base}/services?sort=name&page=2")
+    assert rows(second.text) == ["svc-20", "svc-21", "svc-22"]
+    descending = await b.get(f"{demo.base}/services?sort=name&order=desc&limit=10")
+    assert rows(descending.text)[:2] == ["svc-22", "svc-21"] and len(rows(descending.text)) == 10
+    by_name = await b.get(f"{demo.base}/services?name=svc-1")
+    assert sorted(rows(by_name.text)) == [f"svc-{i}" for i in range(10, 20)]
+    by_app = await b.get(f"{demo.base}/services?app=shop&limit=50")
+    assert sorted(rows(by_app.text)) == [f"svc-{i:02d}" for i in range(23) if i % 2]
+    nothing = await b.get(f"{demo.base}/services?name=zzz")
+    assert rows(nothing.text) == [] and "No Service matches the search." in nothing.text
+    # htmx gets the rows block only, at the same URL
+    block = await b.get(f"{demo.base}/services?sort=name&page=2", headers={"HX-Request": "true"})
+    assert block.text.lstrip().startswith('<div id="service-list"') and "<html" not in block.text
+    assert rows(block.text) == ["svc-20", "svc-21", "svc-22"]
+
+
+async def test_list_and_detail_make_a_fixed_number_of_api_calls(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway, app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    kube = await app.state.kube.get()
+    calls: list[str] = []
+    original = type(kube)._send
+
+    async def counting(self, method, path, **kw):  # type: ignore[no-untyped-def]
+        calls.append(f"{method} {path}")
+        return await original(self, method, path, **kw)
+    monkeypatch.setattr(type(kube), "_send", counting)
+    b = await tenants.browser(demo.operator)
+    deployment, web = stateless("web", replicas=1)
+    await create(admin_kube, demo.namespace, deployment, web)
+    await running_pods(admin_kube, demo.namespace, "app=web", 1)
+    counts = {}
+    for n in (1, 4):
+        if n == 4:
+            for i in range(10):
+                await admin_kube.create(plain_service(f"more-{i}"), namespace=demo.namespace, actor=CONSOLE)
+            await admin_kube.merge_patch("Deployment", demo.namespace, "web-v1", {"spec": {"replicas": 4}}, actor=CONSOLE)
+            await running_pods(admin_kube, demo.namespace, "app=web", 4)
+        calls.clear()
+        assert (await b.get(f"{demo.base}/services")).status_code == 200
+        list_calls = len(calls)
+        calls.clear()
+        page = await b.get(f"{demo.base}/services/web")
+        assert page.text.count('class="containers-row"') == n
+        counts[n] = (list_calls, len(calls))
+        calls.clear()
+        await b.get(f"{demo.base}/services/web?tab=events")
+        counts[n] += (len(calls),)
+    assert counts[1] == counts[4]
+    assert counts[1][0] == 1
+
+
+# -- detail, pods, logs --------------------------------------------------------------------------------------
+
+async def test_detail_shows_running_pods_with_node_ip_and_usage(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web", replicas=2, node_port=True)
+    await create(admin_kube, demo.namespace, deployment, web)
+    pods = await running_pods(admin_kube, demo.namespace, "app=web", 2)
+    names = [p["metadata"]["name"] for p in pods]
+    await with_metrics(admin_kube, demo.namespace, names)
+    b = await tenants.browser(demo.viewer)
+    page = await b.get(f"{demo.base}/services/web")
+    assert page.status_code == 200
+    assert "Stateless Service (Virtual IP)" in page.text and f"web.{demo.namespace}" in page.text
+    assert "app=web" in page.text  # selector
+    for p in pods:
+        row = page.text.split(f'id="pod-{p["metadata"]["name"]}"')[1].split("</tr>")[0]
+        assert "Running" in row and p["status"]["podIP"] in row and p["spec"]["nodeName"] in row
+        assert "127.0.0.1" in row  # the node's address
+        cpu = re.search(r'class="usage-cpu">([^<]+)<', row).group(1)  # type: ignore[union-attr]
+        memory = re.search(r'class="usage-memory">([^<]+)<', row).group(1)  # type: ignore[union-attr]
+        assert cpu != "-" and memory != "-" and memory.endswith("Mi")
+    assert 'id="workload-deployment-web-v1"' in page.text and "2/2 ready" in page.text
+    assert "nginx:1.25" in page.text and "80/TCP" in page.text  # containers: image and ports
+
+    endpoints = await eventually(lambda: _endpoints(admin_kube, demo.namespace))
+    for address in endpoints:
+        assert address in page.text
+
+    events = await eventually(lambda: _events_page(b, demo))
+    assert "Scheduled" in events and "Started" in events
+    metadata = await b.get(f"{demo.base}/services/web?tab=metadata")
+    assert "kubesphere.io/serviceType" in metadata.text and "version=v1" in metadata.text
+    block = await b.get(f"{demo.base}/services/web?tab=metadata", headers={"HX-Request": "true"})
+    assert block.text.lstrip().startswith('<div id="tab"') and 'data-tab="metadata"' in block.text
+    assert "service-attributes" not in block.text
+
+
+async def _endpoints(kube: KubeGateway, namespace: str) -> list[str]:
+    ep = await kube.get("Endpoints", namespace, "web", actor=CONSOLE)
+    found = [f"{a['ip']}:80" for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
+    assert len(found) == 2
+    return found
+
+
+async def _events_page(b, demo: DemoProject) -> str:  # type: ignore[no-untyped-def]
+    page = await b.get(f"{demo.base}/services/web?tab=events")
+    assert "Scheduled" in page.text and "Started" in page.text
+    return page.text
+
+
+async def test_pod_page_and_container_logs(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web")
+    await create(admin_kube, demo.namespace, deployment, web)
+    [pod] = await running_pods(admin_kube, demo.namespace, "app=web", 1)
+    name = pod["metadata"]["name"]
+    b = await tenants.browser(demo.viewer)
+    page = await b.get(f"{demo.base}/pods/{name}?service=web")
+    assert page.status_code == 200
+    assert pod["status"]["podIP"] in page.text and pod["spec"]["nodeName"] in page.text
+    assert "ReplicaSet/web-v1-" in page.text and "container-web" in page.text
+    logs_url = f"{demo.base}/pods/{name}/containers/container-web/logs"
+    assert logs_url in page.text
+
+    async def some_lines() -> str:
+        resp = await b.get(logs_url + "?tail=100&service=web")
+        assert resp.status_code == 200 and "GET /" in resp.text  # nginx-style access lines
+        return resp.text
+    text = await eventually(some_lines)
+    assert "docker-entrypoint" in text or "GET /" in text
+    download = await b.get(logs_url + "/download?tail=100")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == f'attachment; filename="{name}-container-web.log"'
+    assert download.headers["content-type"].startswith("text/plain") and "GET /" in download.text
+    assert (await b.get(f"{demo.base}/pods/{name}/containers/nope/logs")).status_code == 404
+    assert (await b.get(f"{demo.base}/pods/not-there")).status_code == 404
+
+
+async def test_crashing_pod_shows_its_state_and_previous_logs(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, svc = stateless("crashy", image="nginx:crash")
+    await create(admin_kube, demo.namespace, deployment, svc)
+    b = await tenants.browser(demo.operator)
+
+    async def crash_looping() -> str:
+        page = await b.get(f"{demo.base}/services/crashy")
+        assert "CrashLoopBackOff" in page.text
+        return page.text
+    page = await eventually(crash_looping, timeout=60)
+    name = re.search(r'id="pod-(crashy-v1-[a-z0-9-]+)"', page).group(1)  # type: ignore[union-attr]
+
+    async def previous_run() -> str:
+        resp = await b.get(f"{demo.base}/pods/{name}/containers/container-web/logs?previous=1")
+        assert "simulated crash" in resp.text
+        return resp.text
+    await eventually(previous_run, timeout=60)
+
+
+# -- Edit Information -----------------------------------------------------------------------------------------
+
+async def test_edit_information(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    form = await b.get(f"{demo.base}/services/api/information")
+    assert form.status_code == 200 and 'id="edit-information-form"' in form.text
+    dialog = await b.get(f"{demo.base}/services/api/information?next={demo.base}/services", headers={"HX-Request": "true"})
+    assert dialog.text.lstrip().startswith("<dialog data-autoopen") and 'name="dialog" value="1"' in dialog.text
+    resp = await b.post(f"{demo.base}/services/api/information",
+                        {"alias": "Partner-API", "description": "upstream SaaS", "next": f"{demo.base}/services"})
+    assert resp.status_code == 303 and resp.headers["location"] == f"{demo.base}/services"
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert svc["metadata"]["annotations"]["kubesphere.io/alias-name"] == "Partner-API"
+    assert svc["metadata"]["annotations"]["kubesphere.io/description"] == "upstream SaaS"
+    page = await b.get(f"{demo.base}/services")
+    assert "Partner-API" in page.text and "upstream SaaS" in page.text
+    bad = await b.post(f"{demo.base}/services/api/information", {"alias": "-bad alias-", "description": "x" * 300},
+                       htmx=True)
+    assert bad.status_code == 422 and bad.text.lstrip().startswith('<form id="edit-information-form"')
+    assert "The alias name can contain only" in bad.text and "maximum length is 256" in bad.text
+    # clearing removes the annotations; an open redirect is refused
+    resp = await b.post(f"{demo.base}/services/api/information", {"alias": "", "description": "", "next": "https://evil.example"})
+    assert resp.status_code == 303 and resp.headers["location"] == f"{demo.base}/services/api"
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert "kubesphere.io/alias-name" not in svc["metadata"].get("annotations", {})
+
+
+# -- Edit YAML ------------------------------------------------------------------------------------------------
+
+async def test_downloaded_yaml_passes_kubectl_server_dry_run(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway, cluster) -> None:  # type: ignore[no-untyped-def]
+    deployment, web = stateless("web", node_port=True)
+    await create(admin_kube, demo.namespace, deployment, web)
+    b = await tenants.browser(demo.viewer)
+    resp = await b.get(f"{demo.base}/services/web/yaml/download")
+    assert resp.status_code == 200
+    assert resp.headers["content-disposition"] == f'attachment; filename="web.{demo.namespace}.service.yaml"'
+    for word in ("status:", "managedFields", "resourceVersion", "uid:"):
+        assert word not in resp.text
+    proc = await asyncio.create_subprocess_exec(
+        "/usr/bin/kubectl", "--kubeconfig", str(cluster.admin_kubeconfig), "apply", "--dry-run=server", "-f", "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate(resp.content)
+    assert proc.returncode == 0, err.decode()
+    assert "service/web" in out.decode()
+
+
+async def test_edit_yaml_updates_with_the_loaded_version(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/api/yaml")
+    assert page.status_code == 200
+    text = textarea(page.text, "yaml")
+    assert "resourceVersion" not in text and "managedFields" not in text and "status" not in text
+    edited = text.replace("  labels:\n", "  labels:\n    tier: backend\n")
+    resp = await b.post(f"{demo.base}/services/api/yaml", {
+        "op": "update", "yaml": edited, "resource_version": hidden(page.text, "resource_version"),
+        "base_yaml": textarea(page.text, "base_yaml")})
+    assert resp.status_code == 303, resp.text[:2000]
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert svc["metadata"]["labels"]["tier"] == "backend"
+    # problems come back on the editor with line and column, nothing is sent
+    for bad, message in ((edited + "  nope: [\n", "line"), (edited.replace("name: api", "name: other"), "cannot be changed")):
+        resp = await b.post(f"{demo.base}/services/api/yaml", {"op": "update", "yaml": bad, "resource_version": "1", "base_yaml": ""})
+        assert resp.status_code == 422 and message in resp.text
+        assert 'aria-invalid="true"' in resp.text
+
+
+async def test_two_editors_the_second_sees_the_conflict_and_loses_nothing(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    first = await tenants.browser(demo.operator)
+    second = await tenants.browser(demo.admin)
+    page1 = await first.get(f"{demo.base}/services/api/yaml")
+    page2 = await second.get(f"{demo.base}/services/api/yaml")
+    base = textarea(page2.text, "yaml")
+    mine1 = base.replace("  labels:\n", "  labels:\n    owner: first\n")
+    resp = await first.post(f"{demo.base}/services/api/yaml", {
+        "op": "update", "yaml": mine1, "resource_version": hidden(page1.text, "resource_version"),
+        "base_yaml": textarea(page1.text, "base_yaml")})
+    assert resp.status_code == 303
+
+    mine2 = base.replace("  labels:\n", "  labels:\n    team: second\n").replace("sessionAffinity: None", "sessionAffinity: ClientIP")
+    form2 = {"yaml": mine2, "resource_version": hidden(page2.text, "resource_version"), "base_yaml": base}
+    conflict = await second.post(f"{demo.base}/services/api/yaml", {"op": "update", **form2})
+    assert conflict.status_code == 409
+    assert 'id="conflict"' in conflict.text and "Someone changed this Service" in conflict.text
+    server_side = conflict.text.split("Changed on the server since you opened it")[1].split("Your edit")[0]
+    assert re.search(r'class="add">\+\s+owner: first', server_side)
+    assert textarea(conflict.text, "yaml") == mine2  # the editor still holds the second editor's text
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert "team" not in svc["metadata"]["labels"]  # nothing overwritten
+
+    merged = await second.post(f"{demo.base}/services/api/yaml", {"op": "merge", **form2})
+    assert merged.status_code == 200
+    text = textarea(merged.text, "yaml")
+    assert "owner: first" in text and "team: second" in text and "sessionAffinity: ClientIP" in text
+    assert hidden(merged.text, "resource_version") == svc["metadata"]["resourceVersion"]
+    done = await second.post(f"{demo.base}/services/api/yaml", {
+        "op": "update", "yaml": text, "resource_version": hidden(merged.text, "resource_version"),
+        "base_yaml": textarea(merged.text, "base_yaml")})
+    assert done.status_code == 303
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert svc["metadata"]["labels"]["owner"] == "first" and svc["metadata"]["labels"]["team"] == "second"
+    assert svc["spec"]["sessionAffinity"] == "ClientIP"
+
+
+async def test_upload_puts_the_file_into_the_editor(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/api/yaml")
+    uploaded = textarea(page.text, "yaml").replace("  labels:\n", "  labels:\n    from: file\n")
+    resp = await b.client.post(f"{demo.base}/services/api/yaml", data={
+        "op": "upload", "yaml": "old text", "resource_version": hidden(page.text, "resource_version"),
+        "base_yaml": textarea(page.text, "base_yaml"), "csrf_token": b.csrf}, files={"file": ("api.yaml", uploaded.encode())})
+    assert resp.status_code == 200
+    assert textarea(resp.text, "yaml") == uploaded and "api.yaml is in the editor" in resp.text
+    assert hidden(resp.text, "resource_version") == hidden(page.text, "resource_version")
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert "from" not in svc["metadata"]["labels"]  # nothing sent until Update
+
+
+# -- Edit Service -------------------------------------------------------------------------------------------
+
+async def test_edit_service_selector_and_ports(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web", node_port=True)
+    await create(admin_kube, demo.namespace, deployment, web)
+    before = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    node_port = before["spec"]["ports"][0]["nodePort"]
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/web/settings")
+    assert page.status_code == 200 and 'id="port-row-0"' in page.text and 'id="port-row-1"' not in page.text
+    version = hidden(page.text, "resource_version")
+    base_form = [("resource_version", version), ("selector_key", "app"), ("selector_value", "web"),
+                 ("port_name", "http-0"), ("port_protocol", "TCP"), ("port_target", "80"), ("port_port", "80")]
+    more = await b.post(f"{demo.base}/services/web/settings", multi(base_form + [("op", "add-port")]))
+    assert more.status_code == 200 and 'id="port-row-1"' in more.text  # works without JavaScript
+    resp = await b.post(f"{demo.base}/services/web/settings", multi(base_form + [
+        ("selector_key", "version"), ("selector_value", "v1"),
+        ("port_name", "metrics"), ("port_protocol", "TCP"), ("port_target", "9100"), ("port_port", "9100"), ("op", "save")]))
+    assert resp.status_code == 303, resp.text[:3000]
+    after = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    assert after["spec"]["selector"] == {"app": "web", "version": "v1"}
+    assert [(p["name"], p["port"]) for p in after["spec"]["ports"]] == [("http-0", 80), ("metrics", 9100)]
+    assert after["spec"]["ports"][0]["nodePort"] == node_port  # kept
+    assert after["spec"]["clusterIP"] == before["spec"]["clusterIP"] and after["spec"]["type"] == "NodePort"
+    # the form's version is now stale: a second save is a conflict that keeps the user's values
+    stale = await b.post(f"{demo.base}/services/web/settings", multi(base_form + [("op", "save")]))
+    assert stale.status_code == 409 and 'id="latest-values"' in stale.text and "app=web,version=v1" in stale.text
+    assert hidden(stale.text, "resource_version") == after["metadata"]["resourceVersion"]
+    bad = await b.post(f"{demo.base}/services/web/settings", multi([
+        ("resource_version", after["metadata"]["resourceVersion"]), ("selector_key", "app"), ("selector_value", "web"),
+        ("port_name", "a"), ("port_protocol", "TCP"), ("port_target", "80"), ("port_port", "70000"), ("op", "save")]), htmx=True)
+    assert bad.status_code == 422 and bad.text.lstrip().startswith('<form id="edit-service-form"')
+    assert re.search(r'id="port-port-0"[^>]*aria-invalid="true"', bad.text) and "Invalid port." in bad.text
+
+
+async def test_edit_external_name_address(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("partner", external_name="old.example.com"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/partner/settings")
+    assert 'id="external-name"' in page.text and "port-row-0" not in page.text
+    resp = await b.post(f"{demo.base}/services/partner/settings", {
+        "resource_version": hidden(page.text, "resource_version"), "external_name": "new.example.com", "op": "save"})
+    assert resp.status_code == 303
+    svc = await admin_kube.get("Service", demo.namespace, "partner", actor=CONSOLE)
+    assert svc["spec"]["externalName"] == "new.example.com"
+    assert (await b.get(f"{demo.base}/services/partner/external-access")).status_code == 422
+
+
+# -- Edit External Access -----------------------------------------------------------------------------------
+
+async def test_external_access_none_nodeport_loadbalancer(demo: DemoProject, tenants: Tenants,
+                                                         admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web")
+    web["spec"]["sessionAffinity"] = "ClientIP"
+    await create(admin_kube, demo.namespace, deployment, web)
+    b = await tenants.browser(demo.operator)
+    url = f"{demo.base}/services/web/external-access"
+    page = await b.get(url)
+    assert page.status_code == 200 and 'value="None" checked' in page.text
+
+    async def save(mode: str, **fields: str) -> None:
+        svc = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+        form = {"mode": mode, "resource_version": svc["metadata"]["resourceVersion"], "node_ports_shown": "1",
+                "annotations_shown": "1", "op": "save", **fields}
+        resp = await b.post(url, form)
+        assert resp.status_code == 303, resp.text[:3000]
+
+    await save("NodePort", node_port="31234")
+    svc = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["nodePort"] == 31234
+    assert svc["spec"]["sessionAffinity"] == "ClientIP" and svc["spec"]["selector"] == {"app": "web"}
+    await save("LoadBalancer", node_port="31234", annotation_key="lb.kubesphere.io/v1alpha1", annotation_value="openelb")
+    svc = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["metadata"]["annotations"]["lb.kubesphere.io/v1alpha1"] == "openelb"
+    assert svc["metadata"]["annotations"]["kubesphere.io/serviceType"] == "statelessservice"  # kept
+    await save("None", node_port="31234")
+    svc = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    assert svc["spec"]["type"] == "ClusterIP" and "nodePort" not in svc["spec"]["ports"][0]
+    assert svc["spec"]["sessionAffinity"] == "ClientIP"
+    # a node port another Service holds: the API server's 422 lands on that port's field
+    other = plain_service("other")
+    other["spec"]["type"] = "NodePort"
+    other["spec"]["ports"][0]["nodePort"] = 31999
+    await create(admin_kube, demo.namespace, other)
+    svc = await admin_kube.get("Service", demo.namespace, "web", actor=CONSOLE)
+    resp = await b.post(url, {"mode": "NodePort", "resource_version": svc["metadata"]["resourceVersion"],
+                              "node_ports_shown": "1", "node_port": "31999", "op": "save"}, htmx=True)
+    assert resp.status_code == 422
+    assert re.search(r'id="node-port-0"[^>]*aria-invalid="true"', resp.text) and "already allocated" in resp.text
+    # switching the mode only re-renders the form (htmx)
+    switched = await b.post(url, {"mode": "LoadBalancer", "resource_version": "1", "op": "switch", "dialog": "1"}, htmx=True)
+    assert switched.status_code == 200 and 'value="LoadBalancer" checked' in switched.text
+    assert "lb.kubesphere.io/v1alpha1" in switched.text  # the Service's annotations, to edit
+
+
+async def test_external_access_is_only_for_virtual_ip(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("db", headless=True))
+    b = await tenants.browser(demo.operator)
+    assert (await b.get(f"{demo.base}/services/db/external-access")).status_code == 422
+    page = await b.get(f"{demo.base}/services")
+    assert "/services/db/external-access" not in page.text and "/services/db/settings" in page.text
+
+
+# -- Delete ---------------------------------------------------------------------------------------------------
+
+def _pvc(name: str, app: str) -> dict:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+
+
+def _pod(name: str, app: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]}}
+
+
+async def test_delete_with_related_resources_leaves_exactly_what_was_not_checked(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web")
+    await create(admin_kube, demo.namespace, deployment, web, _pvc("data-web", "web"), _pod("web-debug", "web"))
+    await running_pods(admin_kube, demo.namespace, "app=web", 2)
+    b = await tenants.browser(demo.operator)
+    dialog = await b.get(f"{demo.base}/services/web/delete", headers={"HX-Request": "true"})
+    assert dialog.status_code == 200 and dialog.text.lstrip().startswith("<dialog data-autoopen")
+    boxes = re.findall(r'<input type="checkbox" name="related" value="([^"]+)"[^>]*>', dialog.text)
+    kinds = sorted(v.split("/")[0] + "/" + v.split("/")[1].rsplit("-", 2)[0] if v.startswith("Pod/web-v1") else
+                   "/".join(v.split("/")[:2]) for v in boxes)
+    assert kinds == ["Deployment/web-v1", "PersistentVolumeClaim/data-web", "Pod/web-debug", "Pod/web-v1"]
+    assert "checked" not in re.sub(r"checkbox", "", "".join(re.findall(r'<input type="checkbox"[^>]*>', dialog.text)))
+    assert "created with the Service" in dialog.text
+    deployment_box = next(v for v in boxes if v.startswith("Deployment/"))
+    resp = await b.post(f"{demo.base}/services/web/delete", {
+        "uid": hidden(dialog.text, "uid"), "next": f"{demo.base}/services", "related": deployment_box}, htmx=True)
+    assert resp.status_code == 200 and 'id="delete-results"' in resp.text
+    assert resp.text.count('class="ok"') == 2 and "failed" not in resp.text
+    assert not await admin_kube.exists("Service", demo.namespace, "web", actor=CONSOLE)
+    assert not await admin_kube.exists("Deployment", demo.namespace, "web-v1", actor=CONSOLE)
+    assert await admin_kube.exists("PersistentVolumeClaim", demo.namespace, "data-web", actor=CONSOLE)
+    assert await admin_kube.exists("Pod", demo.namespace, "web-debug", actor=CONSOLE)
+
+
+async def test_delete_without_related_resources(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web")
+    await create(admin_kube, demo.namespace, deployment, web)
+    b = await tenants.browser(demo.admin)
+    page = await b.get(f"{demo.base}/services/web/delete")
+    assert page.status_code == 200 and "Deployment/web-v1/" in page.text
+    resp = await b.post(f"{demo.base}/services/web/delete", {"uid": hidden(page.text, "uid")})
+    assert resp.status_code == 200 and "Deleted." in resp.text
+    assert not await admin_kube.exists("Service", demo.namespace, "web", actor=CONSOLE)
+    assert await admin_kube.exists("Deployment", demo.namespace, "web-v1", actor=CONSOLE)
+    assert "web" not in rows((await b.get(f"{demo.base}/services")).text)
+
+
+async def test_delete_refuses_a_replaced_service_and_tampered_boxes(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway, make_namespace) -> None:  # type: ignore[no-untyped-def]
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/api/delete")
+    old_uid = hidden(page.text, "uid")
+    await admin_kube.delete("Service", demo.namespace, "api", actor=CONSOLE)
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    resp = await b.post(f"{demo.base}/services/api/delete", {"uid": old_uid})
+    assert resp.status_code == 409 and "replaced by a new object" in resp.text
+    assert await admin_kube.exists("Service", demo.namespace, "api", actor=CONSOLE)
+    # a box naming a kind the dialog never offers is refused before anything is deleted
+    resp = await b.post(f"{demo.base}/services/api/delete", {"uid": "", "related": "Namespace/default/abc"})
+    assert resp.status_code == 422
+    assert await admin_kube.exists("Service", demo.namespace, "api", actor=CONSOLE)
+    # never another namespace: the same name elsewhere is untouched
+    other = await make_namespace("other")
+    await admin_kube.create(_pvc("data-api", "api"), namespace=other, actor=CONSOLE)
+    created = await admin_kube.get("PersistentVolumeClaim", other, "data-api", actor=CONSOLE)
+    resp = await b.post(f"{demo.base}/services/api/delete", {
+        "uid": "", "related": f"PersistentVolumeClaim/data-api/{created['metadata']['uid']}"})
+    assert resp.status_code == 200
+    assert await admin_kube.exists("PersistentVolumeClaim", other, "data-api", actor=CONSOLE)
+
+
+# -- who sees what ------------------------------------------------------------------------------------------
+
+async def test_viewer_sees_everything_and_no_write_actions(demo: DemoProject, tenants: Tenants,
+                                                         admin_kube: KubeGateway) -> None:
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    viewer = await tenants.browser(demo.viewer)
+    listing = await viewer.get(f"{demo.base}/services")
+    detail = await viewer.get(f"{demo.base}/services/api")
+    assert listing.status_code == detail.status_code == 200
+    for html in (listing.text, detail.text):
+        for action in ("/information", "/yaml\"", "/settings", "/external-access", "/delete", "/services/new"):
+            assert action not in html
+    assert 'class="menu"' not in listing.text and 'id="more-menu"' not in detail.text
+    version = svc["metadata"]["resourceVersion"]
+    for path, form in (("information", {"alias": "x"}), ("yaml", {"yaml": "x", "resource_version": version}),
+                       ("settings", {"resource_version": version}), ("external-access", {"mode": "NodePort"}),
+                       ("delete", {"uid": svc["metadata"]["uid"]})):
+        assert (await viewer.post(f"{demo.base}/services/api/{path}", form)).status_code == 403, path
+        page = await viewer.get(f"{demo.base}/services/api/{path}")  # the same page, read-only
+        assert page.status_code == 200 and 'id="read-only"' in page.text, path
+        main = page.text.split('id="main"', 1)[1]
+        assert not re.search(r'<button[^>]*type="submit"', main), path
+    assert await admin_kube.exists("Service", demo.namespace, "api", actor=CONSOLE)
+
+    operator = await tenants.browser(demo.operator)
+    listing = await operator.get(f"{demo.base}/services")
+    detail = await operator.get(f"{demo.base}/services/api")
+    assert f'href="{demo.base}/services/new"' in listing.text and 'id="service-row-api"' in listing.text
+    for action in ("Edit Information", "Edit YAML", "Edit Service", "Edit External Access", "Delete"):
+        assert action in listing.text and action in detail.text
+
+
+async def test_outsider_gets_404_everywhere(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    deployment, web = stateless("web")
+    await create(admin_kube, demo.namespace, deployment, web)
+    [pod] = await running_pods(admin_kube, demo.namespace, "app=web", 1)
+    name = pod["metadata"]["name"]
+    outsider = await tenants.browser(await tenants.user("outsider"))
+    for path in ("/services", "/services/-/watch", "/services/web", "/services/web?tab=events", "/services/web/watch",
+                 "/services/web/yaml", "/services/web/yaml/download", "/services/web/information",
+                 "/services/web/settings", "/services/web/external-access", "/services/web/delete", f"/pods/{name}",
+                 f"/pods/{name}/containers/container-web/logs", f"/pods/{name}/containers/container-web/logs/download",
+                 f"/pods/{name}/containers/container-web/logs/stream"):
+        assert (await outsider.get(demo.base + path)).status_code == 404, path
+    await outsider.get("/workspaces")
+    for path in ("information", "yaml", "settings", "external-access", "delete"):
+        assert (await outsider.post(f"{demo.base}/services/web/{path}", {})).status_code == 404, path
+    assert await admin_kube.exists("Service", demo.namespace, "web", actor=CONSOLE)
+
+
+async def test_every_write_is_audited(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway, app) -> None:  # type: ignore[no-untyped-def]
+    from app.domain import audit
+
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    await b.post(f"{demo.base}/services/api/information", {"alias": "A"})
+    await b.post(f"{demo.base}/services/api/information", {"alias": "-bad-"})
+    page = await b.get(f"{demo.base}/services/api/delete")
+    await b.post(f"{demo.base}/services/api/delete", {"uid": hidden(page.text, "uid")})
+    async with app.state.sessionmaker() as session:
+        entries = await audit.search(session, username=demo.operator.username, project=demo.namespace)
+    seen = [(e.verb, e.object_name, e.outcome) for e in reversed(entries)]
+    assert seen == [("edit-information", "api", "success"), ("edit-information", "api", "failure"),
+                    ("delete", "api", "success")]
