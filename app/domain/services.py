@@ -17,7 +17,6 @@ import difflib
 import re
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -93,15 +92,6 @@ def selector_string(selector: Mapping[str, str]) -> str:
 def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """A Service selector (equality only) matches labels; an empty selector matches nothing."""
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
-
-def _timestamp(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 async def _soft(call: Awaitable[T], problems: dict[str, str], key: str, default: T) -> T:
