@@ -131,10 +131,12 @@ class Browser:
         headers = kw.pop("headers", {})
         if htmx:
             headers["HX-Request"] = "true"
-        if isinstance(data, list):
-            data = data + [("csrf_token", self.csrf)]
-        else:
-            data = {**(data or {}), "csrf_token": self.csrf}
+        if isinstance(data, list):  # repeated keys, in order: send them as the browser would
+            from urllib.parse import urlencode
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode(data + [("csrf_token", self.csrf)])
+            return await self.client.post(url, content=body, headers=headers, **kw)
+        data = {**(data or {}), "csrf_token": self.csrf}
         return await self.client.post(url, data=data, headers=headers, **kw)
 
     async def login(self, username: str, password: str = PASSWORD) -> httpx.Response:

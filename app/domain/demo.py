@@ -24,36 +24,41 @@ ACCOUNTS = [
 ]
 
 
-async def seed(session: AsyncSession, kube: KubeGateway, *, password: str | None = None) -> dict[str, str]:
-    """Create whatever of the demo tenants is missing; returns the passwords of accounts it created."""
+async def seed(session: AsyncSession, kube: KubeGateway, *, password: str | None = None,
+               workspace: str = WORKSPACE, project_name: str = PROJECT, suffix: str = "") -> dict[str, str]:
+    """Create whatever of the demo tenants is missing; returns the passwords of accounts it created.
+
+    `suffix` is appended to the account names (tests seed several independent copies)."""
     created: dict[str, str] = {}
     users: dict[str, User] = {}
-    for username, role in ACCOUNTS:
+    for base_name, role in ACCOUNTS:
+        username = base_name + suffix
         user = await session.scalar(select(User).where(User.username == username))
         if user is None:
             pw = password or secrets.token_urlsafe(12)
             user = await users_domain.create_user(session, username=username, email=f"{username}@dockyard.local",
                                                   password=pw, platform_role=role.value)
             created[username] = pw
-        users[username] = user
-    ws = await session.scalar(select(Workspace).where(Workspace.name == WORKSPACE))
+        users[base_name] = user
+    ws = await session.scalar(select(Workspace).where(Workspace.name == workspace))
     if ws is None:
         ws = await workspaces_domain.create_workspace(
-            session, actor=users["admin"], name=WORKSPACE, alias="Demo Workspace",
+            session, actor=users["admin"], name=workspace, alias="Demo Workspace",
             description="The workspace of the getting-started guide.", manager=users["ws-admin"])
     for username, role in (("project-admin", WorkspaceRole.self_provisioner), ("project-regular", WorkspaceRole.viewer)):
         if not await session.scalar(select(WorkspaceMember).where(
                 WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == users[username].id)):
             session.add(WorkspaceMember(workspace_id=ws.id, user_id=users[username].id, role=role))
     await session.commit()
-    project = await session.scalar(select(Project).where(Project.name == PROJECT))
+    project = await session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         access = WorkspaceAccess(user=users["project-admin"], role=WorkspaceRole.self_provisioner)
-        project = await projects_domain.create_project(session, kube, ws=ws, access=access, name=PROJECT,
+        project = await projects_domain.create_project(session, kube, ws=ws, access=access, name=project_name,
                                                        alias="Demo Project", description="Services of the guide.")
     if not await session.scalar(select(ProjectMember).where(
             ProjectMember.project_id == project.id, ProjectMember.user_id == users["project-regular"].id)):
         admin_access = ProjectAccess(user=users["project-admin"], role=ProjectRole.admin, member_role=ProjectRole.admin)
         await projects_domain.set_member(session, kube, project=project, access=admin_access,
-                                         username="project-regular", role=ProjectRole.operator.value)
+                                         username=users["project-regular"].username,
+                                         role=ProjectRole.operator.value)
     return created

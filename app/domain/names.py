@@ -8,7 +8,8 @@ from app.i18n import _
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-ALIAS = re.compile(r"^(?!-)[a-zA-Z0-9\u4e00-\u9fa5-]+(?<!-)$")
+# The original allows no spaces, yet its own docs name things "Nginx Demo": an alias is a display name.
+ALIAS = re.compile(r"^(?![- ])[a-zA-Z0-9\u4e00-\u9fa5 -]+(?<![- ])$")
 USERNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -45,8 +46,8 @@ def alias_problem(value: str) -> str | None:
         return None
     if len(value) > 63 or not ALIAS.match(value):
         return _(
-            "The alias name can contain only letters, numbers, and hyphens (-), and cannot start or end "
-            "with a hyphen. The maximum length is 63 characters."
+            "The alias name can contain only letters, numbers, spaces and hyphens (-), and cannot start or "
+            "end with a space or a hyphen. The maximum length is 63 characters."
         )
     return None
 

@@ -1,0 +1,114 @@
+"""The `dockyard` command line, the demo tenants, and the health endpoints."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app import cli
+from app.domain import demo
+from app.domain.auth import authenticate
+from app.main import create_app
+from app.models import Project, ProjectMember, User, WorkspaceMember
+from app.settings import Settings, get_settings
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DOCKYARD_DATABASE_URL", database_url)
+    monkeypatch.setenv("DOCKYARD_FAST_PASSWORD_HASHING", "true")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_users_create_and_set_password(cli_env: CliRunner, settings: Settings) -> None:
+    name = f"cli-{secrets.token_hex(3)}"
+    result = cli_env.invoke(cli.main, ["users", "create", name, "--platform-role", "platform-admin", "--password-stdin"],
+                            input="first-password\n")
+    assert result.exit_code == 0, result.output
+    again = cli_env.invoke(cli.main, ["users", "create", name, "--password-stdin"], input="first-password\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    short = cli_env.invoke(cli.main, ["users", "create", f"{name}-x", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "at least 8" in short.output
+    result = cli_env.invoke(cli.main, ["users", "set-password", name, "--password-stdin"], input="second-password\n")
+    assert result.exit_code == 0, result.output
+    missing = cli_env.invoke(cli.main, ["users", "set-password", "nobody-here", "--password-stdin"], input="xxxxxxxxxx\n")
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+def test_cli_password_is_the_one_that_signs_in(cli_env: CliRunner, settings: Settings) -> None:
+    import asyncio
+
+    name = f"cli-{secrets.token_hex(3)}"
+    assert cli_env.invoke(cli.main, ["users", "create", name, "--password-stdin"], input="cli-password-1\n").exit_code == 0
+
+    async def sign_in(password: str) -> bool:
+        return bool(await cli._with_session(lambda s: authenticate(s, settings, username=name, password=password,
+                                                                   ip="1.2.3.4", user_agent="t")))
+    assert asyncio.run(sign_in("cli-password-1"))
+    assert not asyncio.run(sign_in("wrong-password"))
+
+
+def test_db_upgrade_command(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(cli.main, ["db", "upgrade"])
+    assert result.exit_code == 0 and "up to date" in result.output
+
+
+@pytest.mark.cluster
+async def test_demo_seed_creates_the_docs_tenants(app, kube, admin_kube) -> None:  # type: ignore[no-untyped-def]
+    suffix = f"-{secrets.token_hex(2)}"
+    ws, project = f"demo-workspace{suffix}", f"demo-project{suffix}"
+    try:
+        async with app.state.sessionmaker() as s:
+            created = await demo.seed(s, kube, password="demo-password", workspace=ws, project_name=project, suffix=suffix)
+            assert set(created) == {f"{n}{suffix}" for n in ("admin", "ws-admin", "project-admin", "project-regular")}
+            # a second run creates nothing and fails on nothing
+            assert await demo.seed(s, kube, password="demo-password", workspace=ws, project_name=project, suffix=suffix) == {}
+            regular = await s.scalar(select(User).where(User.username == f"project-regular{suffix}"))
+            proj = await s.scalar(select(Project).where(Project.name == project))
+            role = await s.scalar(select(ProjectMember.role).where(ProjectMember.project_id == proj.id,
+                                                                   ProjectMember.user_id == regular.id))
+            assert role == "operator"
+            assert proj.creator.username == f"project-admin{suffix}"
+            ws_role = await s.scalar(select(WorkspaceMember.role).where(WorkspaceMember.workspace_id == proj.workspace_id,
+                                                                        WorkspaceMember.user_id == regular.id))
+            assert ws_role == "workspace-viewer"
+        from app.kube.client import CONSOLE
+        ns = await admin_kube.get("Namespace", None, project, actor=CONSOLE)
+        assert ns["metadata"]["labels"]["kubesphere.io/workspace"] == ws
+    finally:
+        from app.kube.client import CONSOLE
+        try:
+            await admin_kube.delete("Namespace", None, project, actor=CONSOLE)
+        except Exception:
+            pass
+
+
+def test_demo_seed_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_ENV", "production")
+    monkeypatch.setenv("DOCKYARD_SESSION_SECRET", "p" * 40)
+    monkeypatch.setenv("DOCKYARD_FAST_PASSWORD_HASHING", "false")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.main, ["demo", "seed"])
+        assert result.exit_code != 0 and "never seeded in production" in result.output
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_readyz_names_what_is_down(database_url: str) -> None:
+    settings = Settings(database_url=database_url, kubeconfig="/nonexistent/kubeconfig", fast_password_hashing=True,
+                        reconcile_interval_seconds=0)
+    app = create_app(settings, reconcile=False)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            assert (await c.get("/healthz")).status_code == 200
+            resp = await c.get("/readyz")
+            assert resp.status_code == 503
+            body = resp.json()
+            assert body["checks"]["database"] == "ok" and body["checks"]["cluster"].startswith("failed")
