@@ -43,6 +43,11 @@
       var src = document.querySelector(btn.dataset.copyFrom);
       if (src) { navigator.clipboard.writeText(src.value || src.textContent); }
     }
+    // A picked menu item closes its menu; a click elsewhere closes open menus.
+    var item = evt.target.closest(".menu .items a, .menu .items button");
+    document.querySelectorAll("details.menu[open]").forEach(function (m) {
+      if (item ? m.contains(item) : !m.contains(evt.target)) { m.removeAttribute("open"); }
+    });
     var closer = evt.target.closest("[data-close-dialog]");
     if (closer) { var d = closer.closest("dialog"); if (d) { d.close(); d.remove(); } }
   });
@@ -51,5 +56,12 @@
     var el = evt.detail.elt;
     var dialogs = el.matches && el.matches("dialog[data-autoopen]") ? [el] : el.querySelectorAll ? el.querySelectorAll("dialog[data-autoopen]") : [];
     dialogs.forEach(function (d) { if (!d.open) { d.showModal(); } });
+  });
+  // Followed logs stay scrolled to the newest line unless the reader scrolled up.
+  document.addEventListener("htmx:sseMessage", function (evt) {
+    var pre = document.getElementById("log-lines");
+    if (pre && pre.contains(evt.detail.elt || evt.target)) {
+      if (pre.scrollHeight - pre.scrollTop - pre.clientHeight < 80) { pre.scrollTop = pre.scrollHeight; }
+    }
   });
 })();

@@ -1,0 +1,65 @@
+"""`python -m bench [p1 p2 p3 p4 p5] [--no-record]`: run the benchmarks (all by default), print a table, and
+append the figures to bench/RESULTS.md. Needs the local control plane (`make cluster`; started if not)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import traceback
+
+from bench import report
+from bench.common import Figure, log, open_bench
+
+ALL = ("p1", "p2", "p3", "p4", "p5")
+TITLES = {
+    "p1": "page overhead", "p2": "create", "p3": "scale (1,000 Services, 5,000 pods)",
+    "p4": "concurrency (100 sessions)", "p5": "weight of the wizard's first load",
+}
+SETTINGS = ("BENCH_ITERATIONS", "BENCH_P2_ITERATIONS", "BENCH_P3_SERVICES", "BENCH_P3_REPLICAS",
+            "BENCH_P4_SECONDS", "BENCH_P4_SESSIONS", "BENCH_P4_THINK")
+
+
+async def main(selected: list[str], record: bool) -> int:
+    from bench import p1_pages, p2_create, p3_scale, p4_concurrency, p5_weight
+
+    modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight}
+    figures: list[Figure] = []
+    failed = False
+    async with open_bench() as bench:
+        for name in selected:
+            log(f"{name.upper()}: {TITLES[name]}")
+            try:
+                figures += await modules[name].run(bench)
+            except Exception as e:  # one benchmark failing must not lose the others' figures
+                failed = True
+                traceback.print_exc()
+                figures.append(Figure(name.upper(), "did not complete", float("nan"), "", "", False,
+                                      f"{type(e).__name__}: {e}"[:300]))
+            finally:
+                await bench.delete_namespaces()
+    print()
+    print(report.table(figures))
+    if record:
+        settings = {k: os.environ[k] for k in SETTINGS if os.environ.get(k)}
+        report.append(figures, selected, settings)
+        log(f"appended to {report.RESULTS}")
+    return 1 if failed else 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("benchmarks", nargs="*", metavar="pN", help="which to run (p1 ... p5); all when none is named")
+    parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    args.benchmarks = [b.lower() for b in args.benchmarks]
+    unknown = [b for b in args.benchmarks if b not in ALL]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(ALL)}")
+    selected = [b for b in ALL if b in (args.benchmarks or ALL)]
+    return asyncio.run(main(selected, record=not args.no_record))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

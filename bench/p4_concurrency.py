@@ -1,0 +1,3 @@
+from bench.common import Bench, Figure
+async def run(bench: Bench) -> list[Figure]:
+    return []

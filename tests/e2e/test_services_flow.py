@@ -1,0 +1,102 @@
+"""Living on a Service's pages, in Chromium: list → search → detail → each tab → logs → Edit External
+Access to NodePort → Delete with its workload."""
+
+from __future__ import annotations
+
+from app.kube.client import CONSOLE
+from tests.cluster import eventually
+from tests.conftest import PASSWORD, DemoProject
+from tests.e2e.conftest import LiveServer, login
+
+
+def _deployment(name: str, app: str) -> dict:
+    labels = {"app": app, "version": "v1"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "ports": [{"containerPort": 80}]}]}}}}
+
+
+def _service(name: str, app: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "labels": {"app": app},
+                         "annotations": {"kubesphere.io/serviceType": "statelessservice"}},
+            "spec": {"selector": {"app": app}, "ports": [{"name": "http-0", "port": 80, "targetPort": 80}]}}
+
+
+async def test_list_search_detail_logs_external_access_and_delete(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                                  demo: DemoProject, admin_kube) -> None:
+    ns = demo.namespace
+    for obj in (_deployment("web-v1", "web"), _service("web", "web"), _service("other", "other")):
+        await admin_kube.create(obj, namespace=ns, actor=CONSOLE)
+
+    async def running() -> bool:
+        pods = await admin_kube.items("Pod", ns, actor=CONSOLE, label_selector="app=web")
+        return len(pods) == 2 and all(p.get("status", {}).get("phase") == "Running" for p in pods)
+    await eventually(running, timeout=30)
+
+    url = live_server.url + demo.base
+    await login(page, live_server, demo.operator.username, PASSWORD)
+    await page.goto(url + "/services")
+    await page.locator("#service-row-other").wait_for()
+    await page.fill("#search-name", "web")
+    await page.press("#search-name", "Enter")
+    await page.locator("#service-row-other").wait_for(state="detached")
+    assert await page.locator("#service-row-web").count() == 1
+
+    await page.click("#service-row-web a")
+    await page.wait_for_url("**/services/web")
+    await page.locator("#pod-table").wait_for()
+    await page.screenshot(path="test-results/services-detail.png", full_page=True)
+    assert "app=web" in await page.locator("#attr-selector").inner_text()
+    await page.click("#tab-metadata")
+    await page.locator("#labels").wait_for()
+    assert "app=web" in await page.locator("#labels").inner_text()
+    await page.click("#tab-events")
+    await page.wait_for_url("**tab=events")
+    await page.click("#tab-resource-status")
+    await page.locator("#pod-table").wait_for()
+    rows = page.locator("#pod-table tbody tr[id^=pod-]")
+    assert await rows.count() == 2
+    assert "Running" in await rows.first.inner_text()
+
+    # the pod page, then a container's logs
+    await rows.first.locator("a").first.click()
+    await page.wait_for_url("**/pods/**")
+    assert (await page.locator("#pod-ip").inner_text()).strip()
+    await page.locator("#containers a:has-text('Container Logs')").first.click()
+    await page.wait_for_url("**/logs**")
+    await page.locator("#log-lines").wait_for()
+    assert (await page.locator("#log-lines").inner_text()).strip()
+    await page.screenshot(path="test-results/services-logs.png")
+
+    # Edit External Access: NodePort
+    await page.goto(url + "/services/web")
+    await page.click("#more-menu summary")
+    await page.click("#more-menu >> text=Edit External Access")
+    await page.locator("dialog[open] #external-access-form").wait_for()
+    await page.check("dialog[open] input[name=mode][value=NodePort]")
+    await page.click("dialog[open] #save-external-access")
+    await page.wait_for_url("**/services/web**")
+
+    async def has_node_port() -> bool:
+        svc = await admin_kube.get("Service", ns, "web", actor=CONSOLE)
+        return svc["spec"]["type"] == "NodePort" and bool(svc["spec"]["ports"][0].get("nodePort"))
+    await eventually(has_node_port, timeout=10)
+    await page.reload()
+    assert "Node" in await page.locator("#attr-external").inner_text()
+
+    # Delete with its workload
+    await page.click("#more-menu summary")
+    await page.click("#more-menu >> text=Delete")
+    await page.locator("dialog[open] #related-resources").wait_for()
+    await page.check("dialog[open] #related-deployment-web-v1")
+    await page.click("dialog[open] #confirm-delete")
+    await page.locator("#delete-results").wait_for()
+    await page.screenshot(path="test-results/services-delete.png")
+    assert not await admin_kube.exists("Service", ns, "web", actor=CONSOLE)
+
+    async def deployment_gone() -> bool:
+        return not await admin_kube.exists("Deployment", ns, "web-v1", actor=CONSOLE)
+    await eventually(deployment_gone, timeout=15)
+    assert await admin_kube.exists("Service", ns, "other", actor=CONSOLE)
