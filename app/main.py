@@ -101,6 +101,32 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
         return HTMLResponse(f"<h1>{status}</h1><p>{message}</p>", status_code=status)
 
 
+async def _audit_refusal(request: Request, reason: str) -> None:
+    """A write refused before it reached a use case (role, visibility, CSRF) is audited as denied."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    from app.domain import audit
+
+    signed = getattr(request.state, "signed", None)
+    scope = getattr(request.state, "audit_scope", None) or _scope_from_path(request.url.path)
+    try:
+        await audit.record(request.app.state.sessionmaker, audit.AuditEntry(
+            username=signed.user.username if signed else "", user_uid=signed.user.uid if signed else "",
+            verb=request.method.lower(), outcome="denied", workspace=scope[0], project=scope[1],
+            object_kind="", object_name=request.url.path, request_id=getattr(request.state, "request_id", ""),
+            detail=reason,
+        ))
+    except Exception:  # auditing must not turn a refusal into a server error
+        log.exception("audit of a refused request failed")
+
+
+def _scope_from_path(path: str) -> tuple[str, str]:
+    parts = path.strip("/").split("/")
+    ws = parts[1] if len(parts) > 1 and parts[0] == "workspaces" else ""
+    project = parts[3] if len(parts) > 3 and parts[2] == "projects" else ""
+    return ws, project
+
+
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
@@ -114,11 +140,14 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        await _audit_refusal(request, "csrf")
         return _error_page(request, 403, _("Request refused"),
                            _("The form has expired or did not come from this site. Reload the page and try again."))
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
+        if exc.status in (403, 404):
+            await _audit_refusal(request, exc.message)
         titles = {403: _("Forbidden"), 404: _("Not found"), 409: _("Conflict"), 422: _("Invalid input"),
                   503: _("Unavailable")}
         return _error_page(request, exc.status, titles.get(exc.status, _("Error")), exc.message)

@@ -60,7 +60,7 @@
   // Followed logs stay scrolled to the newest line unless the reader scrolled up.
   document.addEventListener("htmx:sseMessage", function (evt) {
     var pre = document.getElementById("log-lines");
-    if (pre && pre.contains(evt.detail.elt || evt.target)) {
+    if (pre && pre.closest("[sse-connect]")) {
       if (pre.scrollHeight - pre.scrollTop - pre.clientHeight < 80) { pre.scrollTop = pre.scrollHeight; }
     }
   });

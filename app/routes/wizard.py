@@ -1,0 +1,770 @@
+"""Create Stateless/Stateful Service: the four-step wizard, its Edit Mode, Review and Create.
+
+URLs (under `/workspaces/{ws}/projects/{project}/services/new`):
+  GET  /stateless | /stateful              step 1 with a fresh draft
+  POST /stateless | /stateful              the whole wizard form: `draft` (the state), `step`, `mode`,
+                                           `pending`, `reached`, `submission`, the step's fields and
+                                           the `action` of the button pressed
+  GET  /stateless/name-check | ...         the Name and Version messages, as the user types (htmx)
+
+The wizard keeps no server session: the draft token (both manifests, `Draft.to_token`) travels in the
+form. Values typed on a step left with Previous that do not validate yet travel in `pending` (raw, per
+step) so that nothing typed is lost; Edit Mode, Review and Create need every step valid.
+
+Actions: next, prev, goto:<step>, review, create, edit-mode-on, edit-mode-off, upload, download, and row
+actions that change the current step's rows without validating (add-container:worker|init,
+remove-container:<i>, add-port:<i>, remove-port:<i>:<j>, add-env:<i>, remove-env:<i>:<k>,
+add-volume:<type>, remove-volume:<i>, add-item:<i>, remove-item:<i>:<k>, add-template,
+remove-template:<t>, add-row:<list>, remove-row:<list>:<i>, lb-provider).
+
+Kubernetes is asked only when the wizard opens (the project's ConfigMaps, Secrets, PVCs and
+StorageClasses, as the user, kept in a small per-user cache), for the name check, and on Create (the
+dry-run, then the objects). Every call is made as the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import Response
+
+from app.deps import KubeDep, ProjectCtx, ProjectEditor
+from app.domain import creation as creation_domain
+from app.domain.forms import flatten, form_items, unflatten
+from app.domain.manifests import (
+    ACCESS_MODES,
+    LB_PROVIDERS,
+    PROTOCOLS,
+    WORKLOAD_KINDS,
+    default_port_name,
+    detect_provider,
+    dig,
+)
+from app.domain.wizard import (
+    DRAFT_ERROR_KEY,
+    MAX_TOKEN_BYTES,
+    STEPS,
+    ClaimTemplateRow,
+    ContainerImage,
+    ContainerRow,
+    Draft,
+    DraftError,
+    KeyPathRow,
+    KeyValueRow,
+    PortRow,
+    VolumeRow,
+    VolumesContext,
+    check_name_available,
+    field_for_cause,
+    step_class,
+    step_of,
+    submit_step,
+)
+from app.domain.yaml_gate import MAX_BYTES, Problem, dump_yaml, parse_manifests
+from app.i18n import _, lazy_
+from app.kube.client import Actor, KubeGateway
+from app.kube.errors import KubeError
+from app.routes.common import audited, render, see_other
+from app.templating import is_partial
+
+router = APIRouter(tags=["wizard"])
+
+BASE = "/workspaces/{ws}/projects/{project}/services/new"
+FLAVORS = ("stateless", "stateful")
+TITLES = {"stateless": lazy_("Create Stateless Service"), "stateful": lazy_("Create Stateful Service")}
+SLUGS = tuple(s.step for s in STEPS)
+REVIEW = "review"
+SA_TOKEN = "kubernetes.io/service-account-token"
+ROW_LISTS = ("labels", "annotations", "node_selector", "service_annotations")
+VOLUME_TYPES = ("pvc", "emptydir", "hostpath", "configmap", "secret")
+TOP = "outerHTML show:window:top"  # htmx: a new step (or its messages) starts at the top
+
+
+# ---------------------------------------------------------------------------------------------------
+# The project's objects the wizard offers: loaded when it opens, kept a little while per user
+
+
+@dataclass(frozen=True)
+class ProjectChoices:
+    """`resources` for the domain's checks; `offered_secrets` are the Secrets the pickers list
+    (service-account tokens stay valid references but are not offered)."""
+
+    resources: VolumesContext
+    offered_secrets: tuple[str, ...] = ()
+    loaded_at: float = field(default_factory=time.monotonic)
+
+
+class ChoicesCache:
+    """(user uid, namespace) -> ProjectChoices. Entries younger than `ttl` are fresh: opening the wizard
+    and Create reload older ones. Steps take any entry younger than `max_age` so that a step never
+    asks Kubernetes; only when there is none (restart, long pause) is the list loaded again."""
+
+    def __init__(self, ttl: float = 60, max_age: float = 1800, size: int = 512) -> None:
+        self.ttl, self.max_age, self.size = ttl, max_age, size
+        self._entries: OrderedDict[tuple[str, str], ProjectChoices] = OrderedDict()
+
+    def get(self, key: tuple[str, str], *, fresh: bool) -> ProjectChoices | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        age = time.monotonic() - entry.loaded_at
+        if age > self.max_age or (fresh and age > self.ttl):
+            return None
+        return entry
+
+    def put(self, key: tuple[str, str], value: ProjectChoices) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+def _cache(request: Request) -> ChoicesCache:
+    cache = getattr(request.app.state, "wizard_choices", None)
+    if cache is None:
+        cache = request.app.state.wizard_choices = ChoicesCache()
+    return cache
+
+
+async def load_choices(kube: KubeGateway, namespace: str, actor: Actor) -> ProjectChoices:
+    """List the project's ConfigMaps and Secrets (names and keys only), PVCs and StorageClasses as the
+    user. What the user may not list (or what fails) stays unknown (None): the wizard then offers free
+    text and the domain does not check references to it."""
+
+    async def listing(kind: str, ns: str | None) -> list[dict[str, Any]] | None:
+        try:
+            return await kube.items(kind, ns, actor=actor)
+        except KubeError:
+            return None
+
+    cms, secrets_, pvcs, classes = await asyncio.gather(
+        listing("ConfigMap", namespace),
+        listing("Secret", namespace),
+        listing("PersistentVolumeClaim", namespace),
+        listing("StorageClass", None),
+    )
+
+    def keys(obj: dict[str, Any]) -> list[str]:
+        return sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {})})
+
+    configmaps = None if cms is None else {dig(o, "metadata", "name"): keys(o) for o in cms}
+    secret_keys = None if secrets_ is None else {dig(o, "metadata", "name"): keys(o) for o in secrets_}
+    offered = tuple(sorted(dig(o, "metadata", "name") for o in secrets_ or [] if o.get("type") != SA_TOKEN))
+    default_class = None
+    for sc in classes or []:
+        annotations = dig(sc, "metadata", "annotations") or {}
+        if "true" in (
+            annotations.get("storageclass.kubernetes.io/is-default-class"),
+            annotations.get("storageclass.beta.kubernetes.io/is-default-class"),
+        ):
+            default_class = dig(sc, "metadata", "name")
+    return ProjectChoices(
+        resources=VolumesContext(
+            configmaps=configmaps,
+            secrets=secret_keys,
+            pvcs=None if pvcs is None else sorted(dig(o, "metadata", "name") for o in pvcs),
+            storage_classes=None if classes is None else sorted(dig(o, "metadata", "name") for o in classes),
+            default_storage_class=default_class,
+        ),
+        offered_secrets=offered,
+    )
+
+
+async def _choices(request: Request, ctx: ProjectCtx, kube: KubeGateway, *, fresh: bool) -> ProjectChoices:
+    key = (str(ctx.me.user.uid), ctx.namespace)
+    cache = _cache(request)
+    found = cache.get(key, fresh=fresh)
+    if found is None:
+        found = await load_choices(kube, ctx.namespace, ctx.actor)
+        cache.put(key, found)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# Wizard state (all of it from the form)
+
+
+@dataclass
+class State:
+    flavor: str
+    draft: Draft
+    step: str = "basic"  # a step slug or REVIEW
+    mode: str = "form"  # form | yaml
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reached: int = 0
+    submission: str = ""
+    yaml_text: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    server_problems: list[creation_domain.ObjectProblem] = field(default_factory=list)
+    rolled_back: list[tuple[str, str]] = field(default_factory=list)
+    dropped: list[creation_domain.ObjectProblem] = field(default_factory=list)
+    objects: list[tuple[str, str, str]] = field(default_factory=list)  # review: kind, name, YAML
+    step_errors: set[str] = field(default_factory=set)
+
+    @property
+    def index(self) -> int:
+        return SLUGS.index(self.step) if self.step in SLUGS else len(SLUGS)
+
+    def show(self, slug: str, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> None:
+        """Show step `slug` with `values` (else what was typed there before, else the draft's)."""
+        self.mode = "form"
+        self.step = slug
+        if slug == REVIEW:
+            return
+        self.reached = max(self.reached, SLUGS.index(slug))
+        if values is None:
+            values = self.pending.get(slug) or step_class(slug).read(self.draft).form_values()
+        self.values = values
+        self.errors = errors or {}
+
+
+def _read_state(form: Any, flavor: str) -> State:
+    def get(key: str) -> str:
+        value = form.get(key)
+        return value if isinstance(value, str) else ""
+
+    state = State(flavor=flavor, draft=Draft.new(flavor))  # type: ignore[arg-type]
+    state.submission = re.sub(r"[^A-Za-z0-9_-]", "", get("submission"))[:64] or secrets.token_urlsafe(16)
+    token = get("draft")
+    if token:
+        try:
+            draft = Draft.from_token(token)
+        except DraftError as e:
+            state.alerts.extend(e.messages)
+            state.show("basic")
+            return state
+        if draft.flavor != flavor:
+            state.alerts.append(_("The form state is damaged; reload the page and start again."))
+            state.show("basic")
+            return state
+        state.draft = draft
+    step = get("step")
+    state.step = step if step in (*SLUGS, REVIEW) else "basic"
+    state.mode = "yaml" if get("mode") == "yaml" else "form"
+    try:
+        state.reached = max(0, min(int(get("reached") or 0), len(SLUGS) - 1))
+    except ValueError:
+        state.reached = 0
+    raw = get("pending")
+    if raw and len(raw) <= MAX_TOKEN_BYTES:
+        try:
+            pending = json.loads(raw)
+        except ValueError:
+            pending = {}
+        if isinstance(pending, dict):
+            state.pending = {k: v for k, v in pending.items() if k in SLUGS and isinstance(v, dict)}
+    state.yaml_text = get("yaml")
+    return state
+
+
+# ---------------------------------------------------------------------------------------------------
+# Form values: UI-only fields, raw rows
+
+
+def _rows(parent: Any, key: str) -> list[dict[str, Any]]:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, list):
+        value = []
+        if isinstance(parent, dict):
+            parent[key] = value
+    return [r for r in value if isinstance(r, dict)]
+
+
+def _step_values(form: Any, slug: str) -> dict[str, Any]:
+    """The posted fields of step `slug`, nested, with the pickers' UI-only fields turned into the
+    domain's (`cm_ref`/`secret_ref` "name/key" -> resource and key; `cm_resource`/`secret_resource`)."""
+    data = unflatten(form_items(form))
+    values = {k: v for k, v in data.items() if k in step_class(slug).model_fields}
+    if slug == "image":
+        for c in _rows(values, "containers"):
+            for env in _rows(c, "env"):
+                picked = {k: env.pop(k, None) for k in (
+                    "cm_ref", "secret_ref", "cm_resource", "cm_key", "secret_resource", "secret_key")}
+                prefix = {"configmap": "cm", "secret": "secret"}.get(str(env.get("type")))
+                if prefix is None:
+                    continue
+                ref = picked.get(f"{prefix}_ref")
+                if isinstance(ref, str):
+                    resource, _sep, key = ref.partition("/")
+                    env["resource"], env["key"] = resource, key
+                elif picked.get(f"{prefix}_resource") is not None:
+                    env["resource"] = picked.get(f"{prefix}_resource") or ""
+                    env["key"] = picked.get(f"{prefix}_key") or ""
+    elif slug == "volumes":
+        for v in _rows(values, "volumes"):
+            picked = {k: v.pop(k, None) for k in ("cm_resource", "secret_resource")}
+            prefix = {"configmap": "cm", "secret": "secret"}.get(str(v.get("type")))
+            if prefix and isinstance(picked.get(f"{prefix}_resource"), str):
+                v["resource"] = picked[f"{prefix}_resource"]
+    return values
+
+
+def _index(text: str) -> int:
+    return int(text) if text.isdigit() else -1
+
+
+def _pop(rows: Any, i: int) -> None:
+    if isinstance(rows, list) and 0 <= i < len(rows):
+        rows.pop(i)
+
+
+def _container_names(draft: Draft) -> list[str]:
+    return [c.name for c in ContainerImage.read(draft).containers if c.name]
+
+
+def _row_action(state: State, action: str, values: dict[str, Any], choices: ProjectChoices) -> bool:
+    """Change the rows of the current step's raw values for a row action; False if it is none."""
+    verb, _sep, rest = action.partition(":")
+    args = rest.split(":") if rest else []
+    i = _index(args[0]) if args else -1
+    j = _index(args[1]) if len(args) > 1 else -1
+    containers = _rows(values, "containers") if state.step == "image" else []
+    names = _container_names(state.draft)
+    if state.step == "image":
+        if verb == "add-container":
+            kind = "init" if args[:1] == ["init"] else "worker"
+            row = ContainerRow.new(kind).form_values()  # type: ignore[arg-type]
+            if kind == "worker":
+                row["ports"] = [PortRow.new(index=0).form_values()]
+            values["containers"].append(row)
+        elif verb == "remove-container":
+            _pop(values.get("containers"), i)
+        elif verb == "add-port" and 0 <= i < len(containers):
+            ports = _rows(containers[i], "ports")
+            containers[i]["ports"].append(PortRow.new(index=len(ports)).form_values())
+        elif verb == "remove-port" and 0 <= i < len(containers):
+            _pop(containers[i].get("ports"), j)
+        elif verb == "add-env" and 0 <= i < len(containers):
+            _rows(containers[i], "env")
+            containers[i]["env"].append({"type": "value", "name": "", "value": "", "resource": "", "key": ""})
+        elif verb == "remove-env" and 0 <= i < len(containers):
+            _pop(containers[i].get("env"), j)
+        else:
+            return False
+        return True
+    if state.step == "volumes":
+        volumes = _rows(values, "volumes")
+        if verb == "add-volume" and args and args[0] in VOLUME_TYPES:
+            values["volumes"].append(VolumeRow.new(args[0], names).form_values())
+        elif verb == "remove-volume":
+            _pop(values.get("volumes"), i)
+        elif verb == "add-item" and 0 <= i < len(volumes):
+            _rows(volumes[i], "items")
+            volumes[i]["items"].append(KeyPathRow().form_values())
+        elif verb == "remove-item" and 0 <= i < len(volumes):
+            _pop(volumes[i].get("items"), j)
+        elif verb == "add-template":
+            _rows(values, "volume_templates")
+            row = ClaimTemplateRow.new(names, choices.resources, name=_free_name("data", values)).form_values()
+            values["volume_templates"].append(row)
+        elif verb == "remove-template":
+            _pop(values.get("volume_templates"), i)
+        else:
+            return False
+        return True
+    if state.step == "advanced":
+        if verb == "add-row" and args and args[0] in ROW_LISTS:
+            _rows(values, args[0])
+            values[args[0]].append(KeyValueRow().form_values())
+        elif verb == "remove-row" and args and args[0] in ROW_LISTS:
+            _pop(values.get(args[0]), j)
+        elif verb == "lb-provider":
+            provider = next((p for p in LB_PROVIDERS if p.id == values.pop("lb_provider", "")), None)
+            rows = _rows(values, "service_annotations")
+            if provider is not None:
+                present = {r.get("key") for r in rows}
+                values["service_annotations"] = [r for r in rows if r.get("key") or r.get("value")] + [
+                    {"key": k, "value": provider.defaults.get(k, "")} for k in provider.keys if k not in present
+                ]
+        else:
+            return False
+        return True
+    return False
+
+
+def _free_name(prefix: str, values: dict[str, Any]) -> str:
+    taken = {str(r.get("name")) for key in ("volumes", "volume_templates") for r in _rows(values, key)}
+    if prefix not in taken:
+        return prefix
+    n = 1
+    while f"{prefix}-{n}" in taken:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def _with_mount_rows(values: dict[str, Any], names: list[str]) -> None:
+    """Volumes step: one mount row for each container of the pod (a container added since shows up
+    not mounted; rows of a container that is gone are dropped with it)."""
+    for key in ("volumes", "volume_templates"):
+        for row in _rows(values, key):
+            mounts = [m for m in _rows(row, "mounts") if m.get("container") in names]
+            have = {m.get("container") for m in mounts}
+            mounts += [{"container": n, "mode": "none", "mount_path": "", "sub_path": ""}
+                       for n in names if n not in have]
+            row["mounts"] = sorted(mounts, key=lambda m: names.index(m["container"]))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Steps, Edit Mode, Review, Create
+
+
+async def _name_errors(kube: KubeGateway, ctx: ProjectCtx, flavor: str, name: str, version: str) -> dict[str, str]:
+    async def exists(kind: str, obj_name: str) -> bool:
+        try:
+            return await kube.exists(kind, ctx.namespace, obj_name, actor=ctx.actor)
+        except KubeError:
+            return False  # cannot tell now: the dry-run on Create will
+    return await check_name_available(name, version, flavor, exists=exists)  # type: ignore[arg-type]
+
+
+async def _submit(state: State, slug: str, values: dict[str, Any], choices: ProjectChoices,
+                  kube: KubeGateway, ctx: ProjectCtx) -> dict[str, str]:
+    """Validate a step's values and apply them to the draft; returns the errors (draft unchanged then)."""
+    result = submit_step(state.draft, slug, flatten(values), resources=choices.resources)
+    errors = dict(result.errors)
+    if not errors and slug == "basic":
+        errors = await _name_errors(kube, ctx, state.flavor, str(values.get("name") or ""),
+                                    str(values.get("version") or ""))
+    if errors:
+        state.show(slug, result.form_values, errors)
+        return errors
+    state.draft = result.draft
+    state.pending.pop(slug, None)
+    return {}
+
+
+async def _apply_pending(state: State, choices: ProjectChoices, kube: KubeGateway, ctx: ProjectCtx) -> bool:
+    """Validate what was typed on steps left with Previous; shows the first that is not valid."""
+    for slug in SLUGS:
+        if slug in state.pending and await _submit(state, slug, state.pending[slug], choices, kube, ctx):
+            return False
+    return True
+
+
+def _yaml_of(state: State, ctx: ProjectCtx) -> str:
+    return dump_yaml(state.draft.objects(namespace=ctx.namespace, creator=ctx.me.user.username))
+
+
+def _enter_yaml(state: State, ctx: ProjectCtx) -> None:
+    state.mode = "yaml"
+    state.yaml_text = _yaml_of(state, ctx)
+    state.values, state.errors = {}, {}
+
+
+def _parse_yaml(state: State, ctx: ProjectCtx) -> Draft | None:
+    """The editor's text as a draft, or None with the problems (document, line, column) set."""
+    kind = WORKLOAD_KINDS[state.flavor]
+    result = parse_manifests(state.yaml_text, namespace=ctx.namespace, allowed_kinds=frozenset({kind, "Service"}))
+    if result.problems:
+        state.problems = result.problems
+        return None
+    try:
+        return Draft.from_objects([m.obj for m in result.objects], state.flavor)  # type: ignore[arg-type]
+    except DraftError as e:
+        state.problems = [Problem("", 0, None, None, message) for message in e.messages]
+        return None
+
+
+def _show_validation(state: State, errors: dict[str, str]) -> None:
+    """Show the first step with errors (in step order), and mark every step that has some."""
+    object_error = errors.pop(DRAFT_ERROR_KEY, None)
+    if object_error:
+        state.alerts.append(object_error)
+    by_step: dict[str, dict[str, str]] = {}
+    for key, message in errors.items():
+        by_step.setdefault(step_of(key) or "basic", {})[key] = message
+    state.step_errors = set(by_step)
+    for slug in SLUGS:
+        if slug in by_step:
+            state.show(slug, None, by_step[slug])
+            state.values = step_class(slug).read(state.draft).form_values()
+            return
+
+
+async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGateway, action: str,
+                  accept_dropped: bool) -> Response:
+    """Review or Create a draft whose current step is applied."""
+    in_yaml = state.mode == "yaml"
+    choices = await _choices(request, ctx, kube, fresh=action == "create")
+    errors = state.draft.validate_all(choices.resources)
+    if errors:
+        if in_yaml and set(errors) == {DRAFT_ERROR_KEY}:
+            state.problems = [Problem("", 0, None, None, errors[DRAFT_ERROR_KEY])]
+            return _render(request, ctx, state, choices, status=422)
+        _show_validation(state, errors)
+        if in_yaml:
+            state.alerts.insert(0, _("The YAML is valid, but the values below are not: fix them here or in Edit Mode."))
+        return _render(request, ctx, state, choices, status=422)
+    objects = state.draft.objects(namespace=ctx.namespace, creator=ctx.me.user.username)
+    state.dropped = await creation_domain.dropped_fields(kube, objects)
+    state.objects = [(o["kind"], o["metadata"]["name"], dump_yaml(o)) for o in objects]
+    if action != "create":
+        state.show(REVIEW)
+        return _render(request, ctx, state, choices)
+    if state.dropped and not accept_dropped:
+        state.show(REVIEW)
+        state.alerts.append(_("Kubernetes would silently drop the fields listed below. Remove them in Edit Mode, "
+                              "or confirm that you want to create the service without them."))
+        return _render(request, ctx, state, choices, status=422)
+
+    name = state.draft.name
+
+    async def work() -> creation_domain.CreateOutcome:
+        try:
+            async with audited(request, ctx.me, "create", "Service", name) as note:
+                outcome = await creation_domain.create_all(kube, actor=ctx.actor, namespace=ctx.namespace,
+                                                           objects=[dict(o) for o in objects])
+                note["detail"] = ", ".join(f"{k}/{n}" for k, n in outcome.created) or "; ".join(
+                    map(str, outcome.problems))
+                if not outcome.ok:
+                    raise _CreateFailed(outcome)
+                return outcome
+        except _CreateFailed as failed:
+            return failed.outcome
+
+    outcome = await creation_domain.guard.once((str(ctx.me.user.uid), state.submission), work)
+    if outcome is None:  # a simultaneous submit of the same form failed unexpectedly: let it be retried
+        state.show(REVIEW)
+        state.alerts.append(_("The service was not created. Please try again."))
+        return _render(request, ctx, state, choices, status=422)
+    if outcome.ok:
+        return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/{name}")
+    return _show_create_failure(request, ctx, state, choices, outcome)
+
+
+def _show_create_failure(request: Request, ctx: ProjectCtx, state: State, choices: ProjectChoices,
+                         outcome: creation_domain.CreateOutcome) -> Response:
+    """Put the server's causes on the fields they concern; what has no field goes on top (or on the YAML)."""
+    state.rolled_back = outcome.rolled_back
+    by_step: dict[str, dict[str, str]] = {}
+    for problem in outcome.problems:
+        target = field_for_cause(state.draft, problem.kind, problem.field) if problem.field else None
+        if target is None or state.mode == "yaml":
+            state.server_problems.append(problem)
+        else:
+            by_step.setdefault(target[0], {}).setdefault(target[1], problem.message)
+    if state.mode == "yaml":
+        return _render(request, ctx, state, choices, status=422)
+    state.step_errors = set(by_step)
+    for slug in SLUGS:
+        if slug in by_step:
+            state.show(slug, step_class(slug).read(state.draft).form_values(), by_step[slug])
+            break
+    else:
+        state.show(REVIEW)
+    return _render(request, ctx, state, choices, status=422)
+
+
+class _CreateFailed(Exception):
+    def __init__(self, outcome: creation_domain.CreateOutcome) -> None:
+        self.outcome = outcome
+
+
+def _attachment(text: str, filename: str) -> Response:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:200] or "service.yaml"
+    return Response(text, media_type="application/yaml; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+async def _upload(form: Any) -> tuple[str | None, str]:
+    """The uploaded file's text, or None and why not."""
+    item = form.get("file")
+    if not isinstance(item, UploadFile) or not item.filename:
+        return None, _("Choose a .yaml or .yml file first.")
+    if not item.filename.lower().endswith((".yaml", ".yml")):
+        return None, _("{name}: only .yaml or .yml files can be uploaded.").format(name=item.filename)
+    data = await item.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        return None, _("{name} is larger than {size} KiB.").format(name=item.filename, size=MAX_BYTES // 1024)
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError:
+        return None, _("{name} is not UTF-8 text.").format(name=item.filename)
+
+
+async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: str) -> Response:
+    form = await request.form()
+    state = _read_state(form, flavor)
+    action = form.get("action")
+    action = action if isinstance(action, str) and action else "next"
+    if state.alerts:  # damaged token: start again, saying why
+        choices = await _choices(request, ctx, kube, fresh=False)
+        return _render(request, ctx, state, choices, status=422)
+    choices = await _choices(request, ctx, kube, fresh=False)
+    accept_dropped = form.get("accept_dropped") == "1"
+
+    if state.mode == "yaml":
+        if action == "download":
+            return _attachment(state.yaml_text, f"{_yaml_name(state, ctx)}.{ctx.namespace}.yaml")
+        if action == "upload":
+            text, error = await _upload(form)
+            if text is None:
+                state.alerts.append(error)
+                return _render(request, ctx, state, choices, status=422)
+            state.yaml_text = text
+            ok = _parse_yaml(state, ctx) is not None
+            return _render(request, ctx, state, choices, status=200 if ok else 422)
+        draft = _parse_yaml(state, ctx)
+        if draft is None:
+            return _render(request, ctx, state, choices, status=422)
+        state.draft = draft
+        state.pending = {}
+        if action in ("review", "create"):
+            return await _finish(request, state, ctx, kube, action, accept_dropped)
+        if action == "edit-mode-on":
+            return _render(request, ctx, state, choices)
+        target = state.step
+        if action.startswith("goto:") and action[5:] in SLUGS:
+            target = action[5:]
+        state.show(target)
+        return _render(request, ctx, state, choices)
+
+    if state.step == REVIEW:
+        if action == "create":
+            return await _finish(request, state, ctx, kube, action, accept_dropped)
+        if action == "edit-mode-on":
+            _enter_yaml(state, ctx)
+            return _render(request, ctx, state, choices)
+        target = SLUGS[-1]
+        if action.startswith("goto:") and action[5:] in SLUGS:
+            target = action[5:]
+        if action == "review":
+            return await _finish(request, state, ctx, kube, action, accept_dropped)
+        state.show(target)
+        return _render(request, ctx, state, choices)
+
+    slug = state.step
+    values = _step_values(form, slug)
+    if _row_action(state, action, values, choices):
+        state.show(slug, values)
+        return _render(request, ctx, state, choices, swap="outerHTML")
+
+    goto = action[5:] if action.startswith("goto:") and action[5:] in SLUGS else None
+    backwards = action == "prev" or (goto is not None and SLUGS.index(goto) < state.index)
+    if backwards:
+        # Previous never validates, and keeps what was typed: valid values go into the draft,
+        # others travel as they are until the user comes back.
+        result = submit_step(state.draft, slug, flatten(values), resources=choices.resources)
+        if result.errors:
+            state.pending[slug] = result.form_values
+        else:
+            state.draft = result.draft
+            state.pending.pop(slug, None)
+        state.show(goto or SLUGS[max(state.index - 1, 0)])
+        return _render(request, ctx, state, choices)
+
+    if await _submit(state, slug, values, choices, kube, ctx):
+        return _render(request, ctx, state, choices, status=422)
+    if action in ("edit-mode-on", "review", "create"):
+        if not await _apply_pending(state, choices, kube, ctx):
+            state.alerts.append(_("Fix the marked fields of this step first."))
+            return _render(request, ctx, state, choices, status=422)
+        if action == "edit-mode-on":
+            _enter_yaml(state, ctx)
+            return _render(request, ctx, state, choices)
+        return await _finish(request, state, ctx, kube, action, accept_dropped)
+    if goto is not None:
+        target = goto if SLUGS.index(goto) <= state.reached + 1 else SLUGS[min(state.index + 1, len(SLUGS) - 1)]
+    else:
+        target = SLUGS[min(state.index + 1, len(SLUGS) - 1)]
+    state.show(target)
+    return _render(request, ctx, state, choices)
+
+
+def _yaml_name(state: State, ctx: ProjectCtx) -> str:
+    draft = _parse_yaml(State(flavor=state.flavor, draft=state.draft, yaml_text=state.yaml_text), ctx)
+    return (draft.name if draft else "") or state.draft.name or "service"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectChoices, *, status: int = 200,
+            swap: str = TOP) -> Response:
+    base = f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services"
+    url = f"{base}/new/{state.flavor}"
+    if state.mode == "form" and state.step == "volumes":
+        _with_mount_rows(state.values, _container_names(state.draft))
+    provider = None
+    if state.step == "advanced" and state.mode == "form":
+        keys = [str(r.get("key") or "") for r in _rows(state.values, "service_annotations")]
+        provider = detect_provider(keys)
+    resources = choices.resources
+    context = {
+        "nav": "services",
+        "base": base,
+        "url": url,
+        "flavor": state.flavor,
+        "kind": WORKLOAD_KINDS[state.flavor],
+        "title": TITLES[state.flavor],
+        "steps": [(s.step, s.title) for s in STEPS],
+        "review": REVIEW,
+        "state": state,
+        "values": state.values,
+        "errors": state.errors,
+        "draft_token": state.draft.to_token(),
+        "pending_json": json.dumps(state.pending, separators=(",", ":")) if state.pending else "",
+        "containers": _container_names(state.draft),
+        "configmaps": resources.configmaps,
+        "secrets": resources.secrets,
+        "offered_secrets": choices.offered_secrets,
+        "pvcs": resources.pvcs,
+        "storage_classes": resources.storage_classes,
+        "access_modes": ACCESS_MODES,
+        "protocols": PROTOCOLS,
+        "providers": LB_PROVIDERS,
+        "provider": provider,
+        "provider_keys": sorted({k for p in LB_PROVIDERS for k in p.keys}) if state.step == "advanced" else [],
+        "default_port_name": default_port_name,
+    }
+    headers = {"HX-Reswap": swap} if is_partial(request) else None
+    return render(request, "wizard/page.html", context, block="wizard" if is_partial(request) else None,
+                  status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Routes, one set per flavor (explicit paths: /new/yaml, /new/external, ... belong to other pages)
+
+
+def _routes(flavor: str) -> None:
+    async def open_wizard(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+        """Step 1 with a fresh draft; the project's objects are loaded (as the user) for the pickers."""
+        choices = await _choices(request, ctx, kube, fresh=True)
+        state = State(flavor=flavor, draft=Draft.new(flavor), submission=secrets.token_urlsafe(16))  # type: ignore[arg-type]
+        state.show("basic")
+        return _render(request, ctx, state, choices)
+
+    async def post_wizard(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+        """One form, many buttons: see the module docstring for the actions."""
+        return await _post(request, ctx, kube, flavor)
+
+    async def name_check(request: Request, ctx: ProjectEditor, kube: KubeDep, name: str = "",
+                         version: str = "") -> Response:
+        """The Name and Version messages as the user types (the only per-keystroke cluster call)."""
+        errors: dict[str, str] = {}
+        if name.strip():
+            errors = await _name_errors(kube, ctx, flavor, name[:100], version[:100])
+        return render(request, "wizard/_name_check.html", {"errors": errors})
+
+    path = f"{BASE}/{flavor}"
+    router.add_api_route(path, open_wizard, methods=["GET"], name=f"wizard_{flavor}")
+    router.add_api_route(path, post_wizard, methods=["POST"], name=f"wizard_{flavor}_post")
+    router.add_api_route(path + "/name-check", name_check, methods=["GET"], name=f"wizard_{flavor}_name_check")
+
+
+for _flavor in FLAVORS:
+    _routes(_flavor)
+
+__all__ = ["ChoicesCache", "ProjectChoices", "load_choices", "router"]
