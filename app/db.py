@@ -13,11 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.settings import ROOT
 
 
-def new_engine(url: str) -> AsyncEngine:
+def ensure_sqlite_dir(url: str) -> None:
+    """SQLite creates the file, not its folder (e.g. `.dockyard/` on a fresh clone)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def new_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -44,6 +50,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 

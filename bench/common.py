@@ -137,7 +137,10 @@ def ratio_figure(bench: str, name: str, console: Stats, raw: Stats, limit: float
 
 async def alternate(a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]], *, iterations: int,
                     warmup: int = 3) -> tuple[list[float], list[float]]:
-    """Time `a` and `b` alternately (ABBA order, so neither always runs on a warm or a cold turn); ms."""
+    """Time `a` and `b` alternately (ABAB, then BABA: neither always runs first); in ms.
+
+    A function that returns a number reports its own time (the server time of a console request, see
+    `ServerTimer`); otherwise the wall time of the call counts."""
     for _ in range(warmup):
         await a()
         await b()
@@ -147,9 +150,32 @@ async def alternate(a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[A
         order = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
         for fn, sink in order:
             started = time.perf_counter()
-            await fn()
-            sink.append(ms(time.perf_counter() - started))
+            own = await fn()
+            sink.append(own if isinstance(own, float) else ms(time.perf_counter() - started))
     return ta, tb
+
+
+class ServerTimer:
+    """ASGI wrapper around the console: the server time of each request, from the call into the app to
+    its last body chunk (what the app spends: middleware, dependencies, handler, rendering), without
+    the HTTP client's own work. `last` is the latest request's time in ms (requests run one at a time)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.last = float("nan")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.last = ms(time.perf_counter() - started)
+
+        await self.app(scope, receive, timed_send)
 
 
 # -- a signed-in browser -----------------------------------------------------------------------------
@@ -237,6 +263,16 @@ class Bench:
     raw: KubeGateway  # the same kind of gateway, for the raw side of an A/B
     admin: KubeGateway  # system:masters, for setup and cleanup
     namespaces: list[str] = field(default_factory=list)
+    timer: ServerTimer | None = None
+
+    def __post_init__(self) -> None:
+        self.timer = ServerTimer(self.app)
+
+    async def served(self, response: Awaitable[httpx.Response], *statuses: int) -> float:
+        """Await an in-process request, check its status, and return its server time (ms)."""
+        expect(await response, *statuses)
+        assert self.timer is not None
+        return self.timer.last
 
     def _session(self) -> Any:
         return self.app.state.sessionmaker()
@@ -287,7 +323,7 @@ class Bench:
 
     async def browser(self, user: User) -> Browser:
         """A signed-in client talking to the in-process app (httpx ASGITransport: no network)."""
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.timer), base_url="http://testserver")
         b = Browser(client)
         await b.login(user.username)
         return b

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench import manifests, wizard_flow
 from bench.common import (
-    Bench, Figure, Stats, actor_of, alternate, env_int, expect, log, ratio_figure,
+    Bench, Figure, Stats, actor_of, alternate, env_int, log, ratio_figure,
 )
 from app.kube.client import CONSOLE, KubeGateway
 
@@ -86,8 +86,8 @@ async def run(bench: Bench) -> list[Figure]:
         # -- the Services list: one list call, then search/sort/page and 20 rows rendered
         list_url = f"{t.base}/services"
 
-        async def console_list() -> None:
-            expect(await browser.client.get(list_url))
+        async def console_list() -> float:
+            return await bench.served(browser.client.get(list_url))
 
         async def raw_list() -> None:
             await raw.list("Service", ns, actor=actor)
@@ -100,8 +100,8 @@ async def run(bench: Bench) -> list[Figure]:
         # -- the detail page (first tab, with the side panel)
         detail_url = f"{t.base}/services/{detail_name}"
 
-        async def console_detail() -> None:
-            expect(await browser.client.get(detail_url))
+        async def console_detail() -> float:
+            return await bench.served(browser.client.get(detail_url))
 
         a, b = await alternate(console_detail, detail_calls(raw, ns, detail_name, actor), iterations=iterations)
         figures.append(ratio_figure("P1", f"Service detail ({DETAIL_REPLICAS} pods) / its 7 raw calls",

@@ -37,6 +37,11 @@ class Plan:
         return not self.problems and not self.server_problems
 
     @property
+    def in_order(self) -> list[Manifest]:
+        """The objects in the order they are created (what others use first, Services last)."""
+        return sorted(self.objects, key=lambda m: creation.ORDER.get(m.kind, 2))
+
+    @property
     def service_name(self) -> str | None:
         return next((m.name for m in self.objects if m.kind == "Service"), None)
 

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 
 def register(app: FastAPI) -> None:
-    from app.routes import admin, auth, creation, health, projects, workspaces
+    from app.routes import admin, auth, creation, health, projects, wizard, workspaces
 
-    for module in (health, auth, workspaces, projects, admin, creation):
+    for module in (health, auth, workspaces, projects, admin, creation, wizard):
         app.include_router(module.router)
     try:
         from app.routes import services  # noqa: F401

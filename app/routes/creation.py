@@ -1,31 +1,403 @@
-"""Create Service: the entry page and the Edit-by-YAML path (External and Specify Workloads live beside)."""
+"""Create Service: the entry page, External Service, Specify Workloads and Edit by YAML.
+
+URLs (all under `/workspaces/{ws}/projects/{project}/services/new`, editors only):
+  GET       ""                      choose how to create the Service
+  GET|POST  /external               External Service: Basic Information -> External Service Address
+  GET|POST  /workloads              Specify Workloads: Basic Information -> Service Settings -> Advanced
+  GET       /workloads/picker       the Specify Workload picker (fragment; ?kind=Deployment|StatefulSet|DaemonSet)
+  GET       /workloads/hint         which workloads the selector rows match (fragment; ?selector.0.key=...)
+  GET|POST  /yaml                   Edit YAML: editor, upload (several files), check, download, create
+
+The step forms keep their state in the form (hidden fields; see `app.domain.custom_services`) and post
+to their own URL with `op` telling what to do (next, prev, goto:<step>, add:<rows>, remove:<rows>:<i>,
+pick:<kind>:<name>, picker:<kind>, protocol:<i>, provider, switch, create). They work without
+JavaScript; with htmx the form replaces itself. Every create lands on the new Service's page, runs once
+per form (`creation.guard`), is audited, and is made as the user.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.deps import KubeDep, ProjectEditor
+from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
+from app.domain import custom_services as cs
 from app.domain import yaml_creation
-from app.domain.yaml_gate import MAX_BYTES
+from app.domain.forms import flatten, form_items, unflatten
+from app.domain.manifests import LB_PROVIDERS, NODE_PORT_MAX, NODE_PORT_MIN, PROTOCOLS, STICKY_TIMEOUT_MAX
+from app.domain.yaml_gate import MAX_BYTES, dump_yaml
 from app.i18n import _
-from app.routes.common import audited, render, see_other
+from app.kube.errors import KubeError
+from app.routes.common import audited, render, render_page_or_block, see_other
 
-router = APIRouter(tags=["creation"])
+
+class _FormRoute(APIRoute):
+    """Reads a posted form before anything else (the CSRF check included) so that a field too large
+    for the form parser (a pasted 10 MB YAML) is answered 422 with a message rather than a bare 400."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def read_form_first(request: Request) -> Response:
+            ctype = request.headers.get("content-type", "")
+            if request.method == "POST" and ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+                try:
+                    await request.form()  # cached on the request: later reads get the same form
+                except StarletteHTTPException as e:
+                    if e.status_code == 400 and "maximum size" in str(e.detail):
+                        message = (_("The YAML is larger than {limit} KiB; split it or remove what is not needed.")
+                                   .format(limit=MAX_BYTES // 1024)
+                                   if request.url.path.endswith("/yaml") else _("The form is too large."))
+                        return render(request, "errors/error.html",
+                                      {"status": 422, "title": _("Invalid input"), "message": message},
+                                      status_code=422)
+                    raise
+            return await handler(request)
+
+        return read_form_first
+
+
+router = APIRouter(tags=["creation"], route_class=_FormRoute)
 BASE = "/workspaces/{ws}/projects/{project}/services/new"
 
 
-def service_url(ctx, name: str) -> str:  # type: ignore[no-untyped-def]
+def service_url(ctx: ProjectCtx, name: str) -> str:
     return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/{name}"
+
+
+def _new_url(ctx: ProjectCtx) -> str:
+    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/new"
+
+
+def _submission_token() -> str:
+    return secrets.token_urlsafe(12)
 
 
 @router.get(BASE)
 async def new_service(request: Request, ctx: ProjectEditor) -> Response:
     """Choose how to create the Service."""
     return render(request, "creation/choose.html", {"nav": "services"})
+
+
+class _CreateFailed(Exception):
+    def __init__(self, outcome: creation_domain.CreateOutcome) -> None:
+        self.outcome = outcome
+
+
+# ---------------------------------------------------------------------------------------------------
+# External Service and Specify Workloads: multi-step forms with their state in hidden fields
+
+# Form fields that are not a step's: how the form moves, not what it creates.
+_META = frozenset({"step", "op", "submission", "seen", "applied_name", "csrf_token"})
+
+
+@dataclass
+class _Picker:
+    kind: str
+    open: bool = False
+    workloads: list[cs.WorkloadInfo] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class _State:
+    flow: cs.Flow
+    step: str
+    values: dict[str, Any]
+    submission: str
+    seen: set[str] = field(default_factory=set)
+    applied_name: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    picker_kind: str = "Deployment"
+    picker_open: bool = False
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _read_state(flow: cs.Flow, form: Any) -> _State:
+    raw = unflatten(form_items(form))
+    step = raw.get("step")
+    step = step if isinstance(step, str) and flow.step(step) else flow.steps[0].slug
+    submission = raw.get("submission")
+    slugs = {s.slug for s in flow.steps}
+    return _State(
+        flow=flow,
+        step=step,
+        values={k: v for k, v in raw.items() if k not in _META},
+        submission=submission[:64] if isinstance(submission, str) else "",
+        seen={s for s in _as_list(raw.get("seen")) if s in slugs},
+        applied_name=raw.get("applied_name") if isinstance(raw.get("applied_name"), str) else "",
+    )
+
+
+def _canonical(state: _State, models: dict[str, cs.Step]) -> None:
+    """Replace validated steps' raw values with their canonical ones (trimmed, blank rows dropped)."""
+    for model in models.values():
+        state.values.update(model.form_values())
+
+
+async def _list_workloads(kube: KubeDep, ctx: ProjectCtx) -> tuple[list[cs.WorkloadInfo] | None, str]:
+    """The project's Deployments, StatefulSets and DaemonSets, listed as the user."""
+    try:
+        lists = await asyncio.gather(*(kube.items(kind, ctx.namespace, actor=ctx.actor) for kind in cs.PICKER_KINDS))
+    except KubeError as e:
+        return None, e.message
+    out = [cs.workload_info(kind, obj) for kind, items in zip(cs.PICKER_KINDS, lists) for obj in items]
+    return sorted(out, key=lambda w: (cs.PICKER_KINDS.index(w.kind), w.name)), ""
+
+
+def _rows(values: dict[str, Any], key: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows as the template shows them: dicts of text, whatever was posted."""
+    return [{k: _text(row, k) for k in keys} for row in _as_list(values.get(key)) if isinstance(row, dict)]
+
+
+def _text(values: dict[str, Any], key: str, default: str = "") -> str:
+    value = values.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else default
+
+
+async def _render_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: _State, *,
+                       status: int = 200) -> Response:
+    flow, step = state.flow, state.step
+    url = f"{_new_url(ctx)}/{flow.slug}"
+    own = flow.fields(step)
+    hidden = flatten({k: v for k, v in state.values.items() if k not in own})
+    values = state.values
+    context: dict[str, Any] = {
+        "nav": "services", "flow": flow, "step": step, "url": url, "base_new": _new_url(ctx),
+        "steps": cs.step_views(flow, step), "first": flow.index(step) == 0,
+        "last": flow.index(step) == len(flow.steps) - 1, "hidden": hidden, "errors": state.errors,
+        "submission": state.submission, "seen": sorted(state.seen), "applied_name": state.applied_name,
+        "v": {k: _text(values, k) for k in ("name", "alias", "description", "external_name", "access_mode",
+                                            "access", "lb_provider", "sticky_timeout")},
+        "sticky_session": bool(values.get("sticky_session")),
+    }
+    if step == "settings":
+        workloads, error = await _list_workloads(kube, ctx)
+        kind = state.picker_kind if state.picker_kind in cs.PICKER_KINDS else cs.PICKER_KINDS[0]
+        context["picker"] = _Picker(kind, state.picker_open,
+                                    [w for w in workloads or [] if w.kind == kind], error)
+        context["hint"] = cs.selector_hint(values.get("selector"), workloads)
+        context["selector_rows"] = _rows(values, "selector", ("key", "value"))
+        context["port_rows"] = _rows(values, "ports", ("protocol", "name", "container_port", "service_port"))
+        context["protocols"] = PROTOCOLS
+        context["picker_kinds"] = [(k, cs.PICKER_KIND_LABELS[k]) for k in cs.PICKER_KINDS]
+    if step == "advanced":
+        context["headless"] = values.get("access_mode") == "headless"
+        ports = {r["name"]: r for r in _rows(values, "ports", ("protocol", "name", "container_port", "service_port"))}
+        context["node_port_rows"] = [
+            {**r, "port": ports.get(r["name"], {}).get("service_port", ""),
+             "protocol": ports.get(r["name"], {}).get("protocol", "")}
+            for r in _rows(values, "node_ports", ("name", "node_port"))
+        ]
+        provider = _text(values, "lb_provider")
+        context["providers"] = [(p.id, p.label) for p in LB_PROVIDERS]
+        context["annotation_keys"] = cs.provider_keys(provider)
+        context["annotation_rows"] = _rows(values, "service_annotations", ("key", "value"))
+        context["label_rows"] = _rows(values, "labels", ("key", "value"))
+        context["node_port_min"], context["node_port_max"] = NODE_PORT_MIN, NODE_PORT_MAX
+        context["sticky_max"] = STICKY_TIMEOUT_MAX
+        context["node_ports_error"] = any(k.startswith("node_ports") for k in state.errors)
+        context["annotations_error"] = any(k.startswith("service_annotations") for k in state.errors)
+    template = f"creation/{flow.slug}.html"
+    return render_page_or_block(request, template, context, "form", status_code=status)
+
+
+async def _name_problem(kube: KubeDep, ctx: ProjectCtx, name: str) -> str | None:
+    async def exists(n: str) -> bool:
+        return await kube.exists("Service", ctx.namespace, n, actor=ctx.actor)
+    try:
+        return await cs.check_name_available(name, exists=exists)
+    except KubeError as e:
+        return e.message
+
+
+def _enter(state: _State, target: str, models: dict[str, cs.Step]) -> None:
+    """Move to `target`, with its first-visit defaults and what it mirrors of earlier steps."""
+    state.step = target
+    context = state.flow.context(models)
+    if target == "settings" and target not in state.seen:
+        state.values = cs.settings_defaults(state.values)
+    if target == "advanced":
+        if target not in state.seen:
+            state.values = cs.advanced_defaults(state.values, context.name, context.ports)
+        else:
+            state.values = cs.align_node_ports(state.values, context.ports)
+        if not state.values.get("lb_provider"):
+            state.values["lb_provider"] = cs.guess_provider(state.values)
+    state.seen.add(target)
+
+
+async def _flow_get(request: Request, ctx: ProjectCtx, kube: KubeDep, flow: cs.Flow) -> Response:
+    first = flow.steps[0].slug
+    state = _State(flow, first, {}, _submission_token(), {first})
+    return await _render_flow(request, ctx, kube, state)
+
+
+async def _flow_post(request: Request, ctx: ProjectCtx, kube: KubeDep, flow: cs.Flow) -> Response:
+    form = await request.form()
+    state = _read_state(flow, form)
+    op_value = form.get("op")
+    op = op_value if isinstance(op_value, str) else ""
+    here = flow.index(state.step)
+    last = len(flow.steps) - 1
+    verb, _sep, arg = op.partition(":")
+
+    if verb == "prev":
+        state.step = flow.steps[max(here - 1, 0)].slug
+        return await _render_flow(request, ctx, kube, state)
+    if verb == "goto":
+        if flow.step(arg) and flow.index(arg) < here:
+            state.step = arg
+        return await _render_flow(request, ctx, kube, state)
+    if verb in ("add", "remove", "protocol", "provider"):
+        state.values = cs.apply_op(state.values, op)
+        return await _render_flow(request, ctx, kube, state)
+    if verb == "switch":
+        return await _render_flow(request, ctx, kube, state)
+    if verb == "picker":
+        state.picker_kind, state.picker_open = arg, True
+        return await _render_flow(request, ctx, kube, state)
+    if verb == "pick":
+        return await _pick(request, ctx, kube, state, arg)
+
+    creating = verb == "create" or (verb == "" and here == last)
+    upto = last if creating else here
+    models, failed, errors = flow.validate_upto(state.values, upto)
+    _canonical(state, models)
+    if failed is not None:
+        state.step, state.errors = failed, errors
+        return await _render_flow(request, ctx, kube, state, status=422)
+    basic = models["basic"]
+    assert isinstance(basic, cs.BasicInfo)
+    if state.applied_name != basic.name:
+        state.values = cs.follow_name(state.values, state.applied_name, basic.name)
+        state.applied_name = basic.name
+    if (state.step == "basic" or creating) and (problem := await _name_problem(kube, ctx, basic.name)):
+        state.step, state.errors = "basic", {"name": problem}
+        return await _render_flow(request, ctx, kube, state, status=422)
+    if not creating:
+        if here < last:
+            _enter(state, flow.steps[here + 1].slug, models)
+        return await _render_flow(request, ctx, kube, state)
+    if verb != "create":  # Enter on the last step without its button: show, do not create
+        return await _render_flow(request, ctx, kube, state)
+    return await _create_from_flow(request, ctx, kube, state, models)
+
+
+async def _pick(request: Request, ctx: ProjectCtx, kube: KubeDep, state: _State, arg: str) -> Response:
+    kind, _sep, name = arg.partition(":")
+    state.picker_kind = kind if kind in cs.PICKER_KINDS else cs.PICKER_KINDS[0]
+    if not cs.valid_workload_ref(kind, name):
+        state.errors = {"selector": _("Choose a workload from the list.")}
+        return await _render_flow(request, ctx, kube, state, status=422)
+    try:
+        obj = await kube.get(kind, ctx.namespace, name, actor=ctx.actor)
+    except KubeError as e:
+        state.errors = {"selector": _("The workload {name} could not be read: {msg}").format(name=name, msg=e.message)}
+        state.picker_open = True
+        return await _render_flow(request, ctx, kube, state, status=422)
+    picked = cs.workload_info(kind, obj)
+    if not picked.pod_labels:
+        state.errors = {"selector": _("The pods of {name} have no labels to select them by.").format(name=name)}
+        return await _render_flow(request, ctx, kube, state, status=422)
+    state.values = cs.apply_op(state.values, f"pick:{kind}:{name}", picked=picked)
+    return await _render_flow(request, ctx, kube, state)
+
+
+async def _create_from_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: _State,
+                            models: dict[str, cs.Step]) -> Response:
+    flow = state.flow
+    service = flow.build(models, namespace=ctx.namespace, creator=ctx.me.user.username)
+    name = service["metadata"]["name"]
+
+    async def work() -> creation_domain.CreateOutcome:
+        async with audited(request, ctx.me, "create", "Service", name) as note:
+            outcome = await creation_domain.create_all(kube, actor=ctx.actor, namespace=ctx.namespace,
+                                                       objects=[service])
+            note["detail"] = f"{flow.slug}: " + ("; ".join(map(str, outcome.problems)) or "Service/" + name)
+            if not outcome.ok:
+                raise _CreateFailed(outcome)
+            return outcome
+
+    try:
+        await creation_domain.guard.once((ctx.me.user.uid, state.submission), work)
+    except _CreateFailed as failed:
+        errors: dict[str, str] = {}
+        target: str | None = None
+        general: list[str] = []
+        for p in failed.outcome.problems:
+            found = cs.field_for_cause(flow, p.field) if p.field else None
+            if found is None:
+                general.append(p.message if not p.field else f"{p.field}: {p.message}")
+                continue
+            slug, key = found
+            errors.setdefault(key, p.message)
+            if target is None or flow.index(slug) < flow.index(target):
+                target = slug
+        if general:
+            errors["_"] = " ".join(general)
+        state.errors = errors
+        state.step = target or state.step
+        return await _render_flow(request, ctx, kube, state, status=422)
+    return see_other(request, service_url(ctx, name))
+
+
+@router.get(BASE + "/external")
+async def new_external(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+    return await _flow_get(request, ctx, kube, cs.EXTERNAL)
+
+
+@router.post(BASE + "/external")
+async def post_external(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+    return await _flow_post(request, ctx, kube, cs.EXTERNAL)
+
+
+@router.get(BASE + "/workloads")
+async def new_workloads(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+    return await _flow_get(request, ctx, kube, cs.WORKLOADS)
+
+
+@router.post(BASE + "/workloads")
+async def post_workloads(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+    return await _flow_post(request, ctx, kube, cs.WORKLOADS)
+
+
+@router.get(BASE + "/workloads/picker")
+async def workload_picker(request: Request, ctx: ProjectEditor, kube: KubeDep, kind: str = "Deployment") -> Response:
+    """The picker's list for one kind (its tabs fetch this)."""
+    kind = kind if kind in cs.PICKER_KINDS else cs.PICKER_KINDS[0]
+    workloads, error = await _list_workloads(kube, ctx)
+    picker = _Picker(kind, True, [w for w in workloads or [] if w.kind == kind], error)
+    return render(request, "creation/_workload_picker.html", {
+        "picker": picker, "url": f"{_new_url(ctx)}/workloads",
+        "picker_kinds": [(k, cs.PICKER_KIND_LABELS[k]) for k in cs.PICKER_KINDS]})
+
+
+@router.get(BASE + "/workloads/hint")
+async def selector_hint(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
+    """The selector hint for the rows in the query (`selector.0.key=app&selector.0.value=web`)."""
+    raw = unflatten(form_items(request.query_params))
+    workloads, _error = await _list_workloads(kube, ctx)
+    return render(request, "creation/_selector_hint.html", {"hint": cs.selector_hint(raw.get("selector"), workloads)})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Edit by YAML
 
 
 def _attachment(text: str, filename: str) -> Response:
@@ -35,49 +407,60 @@ def _attachment(text: str, filename: str) -> Response:
                              "X-Content-Type-Options": "nosniff"})
 
 
-async def _uploaded(form) -> tuple[list[tuple[str, bytes]], str | None]:  # type: ignore[no-untyped-def]
+async def _uploaded(form: Any) -> tuple[list[tuple[str, bytes]], str | None]:
     files: list[tuple[str, bytes]] = []
     for item in form.getlist("files"):
         if isinstance(item, UploadFile) and item.filename:
             name = item.filename
             if not name.lower().endswith((".yaml", ".yml", ".json")):
                 return [], _("{name}: only .yaml, .yml or .json files can be uploaded.").format(name=name)
+            if len(files) >= yaml_creation.MAX_FILES:
+                return [], _("At most {n} files at once.").format(n=yaml_creation.MAX_FILES)
             data = await item.read(MAX_BYTES + 1)
             files.append((name, data))
     return files, None
 
 
+def _yaml_page(request: Request, ctx_vars: dict[str, Any], status: int = 200) -> Response:
+    return render(request, "creation/yaml.html", ctx_vars, status_code=status)
+
+
 @router.get(BASE + "/yaml")
 async def new_service_yaml(request: Request, ctx: ProjectEditor) -> Response:
-    return render(request, "creation/yaml.html", {
+    return _yaml_page(request, {
         "nav": "services", "text": yaml_creation.template(ctx.namespace), "plan": None, "error": "",
-        "submission": __import__("secrets").token_urlsafe(12),
+        "submission": _submission_token(), "namespace": ctx.namespace,
     })
 
 
 @router.post(BASE + "/yaml")
 async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
-    """One form, several buttons: upload files into the editor, plan, download, or create."""
+    """One form, several buttons: upload files into the editor, check (plan), download, or create.
+    Files chosen with any button are read first: their objects are shown, never created unseen."""
     form = await request.form()
     action = str(form.get("action") or "plan")
-    text = str(form.get("text") or "")
-    submission = str(form.get("submission") or "")
-    ctx_vars = {"nav": "services", "text": text, "plan": None, "error": "", "submission": submission}
-    if action == "upload":
-        files, error = await _uploaded(form)
-        if error or not files:
-            ctx_vars["error"] = error or _("Choose one or more .yaml or .yml files first.")
-            return render(request, "creation/yaml.html", ctx_vars, status_code=422)
+    text = form.get("text")
+    text = text if isinstance(text, str) else ""
+    submission = str(form.get("submission") or "")[:64]
+    ctx_vars: dict[str, Any] = {"nav": "services", "text": text, "plan": None, "error": "",
+                                "submission": submission, "namespace": ctx.namespace}
+    files, error = await _uploaded(form)
+    if error or (action == "upload" and not files):
+        ctx_vars["error"] = error or _("Choose one or more .yaml or .yml files first.")
+        return _yaml_page(request, ctx_vars, 422)
+    if files:
         plan = yaml_creation.read(files, namespace=ctx.namespace)
+        ctx_vars["uploaded"] = [n for n, _d in files]
         if plan.problems and not plan.objects:
             # Keep the files' text in the editor so the user can fix it where it broke.
             ctx_vars["text"] = "\n---\n".join(d.decode("utf-8", "replace").rstrip() for _n, d in files) + "\n"
             ctx_vars["plan"] = plan
-            return render(request, "creation/yaml.html", ctx_vars, status_code=422)
-        from app.domain.yaml_gate import dump_yaml
+            return _yaml_page(request, ctx_vars, 422)
         ctx_vars["text"] = dump_yaml([m.obj for m in plan.objects])
+        plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
         ctx_vars["plan"] = plan
-        return render(request, "creation/yaml.html", ctx_vars)
+        return _yaml_page(request, ctx_vars, 200 if plan.ok else 422)
+
     plan = yaml_creation.read([("", text)], namespace=ctx.namespace)
     if action == "download":
         return _attachment(text, yaml_creation.download_name(plan.objects, ctx.namespace))
@@ -85,29 +468,26 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
     ctx_vars["plan"] = plan
     if not plan.ok:
-        return render(request, "creation/yaml.html", ctx_vars, status_code=422)
+        return _yaml_page(request, ctx_vars, 422)
     if action != "create":
-        return render(request, "creation/yaml.html", ctx_vars)
+        return _yaml_page(request, ctx_vars)
     if plan.dropped and not form.get("accept_dropped"):
         ctx_vars["error"] = _("Some fields would be dropped by Kubernetes. Remove them, or confirm below.")
-        return render(request, "creation/yaml.html", ctx_vars, status_code=422)
+        return _yaml_page(request, ctx_vars, 422)
 
-    async def work():  # type: ignore[no-untyped-def]
+    async def work() -> creation_domain.CreateOutcome:
         async with audited(request, ctx.me, "create", "Service", plan.service_name or "") as note:
             outcome = await yaml_creation.create(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
-            note["detail"] = ", ".join(f"{k}/{n}" for k, n in outcome.created) or "; ".join(map(str, outcome.problems))
+            note["detail"] = "yaml: " + (", ".join(f"{k}/{n}" for k, n in outcome.created)
+                                         or "; ".join(map(str, outcome.problems)))
             if not outcome.ok:
                 raise _CreateFailed(outcome)
             return outcome
+
     try:
         await creation_domain.guard.once((ctx.me.user.uid, submission), work)
     except _CreateFailed as failed:
         plan.server_problems = failed.outcome.problems
         ctx_vars["rolled_back"] = failed.outcome.rolled_back
-        return render(request, "creation/yaml.html", ctx_vars, status_code=422)
+        return _yaml_page(request, ctx_vars, 422)
     return see_other(request, service_url(ctx, plan.service_name or ""))
-
-
-class _CreateFailed(Exception):
-    def __init__(self, outcome: creation_domain.CreateOutcome) -> None:
-        self.outcome = outcome

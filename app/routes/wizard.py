@@ -301,6 +301,8 @@ def _step_values(form: Any, slug: str) -> dict[str, Any]:
                 elif picked.get(f"{prefix}_resource") is not None:
                     env["resource"] = picked.get(f"{prefix}_resource") or ""
                     env["key"] = picked.get(f"{prefix}_key") or ""
+    elif slug == "advanced" and isinstance(data.get("lb_provider"), str):
+        values["lb_provider"] = data["lb_provider"]  # which keys "lb-provider" suggests (not stored)
     elif slug == "volumes":
         for v in _rows(values, "volumes"):
             picked = {k: v.pop(k, None) for k in ("cm_resource", "secret_resource")}
