@@ -19,7 +19,12 @@ setup: $(STAMP) messages
 
 # Compile the gettext catalogues (English is the source, Chinese the first translation).
 messages: $(STAMP)
-	@$(BIN)/pybabel compile -q -d app/locales -D messages 2>/dev/null || true
+	@$(BIN)/pybabel -q compile -d app/locales -D messages
+
+# After adding or changing strings: extract, merge into each .po (new ones empty, near-misses fuzzy), compile.
+.PHONY: messages-update
+messages-update: $(STAMP)
+	@BIN=$(BIN) scripts/i18n.sh
 
 run: setup
 	@$(BIN)/dockyard serve --host $(HOST) --port $(PORT)

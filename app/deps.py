@@ -171,6 +171,13 @@ class ProjectCtx:
         return self.access.can(Permission.edit_resources)
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """End the access check's read transaction, so the request does not hold a pooled database
+    connection while it waits on Kubernetes (the pool is small: 15 for SQLite). The loaded objects stay
+    usable (expire_on_commit=False); a later query of the request takes a connection again."""
+    await session.commit()
+
+
 def workspace_for(perm: Permission = Permission.view_workspace):  # type: ignore[no-untyped-def]
     async def load(request: Request, ws: str, me: CurrentUser, session: SessionDep) -> WorkspaceCtx:
         workspace, access = await workspaces_domain.workspace_access(session, me.user, ws)
@@ -178,6 +185,7 @@ def workspace_for(perm: Permission = Permission.view_workspace):  # type: ignore
             raise Forbidden(_("You do not have permission to do this."))
         request.state.template_context.update(workspace=workspace, ws_access=access)
         request.state.audit_scope = (workspace.name, "")
+        await release_connection(session)
         return WorkspaceCtx(me, workspace, access)
     return load
 
@@ -191,6 +199,7 @@ def project_for(perm: Permission = Permission.view_project):  # type: ignore[no-
         request.state.template_context.update(workspace=workspace, project=proj, access=access,
                                               can_edit=access.can(Permission.edit_resources))
         request.state.audit_scope = (workspace.name, proj.name)
+        await release_connection(session)
         return ProjectCtx(me, workspace, proj, access)
     return load
 

@@ -1,4 +1,4 @@
-"""Profile one console page in-process with pyinstrument: `python -m bench.profile list|detail [requests]`.
+"""Profile one console page in-process with pyinstrument: `python -m bench.profile list|detail|namecheck|project|<path> [requests]`.
 
 Needs the `bench` extra (`.venv/bin/pip install -e '.[bench]'`). Sets up like P1 (a project with 25
 Services, one with 3 pods), warms up, then profiles the page's requests and writes a text and an HTML
@@ -25,7 +25,9 @@ async def main(page: str, requests: int) -> None:
             await bench.admin.create(obj, namespace=t.namespace, actor=CONSOLE)
         await p1_pages.wait_pods_running(bench.admin, t.namespace, "app=detail-svc", 3)
         browser = await bench.browser(t.users[0])
-        url = {"list": f"{t.base}/services", "detail": f"{t.base}/services/detail-svc"}.get(page, page)
+        url = {"list": f"{t.base}/services", "detail": f"{t.base}/services/detail-svc",
+               "namecheck": f"{t.base}/services/new/stateless/name-check?name=free-name&version=v1",
+               "project": t.base}.get(page, page)
         for _ in range(20):
             expect(await browser.client.get(url))
         profiler = Profiler(interval=0.001, async_mode="enabled")
@@ -34,7 +36,7 @@ async def main(page: str, requests: int) -> None:
             expect(await browser.client.get(url))
         profiler.stop()
         await browser.aclose()
-        name = page if page in ("list", "detail") else "page"
+        name = page if page.isalnum() else "page"
         text = BENCH_DIR / f"profile-{name}.txt"
         text.write_text(profiler.output_text(unicode=False, color=False))
         (BENCH_DIR / f"profile-{name}.html").write_text(profiler.output_html())

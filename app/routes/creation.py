@@ -24,9 +24,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import KubeDep, ProjectCtx, ProjectEditor
@@ -92,6 +93,13 @@ async def new_service(request: Request, ctx: ProjectEditor) -> Response:
 class _CreateFailed(Exception):
     def __init__(self, outcome: creation_domain.CreateOutcome) -> None:
         self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What one create attempt came to; `creation.guard` keeps only results that are `ok`."""
+
+    ok: bool
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -287,7 +295,8 @@ async def _flow_post(request: Request, ctx: ProjectCtx, kube: KubeDep, flow: cs.
     if state.applied_name != basic.name:
         state.values = cs.follow_name(state.values, state.applied_name, basic.name)
         state.applied_name = basic.name
-    if (state.step == "basic" or creating) and (problem := await _name_problem(kube, ctx, basic.name)):
+    # At Create the dry run finds a taken name (inside the once-only work: see `_create_from_flow`).
+    if state.step == "basic" and not creating and (problem := await _name_problem(kube, ctx, basic.name)):
         state.step, state.errors = "basic", {"name": problem}
         return await _render_flow(request, ctx, kube, state, status=422)
     if not creating:
@@ -464,30 +473,36 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
     plan = yaml_creation.read([("", text)], namespace=ctx.namespace)
     if action == "download":
         return _attachment(text, yaml_creation.download_name(plan.objects, ctx.namespace))
-    if plan.ok:
-        plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
     ctx_vars["plan"] = plan
     if not plan.ok:
         return _yaml_page(request, ctx_vars, 422)
     if action != "create":
-        return _yaml_page(request, ctx_vars)
-    if plan.dropped and not form.get("accept_dropped"):
-        ctx_vars["error"] = _("Some fields would be dropped by Kubernetes. Remove them, or confirm below.")
-        return _yaml_page(request, ctx_vars, 422)
+        plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
+        return _yaml_page(request, ctx_vars, 200 if plan.ok else 422)
+    accept_dropped = bool(form.get("accept_dropped"))
 
-    async def work() -> creation_domain.CreateOutcome:
+    async def work() -> _Done:
+        # The dry run is part of the one-time work: a second click gets the first's result instead of
+        # a dry run that finds the objects the first click created.
+        await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
+        if not plan.ok or (plan.dropped and not accept_dropped):
+            return _Done(False)
         async with audited(request, ctx.me, "create", "Service", plan.service_name or "") as note:
             outcome = await yaml_creation.create(kube, plan, actor=ctx.actor, namespace=ctx.namespace)
             note["detail"] = "yaml: " + (", ".join(f"{k}/{n}" for k, n in outcome.created)
                                          or "; ".join(map(str, outcome.problems)))
             if not outcome.ok:
                 raise _CreateFailed(outcome)
-            return outcome
+        return _Done(True)
 
     try:
-        await creation_domain.guard.once((ctx.me.user.uid, submission), work)
+        done = await creation_domain.guard.once((ctx.me.user.uid, submission), work)
     except _CreateFailed as failed:
         plan.server_problems = failed.outcome.problems
         ctx_vars["rolled_back"] = failed.outcome.rolled_back
+        return _yaml_page(request, ctx_vars, 422)
+    if not done.ok:
+        if plan.ok and plan.dropped:
+            ctx_vars["error"] = _("Some fields would be dropped by Kubernetes. Remove them, or confirm below.")
         return _yaml_page(request, ctx_vars, 422)
     return see_other(request, service_url(ctx, plan.service_name or ""))

@@ -33,14 +33,16 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
 from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
 from app.domain.forms import flatten, form_items, unflatten
 from app.domain.manifests import (
     ACCESS_MODES,
+    LB_ANNOTATION_KEYS,
     LB_PROVIDERS,
     PROTOCOLS,
     WORKLOAD_KINDS,
@@ -216,7 +218,8 @@ class State:
     def index(self) -> int:
         return SLUGS.index(self.step) if self.step in SLUGS else len(SLUGS)
 
-    def show(self, slug: str, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> None:
+    def show(self, slug: str, values: dict[str, Any] | None = None,
+             errors: dict[str, str] | None = None) -> None:
         """Show step `slug` with `values` (else what was typed there before, else the draft's)."""
         self.mode = "form"
         self.step = slug
@@ -368,8 +371,8 @@ def _row_action(state: State, action: str, values: dict[str, Any], choices: Proj
             _pop(volumes[i].get("items"), j)
         elif verb == "add-template":
             _rows(values, "volume_templates")
-            row = ClaimTemplateRow.new(names, choices.resources, name=_free_name("data", values)).form_values()
-            values["volume_templates"].append(row)
+            row = ClaimTemplateRow.new(names, choices.resources, name=_free_name("data", values))
+            values["volume_templates"].append(row.form_values())
         elif verb == "remove-template":
             _pop(values.get("volume_templates"), i)
         else:
@@ -382,13 +385,15 @@ def _row_action(state: State, action: str, values: dict[str, Any], choices: Proj
         elif verb == "remove-row" and args and args[0] in ROW_LISTS:
             _pop(values.get(args[0]), j)
         elif verb == "lb-provider":
-            provider = next((p for p in LB_PROVIDERS if p.id == values.pop("lb_provider", "")), None)
+            wanted = values.pop("lb_provider", "")
+            provider = next((p for p in LB_PROVIDERS if p.id == wanted), None)
             rows = _rows(values, "service_annotations")
             if provider is not None:
                 present = {r.get("key") for r in rows}
-                values["service_annotations"] = [r for r in rows if r.get("key") or r.get("value")] + [
-                    {"key": k, "value": provider.defaults.get(k, "")} for k in provider.keys if k not in present
-                ]
+                kept = [r for r in rows if r.get("key") or r.get("value")]
+                added = [{"key": k, "value": provider.defaults.get(k, "")}
+                         for k in provider.keys if k not in present]
+                values["service_annotations"] = kept + added
         else:
             return False
         return True
@@ -421,7 +426,8 @@ def _with_mount_rows(values: dict[str, Any], names: list[str]) -> None:
 # Steps, Edit Mode, Review, Create
 
 
-async def _name_errors(kube: KubeGateway, ctx: ProjectCtx, flavor: str, name: str, version: str) -> dict[str, str]:
+async def _name_errors(kube: KubeGateway, ctx: ProjectCtx, flavor: str, name: str,
+                       version: str) -> dict[str, str]:
     async def exists(kind: str, obj_name: str) -> bool:
         try:
             return await kube.exists(kind, ctx.namespace, obj_name, actor=ctx.actor)
@@ -467,7 +473,8 @@ def _enter_yaml(state: State, ctx: ProjectCtx) -> None:
 def _parse_yaml(state: State, ctx: ProjectCtx) -> Draft | None:
     """The editor's text as a draft, or None with the problems (document, line, column) set."""
     kind = WORKLOAD_KINDS[state.flavor]
-    result = parse_manifests(state.yaml_text, namespace=ctx.namespace, allowed_kinds=frozenset({kind, "Service"}))
+    result = parse_manifests(state.yaml_text, namespace=ctx.namespace,
+                             allowed_kinds=frozenset({kind, "Service"}))
     if result.problems:
         state.problems = result.problems
         return None
@@ -489,9 +496,9 @@ def _show_validation(state: State, errors: dict[str, str]) -> None:
     state.step_errors = set(by_step)
     for slug in SLUGS:
         if slug in by_step:
-            state.show(slug, None, by_step[slug])
-            state.values = step_class(slug).read(state.draft).form_values()
+            state.show(slug, step_class(slug).read(state.draft).form_values(), by_step[slug])
             return
+    state.show(state.step if state.step in SLUGS else SLUGS[-1])
 
 
 async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGateway, action: str,
@@ -506,7 +513,8 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
             return _render(request, ctx, state, choices, status=422)
         _show_validation(state, errors)
         if in_yaml:
-            state.alerts.insert(0, _("The YAML is valid, but the values below are not: fix them here or in Edit Mode."))
+            state.alerts.insert(
+                0, _("The YAML is valid, but the values below are not: fix them here or in Edit Mode."))
         return _render(request, ctx, state, choices, status=422)
     objects = state.draft.objects(namespace=ctx.namespace, creator=ctx.me.user.username)
     state.dropped = await creation_domain.dropped_fields(kube, objects)
@@ -516,8 +524,8 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
         return _render(request, ctx, state, choices)
     if state.dropped and not accept_dropped:
         state.show(REVIEW)
-        state.alerts.append(_("Kubernetes would silently drop the fields listed below. Remove them in Edit Mode, "
-                              "or confirm that you want to create the service without them."))
+        state.alerts.append(_("Kubernetes would silently drop the fields listed below. Remove them in Edit "
+                              "Mode, or confirm that you want to create the service without them."))
         return _render(request, ctx, state, choices, status=422)
 
     name = state.draft.name
@@ -541,7 +549,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
         state.alerts.append(_("The service was not created. Please try again."))
         return _render(request, ctx, state, choices, status=422)
     if outcome.ok:
-        return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/{name}")
+        return see_other(request, f"{_services_url(ctx)}/{name}")
     return _show_create_failure(request, ctx, state, choices, outcome)
 
 
@@ -676,10 +684,8 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
             _enter_yaml(state, ctx)
             return _render(request, ctx, state, choices)
         return await _finish(request, state, ctx, kube, action, accept_dropped)
-    if goto is not None:
-        target = goto if SLUGS.index(goto) <= state.reached + 1 else SLUGS[min(state.index + 1, len(SLUGS) - 1)]
-    else:
-        target = SLUGS[min(state.index + 1, len(SLUGS) - 1)]
+    following = SLUGS[min(state.index + 1, len(SLUGS) - 1)]
+    target = goto if goto is not None and SLUGS.index(goto) <= state.reached + 1 else following
     state.show(target)
     return _render(request, ctx, state, choices)
 
@@ -693,9 +699,13 @@ def _yaml_name(state: State, ctx: ProjectCtx) -> str:
 # Rendering
 
 
+def _services_url(ctx: ProjectCtx) -> str:
+    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services"
+
+
 def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectChoices, *, status: int = 200,
             swap: str = TOP) -> Response:
-    base = f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services"
+    base = _services_url(ctx)
     url = f"{base}/new/{state.flavor}"
     if state.mode == "form" and state.step == "volumes":
         _with_mount_rows(state.values, _container_names(state.draft))
@@ -719,6 +729,7 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
         "draft_token": state.draft.to_token(),
         "pending_json": json.dumps(state.pending, separators=(",", ":")) if state.pending else "",
         "containers": _container_names(state.draft),
+        "workload_name": state.draft.workload_name,
         "configmaps": resources.configmaps,
         "secrets": resources.secrets,
         "offered_secrets": choices.offered_secrets,
@@ -728,7 +739,7 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
         "protocols": PROTOCOLS,
         "providers": LB_PROVIDERS,
         "provider": provider,
-        "provider_keys": sorted({k for p in LB_PROVIDERS for k in p.keys}) if state.step == "advanced" else [],
+        "provider_keys": sorted(LB_ANNOTATION_KEYS) if state.step == "advanced" else [],
         "default_port_name": default_port_name,
     }
     headers = {"HX-Reswap": swap} if is_partial(request) else None
@@ -744,7 +755,8 @@ def _routes(flavor: str) -> None:
     async def open_wizard(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
         """Step 1 with a fresh draft; the project's objects are loaded (as the user) for the pickers."""
         choices = await _choices(request, ctx, kube, fresh=True)
-        state = State(flavor=flavor, draft=Draft.new(flavor), submission=secrets.token_urlsafe(16))  # type: ignore[arg-type]
+        draft = Draft.new(flavor)  # type: ignore[arg-type]
+        state = State(flavor=flavor, draft=draft, submission=secrets.token_urlsafe(16))
         state.show("basic")
         return _render(request, ctx, state, choices)
 
@@ -763,7 +775,8 @@ def _routes(flavor: str) -> None:
     path = f"{BASE}/{flavor}"
     router.add_api_route(path, open_wizard, methods=["GET"], name=f"wizard_{flavor}")
     router.add_api_route(path, post_wizard, methods=["POST"], name=f"wizard_{flavor}_post")
-    router.add_api_route(path + "/name-check", name_check, methods=["GET"], name=f"wizard_{flavor}_name_check")
+    router.add_api_route(path + "/name-check", name_check, methods=["GET"],
+                         name=f"wizard_{flavor}_name_check")
 
 
 for _flavor in FLAVORS:

@@ -18,7 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from sqlalchemy import select
+
 from app.domain.wizard import Draft
+from app.models.audit import AuditEvent
 from app.kube.client import CONSOLE, KubeGateway
 from tests.conftest import Browser, DemoProject, Tenants
 from tests.web.services_fixtures import create, plain_service
@@ -122,6 +125,14 @@ class WizardForm:
 
     def data(self, action: str) -> list[tuple[str, str]]:
         return [(k, v) for k, v in self.fields if k != "csrf_token"] + [("action", action)]
+
+
+def multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Form pairs as httpx wants them next to a file (multipart): one key, its values in order."""
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out
 
 
 class Wizard:
@@ -370,6 +381,24 @@ async def test_sticky_session_timeout_out_of_range(demo: DemoProject, tenants: T
     assert "timeoutSeconds: 600" in w.page
 
 
+async def test_load_balancer_annotation_suggestions_per_provider(demo: DemoProject, tenants: Tenants) -> None:
+    w = await on_advanced_step(demo, tenants, "lb")
+    resp = await w.fill("lb-provider", access="LoadBalancer", lb_provider="openelb")
+    assert resp.status_code == 200 and w.step == "advanced"
+    form = w.form
+    rows = {form.get(f"service_annotations.{i}.key"): form.get(f"service_annotations.{i}.value") for i in range(3)}
+    assert rows == {"lb.kubesphere.io/v1alpha1": "openelb", "protocol.openelb.kubesphere.io/v1alpha1": "layer2",
+                    "eip.openelb.kubesphere.io/v1alpha2": ""}
+    assert form.get("lb_provider") == "openelb"  # detected from the keys (not QingCloud)
+    resp = await w.fill("review", service_annotations__2__value="eip-pool")
+    assert resp.status_code == 200, w.page[-2000:]
+    assert "eip.openelb.kubesphere.io/v1alpha2: eip-pool" in w.page and "type: LoadBalancer" in w.page
+    # without a load balancer, its keys go away with it
+    resp = await w.press("goto:advanced")
+    resp = await w.fill("review", access="none")
+    assert resp.status_code == 200 and "openelb" not in w.page and "type: LoadBalancer" not in w.page
+
+
 async def test_a_stateful_service_offers_no_external_access_and_says_why(demo: DemoProject, tenants: Tenants) -> None:
     w = await on_image_step(demo, tenants, name="db", url=stateful_url(demo))
     await w.press("add-container:worker")
@@ -457,11 +486,12 @@ async def test_upload_and_download_in_edit_mode(demo: DemoProject, tenants: Tena
     assert resp.headers["content-disposition"] == f'attachment; filename="files.{demo.namespace}.yaml"'
     assert resp.text == text
     uploaded = text.replace("  replicas: 1\n", "  replicas: 4\n", 1)
-    resp = await w.browser.post(w.url, w.form.data("upload"), files={"file": ("svc.yml", uploaded.encode(), "application/yaml")})
+    resp = await w.browser.post(w.url, multi(w.form.data("upload")),
+                                files={"file": ("svc.yml", uploaded.encode(), "application/yaml")})
     w._keep(resp)
-    assert resp.status_code == 200, resp.text[-1500:]
+    assert resp.status_code == 200, re.findall(r'class="alert.*?</div>', resp.text, re.S)
     assert w.form.get("yaml") == uploaded
-    resp = await w.browser.post(w.url, w.form.data("upload"), files={"file": ("svc.txt", b"x", "text/plain")})
+    resp = await w.browser.post(w.url, multi(w.form.data("upload")), files={"file": ("svc.txt", b"x", "text/plain")})
     assert resp.status_code == 422 and "only .yaml or .yml" in resp.text
 
 
@@ -478,7 +508,7 @@ async def test_pickers_list_the_projects_configmaps_and_secrets_and_steps_do_not
     w = await on_image_step(demo, tenants, name="env")
     await w.press("add-container:worker")
     await w.press("add-env:0")
-    assert '<optgroup label="app-config"><option value="app-config/LOG_LEVEL">LOG_LEVEL</option>' in w.page
+    assert '<optgroup label="app-config"><option value="app-config/LOG_LEVEL">app-config / LOG_LEVEL</option>' in w.page
     assert 'value="db-secret/password"' in w.page
     assert "s3cret" not in w.page
 
@@ -551,8 +581,8 @@ async def test_a_damaged_draft_starts_again_and_says_why(demo: DemoProject, tena
 # -- Create ------------------------------------------------------------------------------------------
 
 
-async def test_a_double_submitted_create_creates_once(demo: DemoProject, tenants: Tenants, kube: KubeGateway,
-                                                      admin_kube: KubeGateway) -> None:
+async def test_a_double_submitted_create_creates_once(demo: DemoProject, tenants: Tenants, kube: KubeGateway,  # type: ignore[no-untyped-def]
+                                                      admin_kube: KubeGateway, app) -> None:
     w = await on_advanced_step(demo, tenants, "twice")
     data = w.form.data("create")
     first, second = await asyncio.gather(w.browser.post(w.url, data), w.browser.post(w.url, data))
@@ -567,6 +597,11 @@ async def test_a_double_submitted_create_creates_once(demo: DemoProject, tenants
     assert [s["metadata"]["name"] for s in services] == ["twice"]
     creator = services[0]["metadata"]["annotations"]["kubesphere.io/creator"]
     assert creator == demo.operator.username
+    async with app.state.sessionmaker() as session:
+        rows = (await session.execute(select(AuditEvent).where(
+            AuditEvent.project == demo.namespace, AuditEvent.verb == "create"))).scalars().all()
+    assert [(r.object_kind, r.object_name, r.outcome, r.username) for r in rows] == [
+        ("Service", "twice", "success", demo.operator.username)]
 
 
 async def test_create_over_htmx_redirects_with_hx_redirect(demo: DemoProject, tenants: Tenants) -> None:
@@ -583,3 +618,32 @@ async def test_a_step_over_htmx_returns_the_wizard_alone(demo: DemoProject, tena
     assert resp.text.lstrip().startswith('<div id="wizard"')
     assert "<html" not in resp.text
     assert resp.headers["HX-Reswap"].startswith("outerHTML")
+
+
+async def test_the_dry_run_puts_the_servers_reason_on_the_field(demo: DemoProject, tenants: Tenants,
+                                                                admin_kube: KubeGateway) -> None:
+    w = await on_advanced_step(demo, tenants, "race")
+    await create(admin_kube, demo.namespace, plain_service("race"))  # someone else was quicker
+    resp = await w.press("create")
+    assert resp.status_code == 422
+    assert w.step == "basic"
+    assert w.message("name") == "Service race already exists."
+    assert not await admin_kube.exists("Deployment", demo.namespace, "race-v1", actor=CONSOLE)
+
+
+async def test_review_warns_about_fields_kubernetes_would_drop(demo: DemoProject, tenants: Tenants,
+                                                               admin_kube: KubeGateway) -> None:
+    w = await on_advanced_step(demo, tenants, "dropped")
+    await w.press("edit-mode-on")
+    text = w.form.get("yaml").replace("          containerPort: 80\n",
+                                                 "          containerPort: 80\n          servicePort: 80\n", 1)
+    assert "servicePort" in text
+    resp = await w.press("review", w.form.set("yaml", text))
+    assert resp.status_code == 200
+    warning = re.search(r'id="dropped-fields".*?</div>', w.page, re.S)
+    assert warning and "spec.template.spec.containers[0].ports[0].servicePort" in warning.group(0), warning.group(0)
+    resp = await w.press("create")
+    assert resp.status_code == 422 and 'id="dropped-fields"' in w.page
+    assert not await admin_kube.exists("Service", demo.namespace, "dropped", actor=CONSOLE)
+    resp = await w.press("create", w.form.set("accept_dropped", "1"))
+    assert resp.status_code == 303
