@@ -482,9 +482,16 @@ async def console_server(bench: Bench, name: str = "console") -> AsyncIterator[S
         out.close()
 
 
-async def server_browser(server: Server, user: User, *, limits: httpx.Limits | None = None) -> Browser:
-    client = httpx.AsyncClient(base_url=server.url, timeout=60,
-                               limits=limits or httpx.Limits(max_connections=4, max_keepalive_connections=4))
+# uvicorn closes a keep-alive connection idle for 5 s; a client reusing it at that moment gets a read
+# error (browsers retry such a request by themselves, httpx does not). Drop idle connections earlier.
+KEEPALIVE_EXPIRY = 4.0
+
+
+async def server_browser(server: Server, user: User, *, connections: int = 4) -> Browser:
+    """A signed-in client of a real console process (at most `connections` connections, like a browser's
+    few per host)."""
+    client = httpx.AsyncClient(base_url=server.url, timeout=60, limits=httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=KEEPALIVE_EXPIRY))
     b = Browser(client)
     await b.login(user.username)
     return b

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
-
 from bench import manifests
 from bench.common import (
     Bench, Figure, RssSampler, Stats, actor_of, alternate, console_server, env_int, log, ms, ratio_figure,
@@ -129,7 +127,7 @@ async def run(bench: Bench) -> list[Figure]:
 async def memory(bench: Bench, t, list_url: str, detail_url: str, iterations: int) -> list[Figure]:  # type: ignore[no-untyped-def]
     """RSS of a real console process serving the big project's pages."""
     async with console_server(bench, "p3-console") as server:
-        browser = await server_browser(server, t.users[0], limits=httpx.Limits(max_connections=10))
+        browser = await server_browser(server, t.users[0], connections=10)
         try:
             idle = server.rss_mb()
             wall: list[float] = []

@@ -191,8 +191,7 @@ async def run(bench: Bench) -> list[Figure]:
 
         async def sign_in(user):  # type: ignore[no-untyped-def]
             async with sem:
-                b = await server_browser(server, user, limits=httpx.Limits(max_connections=3,
-                                                                              max_keepalive_connections=3))
+                b = await server_browser(server, user, connections=3)
                 page = await b.client.get(f"{t.base}/services")
                 for asset in sorted(set(_STATIC.findall(page.text))):
                     await b.client.get(asset)

@@ -637,6 +637,8 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
         target = state.step
         if action.startswith("goto:") and action[5:] in SLUGS:
             target = action[5:]
+        if target == REVIEW:  # Edit Mode was opened from the Review: back to it, with the edited objects
+            return await _finish(request, state, ctx, kube, "review", accept_dropped)
         state.show(target)
         return _render(request, ctx, state, choices)
 

@@ -22,47 +22,22 @@ async def test_specify_workload_picker_fills_the_selector_and_creates(page, live
                                                                      demo: DemoProject, admin_kube: KubeGateway) -> None:
     await admin_kube.create(deployment("nginx-demo-v1", {"app": "nginx-demo", "version": "v1"}),
                             namespace=demo.namespace, actor=CONSOLE)
-    page.on("console", lambda m: print("CONSOLE", page.url, m.text[:600]))
-    await page.add_init_script("""
-      (function(){
-        const orig = Element.prototype.setAttribute;
-        new MutationObserver(function(ms){ ms.forEach(function(m){ if (m.attributeName==='style' && m.target.tagName==='INPUT' && m.oldValue===null) console.log('MUT style on ' + (m.target.id||m.target.name)); }); }).observe(document, {subtree:true, attributes:true, attributeOldValue:true});
-        ['htmx:beforeRequest','htmx:beforeSwap','htmx:afterSwap','htmx:afterSettle'].forEach(function(n){ document.addEventListener(n, function(e){ console.log('EVT ' + n + ' ' + (e.target.id||e.target.tagName)); }); });
-        Element.prototype.setAttribute = function(n, v){ if (n === 'style' && this.tagName === 'INPUT') { console.log('SETSTYLE ' + this.id + ' ' + new Error().stack.split('\\n').slice(1,6).join(' | ')); } return orig.call(this, n, v); };
-      })();
-    """)
     await login(page, live_server, demo.operator.username, PASSWORD)
     await page.goto(f"{live_server.url}{demo.base}/services/new")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.goto(f"{live_server.url}{demo.base}/services/new"')
-    print("STYLED-AT-LOAD", await page.locator("[style]").count(), await page.locator("input").count())
     await page.click("#choose-workloads")
-    print("STYLED-AT-LOAD2", await page.locator("[style]").count(), await page.locator("input").count())
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#choose-workloads")')
     await page.fill("#f-name", "nginx-extra")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.fill("#f-name", "nginx-extra")')
     await page.click("#next-button")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#next-button")')
     await page.locator("#step-settings-panel").wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.locator("#step-settings-panel").wait_for()')
     assert "Please set a workload selector." in await page.locator("#selector-hint").inner_text()
 
     await page.click("#specify-workload summary")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#specify-workload summary")')
     await page.locator("#pick-deployment-nginx-demo-v1").wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.locator("#pick-deployment-nginx-demo-v1").wait_fo')
     await page.click("#picker-tab-statefulset")  # the tabs fetch the picker's list (htmx)
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#picker-tab-statefulset")  # the tabs fetc')
     await page.get_by_text("This project has no StatefulSet yet.").wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.get_by_text("This project has no StatefulSet yet.')
     await page.click("#picker-tab-deployment")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#picker-tab-deployment")')
+    await page.locator("#picker-list").wait_for()
     await shot(page, "picker-open")
-    n = await page.locator("[style]").count()
-    print("STYLED", n)
-    for i in range(n):
-        print("STYLED", await page.locator("[style]").nth(i).evaluate("e => e.outerHTML.slice(0, 200)"))
     await page.click("#pick-deployment-nginx-demo-v1")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#pick-deployment-nginx-demo-v1")')
     await expect(page.locator("#selector-1-value")).to_have_value("v1")
     rows = {await page.input_value(f"#selector-{i}-key"): await page.input_value(f"#selector-{i}-value") for i in (0, 1)}
     assert rows == {"app": "nginx-demo", "version": "v1"}
@@ -71,36 +46,22 @@ async def test_specify_workload_picker_fills_the_selector_and_creates(page, live
 
     # the hint follows the rows as they change
     await page.fill("#selector-1-value", "v2")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.fill("#selector-1-value", "v2")')
     await page.locator("#selector-1-value").blur()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.locator("#selector-1-value").blur()')
     await page.get_by_text("The current selector matches no workload.").wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.get_by_text("The current selector matches no work')
     await page.fill("#selector-1-value", "v1")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.fill("#selector-1-value", "v1")')
     await page.locator("#selector-1-value").blur()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.locator("#selector-1-value").blur()')
     await page.get_by_text("matches 1 workload", exact=False).wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.get_by_text("matches 1 workload", exact=False).wa')
     await page.fill("#port-0-container-port", "80")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.fill("#port-0-container-port", "80")')
     await page.fill("#port-0-service-port", "8080")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.fill("#port-0-service-port", "8080")')
     await shot(page, "settings-filled")
     await page.click("#next-button")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#next-button")')
     await page.locator("#step-advanced-panel").wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.locator("#step-advanced-panel").wait_for()')
     assert await page.input_value("#labels-0-value") == "nginx-extra"
     await page.check("#access-nodeport")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.check("#access-nodeport")')
     await page.locator("#node-ports[open]").wait_for()
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.locator("#node-ports[open]").wait_for()')
     await shot(page, "advanced")
     await page.click("#create-button")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.click("#create-button")')
     await page.wait_for_url(f"**{demo.base}/services/nginx-extra")
-    print('STYLE', await page.locator('[style]').count(), 'STEP', 'await page.wait_for_url(f"**{demo.base}/services/nginx-extra')
     svc = await admin_kube.get("Service", demo.namespace, "nginx-extra", actor=CONSOLE)
     assert svc["spec"]["selector"] == {"app": "nginx-demo", "version": "v1"} and svc["spec"]["type"] == "NodePort"
 

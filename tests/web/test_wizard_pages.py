@@ -454,6 +454,17 @@ async def test_edit_mode_twice_keeps_fields_the_form_does_not_show(demo: DemoPro
     assert "tolerations:" in w.page and "replicas: 2" in w.page and "example.com/team: blue" in w.page
 
 
+async def test_edit_mode_from_the_review_returns_to_the_review(demo: DemoProject, tenants: Tenants) -> None:
+    w = await on_advanced_step(demo, tenants, "again")
+    await w.press("review")
+    await w.press("edit-mode-on")
+    text = w.form.get("yaml").replace("  replicas: 1\n", "  replicas: 3\n", 1)
+    resp = await w.press("edit-mode-off", w.form.set("yaml", text))
+    assert resp.status_code == 200 and w.step == "review"
+    assert 'id="review-yaml-deployment"' in w.page and "replicas: 3" in w.page
+    assert "create" in w.form.actions
+
+
 async def test_invalid_yaml_keeps_the_user_in_the_editor_with_line_and_column(demo: DemoProject,
                                                                               tenants: Tenants) -> None:
     w = await Wizard(await tenants.browser(demo.operator), stateless_url(demo)).open()
