@@ -608,10 +608,9 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
     state = _read_state(form, flavor)
     action = form.get("action")
     action = action if isinstance(action, str) and action else "next"
-    if state.alerts:  # damaged token: start again, saying why
-        choices = await _choices(request, ctx, kube, fresh=False)
-        return _render(request, ctx, state, choices, status=422)
     choices = await _choices(request, ctx, kube, fresh=False)
+    if state.alerts:  # a damaged draft token: start again, saying why
+        return _render(request, ctx, state, choices, status=422)
     accept_dropped = form.get("accept_dropped") == "1"
 
     if state.mode == "yaml":

@@ -14,8 +14,10 @@ from tests.web.test_creation_pages import TWO_FILES, deployment
 
 
 async def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A screenshot mid-test. caret="initial": hiding the caret leaves `style=""` on every input, which
+    htmx's settle would then copy onto the swapped-in inputs, and the CSP refuses that."""
     ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"creation-{name}.png"), full_page=True)
+    await page.screenshot(path=str(ARTIFACTS / f"creation-{name}.png"), full_page=True, caret="initial")
 
 
 async def test_specify_workload_picker_fills_the_selector_and_creates(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
