@@ -50,20 +50,25 @@ async def wait_pods_running(kube: KubeGateway, namespace: str, selector: str | N
 
 def detail_calls(raw: KubeGateway, namespace: str, name: str, actor: Any):  # type: ignore[no-untyped-def]
     """Exactly the calls of `service_detail(panel=True, status=True, events=False)` (the full page's first
-    tab): the Service, then together its Endpoints, its pods by selector, PodMetrics, and the three
-    workload lists."""
+    tab): the Service, then together its Endpoints, its pods and their PodMetrics by selector, and the
+    three workload lists (whole namespace: workloads are matched by their pod template's labels)."""
     async def run() -> None:
         svc = await raw.get("Service", namespace, name, actor=actor)
         selector = ",".join(f"{k}={v}" for k, v in ((svc.get("spec") or {}).get("selector") or {}).items())
-        await asyncio.gather(
-            raw.get("Endpoints", namespace, name, actor=actor),
-            raw.list("Pod", namespace, actor=actor, label_selector=selector),
-            raw.items("PodMetrics", namespace, actor=actor),
-            raw.items("Deployment", namespace, actor=actor),
-            raw.items("StatefulSet", namespace, actor=actor),
-            raw.items("DaemonSet", namespace, actor=actor),
-        )
+        await asyncio.gather(*(call() for call in detail_fanout(raw, namespace, name, selector, actor).values()))
     return run
+
+
+def detail_fanout(raw: KubeGateway, namespace: str, name: str, selector: str, actor: Any) -> dict[str, Any]:
+    """The detail page's calls after the Service itself, by name (to time them one by one too)."""
+    return {
+        "Endpoints": lambda: raw.get("Endpoints", namespace, name, actor=actor),
+        "Pods by selector": lambda: raw.list("Pod", namespace, actor=actor, label_selector=selector),
+        "PodMetrics by selector": lambda: raw.items("PodMetrics", namespace, actor=actor, label_selector=selector),
+        "Deployments": lambda: raw.items("Deployment", namespace, actor=actor),
+        "StatefulSets": lambda: raw.items("StatefulSet", namespace, actor=actor),
+        "DaemonSets": lambda: raw.items("DaemonSet", namespace, actor=actor),
+    }
 
 
 async def run(bench: Bench) -> list[Figure]:

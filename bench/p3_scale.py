@@ -22,7 +22,7 @@ from bench.common import (
     Bench, Figure, RssSampler, Stats, actor_of, alternate, console_server, env_int, log, ms, ratio_figure,
     server_browser, wait_gone,
 )
-from bench.p1_pages import detail_calls
+from bench.p1_pages import detail_calls, detail_fanout
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
 
@@ -113,6 +113,7 @@ async def run(bench: Bench) -> list[Figure]:
         figures.append(ratio_figure("P3", f"Service detail ({replicas} pods of {services * replicas}) / its 7 raw "
                                     "calls", Stats.of(a), Stats.of(b), TARGET))
         log(f"P3 detail: {figures[-1].detail}")
+        figures.append(await call_costs(bench, ns, detail_name, actor, services))
     finally:
         await browser.aclose()
 
@@ -122,6 +123,23 @@ async def run(bench: Bench) -> list[Figure]:
     if not await wait_gone(bench.admin, "Namespace", None, ns, timeout=900):
         log(f"P3: {ns} is still being deleted after 900 s")
     return figures
+
+
+async def call_costs(bench: Bench, ns: str, name: str, actor: object, services: int) -> Figure:
+    """Each raw call of the detail page alone (median of 5): where a big project's detail time goes."""
+    svc = await bench.raw.get("Service", ns, name, actor=actor)
+    selector = ",".join(f"{k}={v}" for k, v in (svc["spec"].get("selector") or {}).items())
+    costs = {}
+    for label, call in detail_fanout(bench.raw, ns, name, selector, actor).items():
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await call()
+            samples.append(ms(time.perf_counter() - started))
+        costs[label] = Stats.of(samples).median
+    slowest = max(costs, key=costs.__getitem__)
+    return Figure("P3", "Detail page's slowest raw call (alone)", costs[slowest], "ms", "", None,
+                  f"{slowest} of {services}; each alone: " + ", ".join(f"{k} {v:.0f} ms" for k, v in costs.items()))
 
 
 async def memory(bench: Bench, t, list_url: str, detail_url: str, iterations: int) -> list[Figure]:  # type: ignore[no-untyped-def]

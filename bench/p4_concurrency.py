@@ -26,8 +26,10 @@ import contextlib
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import psutil
@@ -170,6 +172,19 @@ class Session:
             await self.close_stream()
 
 
+async def start_py_spy(pid: int, seconds: float) -> asyncio.subprocess.Process | None:
+    """With BENCH_P4_PYSPY=<file.txt>, sample the console with py-spy (the `bench` extra) during the run and
+    write collapsed stacks there (for flamegraph tools or a quick `sort -t' ' -k2 -n`)."""
+    target = os.environ.get("BENCH_P4_PYSPY")
+    if not target:
+        return None
+    exe = Path(sys.executable).with_name("py-spy")
+    log(f"P4: sampling the console with py-spy into {target}")
+    return await asyncio.create_subprocess_exec(
+        str(exe), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50", "--format", "raw",
+        "--output", target, "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
 async def run(bench: Bench) -> list[Figure]:
     seconds = env_float("BENCH_P4_SECONDS", 300)
     sessions = env_int("BENCH_P4_SESSIONS", 100)
@@ -221,11 +236,14 @@ async def run(bench: Bench) -> list[Figure]:
                     f"RSS {server.rss_mb():.0f} MB")
 
         reporter = asyncio.get_running_loop().create_task(progress())
+        spy = await start_py_spy(proc.pid, seconds)
         try:
             with RssSampler(server, interval=1.0) as rss:
                 await asyncio.gather(*(r.run() for r in runners))
         finally:
             reporter.cancel()
+            if spy is not None:
+                await spy.wait()
             elapsed = time.monotonic() - started
             cpus = {}
             for name, p in watched.items():

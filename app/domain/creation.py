@@ -33,10 +33,23 @@ class ObjectProblem:
     name: str
     message: str
     field: str = ""
+    line: int | None = None  # where the field is written, when the objects came from YAML text
+    column: int | None = None
 
     def __str__(self) -> str:
         where = f"{self.kind} {self.name}" + (f" ({self.field})" if self.field else "")
+        if self.line is not None:
+            where += ", " + _("line {line}, column {column}").format(line=self.line, column=self.column)
         return f"{where}: {self.message}"
+
+    def located_in(self, text: str) -> "ObjectProblem":
+        """The same problem, with the line and column of its field in `text` (if found)."""
+        from dataclasses import replace
+
+        from app.domain.yaml_gate import locate
+
+        at = locate(text, self.kind, self.name, self.field)
+        return replace(self, line=at[0], column=at[1]) if at else self
 
 
 @dataclass

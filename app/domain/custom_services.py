@@ -41,7 +41,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
@@ -112,7 +112,6 @@ PICKER_KIND_LABELS: dict[str, LazyString] = {
     "DaemonSet": lazy_("Daemonsets"),
 }
 _WORKLOAD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 def _strip(value: Any) -> Any:
@@ -897,7 +896,6 @@ class StepView:
     title: str
     state: Literal["done", "current", "todo"]
     index: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def step_views(flow: Flow, current: str) -> list[StepView]:

@@ -660,7 +660,7 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
                          panel: bool = True, status: bool = True, events: bool = False) -> ServiceDetail:
     """The Service and what the page shows of it, in a fixed number of calls made together:
     service, endpoints (panel), pods by selector, deployments, statefulsets, daemonsets, pod metrics
-    (status) and events (events). Secondary reads that fail become messages on their section."""
+    by selector (status) and events (events). Secondary reads that fail become messages on their section."""
     svc = await get_service(kube, namespace, name, actor=actor)
     view = ServiceView.of(svc)
     detail = ServiceDetail(service=view)
@@ -679,7 +679,10 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
         if panel and view.access != EXTERNAL_NAME else none(),
         "pods": _soft(kube.list("Pod", namespace, actor=actor, label_selector=selector_string(selector)),
                       problems, "pods", {}) if need_pods else none(),
-        "metrics": _soft(kube.items("PodMetrics", namespace, actor=actor), {}, "metrics", None)
+        # The usage of the Service's pods only (metrics.k8s.io filters by the pods' labels): the whole
+        # namespace's metrics would be thousands of objects in a big project.
+        "metrics": _soft(kube.items("PodMetrics", namespace, actor=actor, label_selector=selector_string(selector)),
+                         {}, "metrics", None)
         if need_pods and status else none(),
         "events": _soft(kube.items("Event", namespace, actor=actor), problems, "events", [])
         if events else nothing(),

@@ -18,6 +18,8 @@ per form (`creation.guard`), is audited, and is made as the user.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 import secrets
 from collections.abc import Callable, Coroutine
@@ -82,6 +84,15 @@ def _new_url(ctx: ProjectCtx) -> str:
 
 def _submission_token() -> str:
     return secrets.token_urlsafe(12)
+
+
+def _once_key(ctx: ProjectCtx, submission: str, objects: list[dict[str, Any]]) -> tuple[str, str]:
+    """The double-submit key: the same form sent twice with the same content creates once; the same
+    form changed and sent again (back button, new name) is a new creation."""
+    if not submission:
+        return (ctx.me.user.uid, "")
+    digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()[:32]
+    return (ctx.me.user.uid, f"{submission}:{digest}")
 
 
 @router.get(BASE)
@@ -219,8 +230,6 @@ async def _render_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: 
         context["label_rows"] = _rows(values, "labels", ("key", "value"))
         context["node_port_min"], context["node_port_max"] = NODE_PORT_MIN, NODE_PORT_MAX
         context["sticky_max"] = STICKY_TIMEOUT_MAX
-        context["node_ports_error"] = any(k.startswith("node_ports") for k in state.errors)
-        context["annotations_error"] = any(k.startswith("service_annotations") for k in state.errors)
     template = f"creation/{flow.slug}.html"
     return render_page_or_block(request, template, context, "form", status_code=status)
 
@@ -344,7 +353,7 @@ async def _create_from_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, st
             return outcome
 
     try:
-        await creation_domain.guard.once((ctx.me.user.uid, state.submission), work)
+        await creation_domain.guard.once(_once_key(ctx, state.submission, [service]), work)
     except _CreateFailed as failed:
         errors: dict[str, str] = {}
         target: str | None = None
@@ -496,7 +505,7 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         return _Done(True)
 
     try:
-        done = await creation_domain.guard.once((ctx.me.user.uid, submission), work)
+        done = await creation_domain.guard.once(_once_key(ctx, submission, plan.as_dicts()), work)
     except _CreateFailed as failed:
         plan.server_problems = failed.outcome.problems
         ctx_vars["rolled_back"] = failed.outcome.rolled_back

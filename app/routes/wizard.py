@@ -561,7 +561,7 @@ def _show_create_failure(request: Request, ctx: ProjectCtx, state: State, choice
     for problem in outcome.problems:
         target = field_for_cause(state.draft, problem.kind, problem.field) if problem.field else None
         if target is None or state.mode == "yaml":
-            state.server_problems.append(problem)
+            state.server_problems.append(problem.located_in(state.yaml_text) if state.mode == "yaml" else problem)
         else:
             by_step.setdefault(target[0], {}).setdefault(target[1], problem.message)
     if state.mode == "yaml":

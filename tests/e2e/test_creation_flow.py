@@ -3,6 +3,7 @@ and Edit by YAML with two uploaded files of several documents each. Both land on
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from playwright.async_api import expect
@@ -59,13 +60,17 @@ async def test_specify_workload_picker_fills_the_selector_and_creates(page, live
     await page.click("#next-button")
     await page.locator("#step-advanced-panel").wait_for()
     assert await page.input_value("#labels-0-value") == "nginx-extra"
-    await page.check("#access-nodeport")
-    await page.locator("#node-ports[open]").wait_for()
+    assert not await page.locator("#node-ports").is_visible()
+    await page.select_option("#f-access", "NodePort")
+    await expect(page.locator("#node-ports")).to_be_visible()
+    node_port = 30100 + secrets.randbelow(2600)  # node ports are cluster-wide: no fixed number
+    await page.fill("#node-port-0", str(node_port))
     await shot(page, "advanced")
     await page.click("#create-button")
     await page.wait_for_url(f"**{demo.base}/services/nginx-extra")
     svc = await admin_kube.get("Service", demo.namespace, "nginx-extra", actor=CONSOLE)
     assert svc["spec"]["selector"] == {"app": "nginx-demo", "version": "v1"} and svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["nodePort"] == node_port
 
 
 async def test_two_yaml_files_are_planned_and_created(page, live_server: LiveServer, demo: DemoProject,  # type: ignore[no-untyped-def]
@@ -92,3 +97,27 @@ async def test_two_yaml_files_are_planned_and_created(page, live_server: LiveSer
     for kind, name in (("ConfigMap", "shop-config"), ("Deployment", "shop"), ("Secret", "shop-secret"),
                        ("Service", "shop")):
         assert await admin_kube.exists(kind, demo.namespace, name, actor=CONSOLE)
+
+
+async def test_external_service_shows_errors_in_place_and_creates(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                                  demo: DemoProject, admin_kube: KubeGateway) -> None:
+    await login(page, live_server, demo.operator.username, PASSWORD)
+    await page.goto(f"{live_server.url}{demo.base}/services/new")
+    await page.click("#choose-external")
+    await page.fill("#f-name", "Partner")
+    await page.click("#next-button")
+    await expect(page.locator("#f-name-error")).to_contain_text("must start with a lowercase letter")
+    await shot(page, "external-basic-error")
+    await page.fill("#f-name", "partner")
+    await page.fill("#f-alias", "Partner API")
+    await page.click("#next-button")
+    await page.locator("#step-address-panel").wait_for()
+    await page.fill("#f-external_name", "https://api.example.com/v1")
+    await page.keyboard.press("Enter")  # Enter in the field means Create on the last step
+    await expect(page.locator("#f-external_name-error")).to_contain_text("without a scheme")
+    await shot(page, "external-address-error")
+    await page.fill("#f-external_name", "api.example.com")
+    await page.click("#create-button")
+    await page.wait_for_url(f"**{demo.base}/services/partner")
+    svc = await admin_kube.get("Service", demo.namespace, "partner", actor=CONSOLE)
+    assert svc["spec"]["externalName"] == "api.example.com"

@@ -140,8 +140,9 @@ async def test_detail_makes_the_same_calls_whatever_the_number_of_pods() -> None
             "Deployment": [{"metadata": {"name": "web-v1", "labels": {"app": "web", "version": "v1"}},
                             "spec": {"replicas": n, "template": {"metadata": {"labels": {"app": "web", "version": "v1"}}}},
                             "status": {"readyReplicas": n}}],
-            "PodMetrics": [{"metadata": {"name": f"web-{i}"}, "containers": [{"name": "c", "usage": {"cpu": "5m", "memory": "10Mi"}}]}
-                           for i in range(n)],
+            # metrics.k8s.io gives a PodMetrics the labels of its pod (and filters by them)
+            "PodMetrics": [{"metadata": {"name": f"web-{i}", "labels": {"app": "web"}},
+                            "containers": [{"name": "c", "usage": {"cpu": "5m", "memory": "10Mi"}}]} for i in range(n)],
             "Event": [],
         })
     counts = []

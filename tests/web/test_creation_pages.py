@@ -10,6 +10,7 @@ import asyncio
 import html as html_lib
 import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -131,9 +132,11 @@ def text_of(page: str) -> str:
     return html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
-async def audit_entries(app, name: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+async def audit_entries(app, demo: DemoProject, name: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    """The create entries of the audit log for a Service of the demo project."""
     async with app.state.sessionmaker() as s:
-        rows = await s.execute(select(AuditEvent).where(AuditEvent.object_name == name, AuditEvent.verb == "create"))
+        rows = await s.execute(select(AuditEvent).where(
+            AuditEvent.object_name == name, AuditEvent.verb == "create", AuditEvent.project == demo.project.name))
         return list(rows.scalars())
 
 
@@ -252,7 +255,7 @@ async def test_external_previous_keeps_values_and_creates_the_service(demo: Demo
     assert svc["spec"]["type"] == "ExternalName"
     assert svc["spec"]["externalName"] == "api.example.com"  # DNS names are case-insensitive
     assert "selector" not in svc["spec"] and "ports" not in svc["spec"]
-    [entry] = await audit_entries(app, "ext-api")
+    [entry] = await audit_entries(app, demo, "ext-api")
     assert (entry.username, entry.outcome, entry.object_kind, entry.project) == (
         demo.operator.username, "success", "Service", demo.project.name)
     landing = await b.get(done.headers["location"])
@@ -283,9 +286,13 @@ async def test_a_double_submit_creates_once(demo: DemoProject, tenants: Tenants,
     assert first.headers["location"] == second.headers["location"] == f"{demo.base}/services/twice"
     again = await submit(b, url, page, "create")  # the back button and Create once more
     assert again.status_code == 303
-    assert [e.outcome for e in await audit_entries(app, "twice")] == ["success"]
+    assert [e.outcome for e in await audit_entries(app, demo, "twice")] == ["success"]
     names = [s["metadata"]["name"] for s in await admin_kube.items("Service", demo.namespace, actor=CONSOLE)]
     assert names == ["twice"]
+    # the same form, changed, is another Service
+    other = await submit(b, url, page, "create", name="twice-more")
+    assert other.status_code == 303 and other.headers["location"] == f"{demo.base}/services/twice-more"
+    assert await admin_kube.exists("Service", demo.namespace, "twice-more", actor=CONSOLE)
 
 
 async def test_a_conflict_at_create_points_back_at_the_name(demo: DemoProject, tenants: Tenants,
@@ -386,8 +393,8 @@ async def test_workloads_advanced_settings_rules(demo: DemoProject, tenants: Ten
           "service_annotations__0__value": "x"}, "service_annotations-0-key", "managed by the console"),
         ({"access": "LoadBalancer", "service_annotations__0__key": "bad key"}, "service_annotations-0-key",
          "The key can contain only"),
-        ({"access": "ClusterIP"}, "access", "Please select a valid option."),
-        ({"lb_provider": "acme"}, "lb_provider", "Please select a valid option."),
+        ({"access": "ClusterIP"}, "f-access", "Please select a valid option."),
+        ({"lb_provider": "acme"}, "lb-provider", "Please select a valid option."),
     ]
     for changes, field_id, message in cases:
         resp = await submit(b, url, page, "create", **changes)
@@ -402,7 +409,7 @@ async def test_workloads_headless_is_not_offered_internet_access(demo: DemoProje
     b = await tenants.browser(demo.operator)
     url = urls(demo)["workloads"]
     page = await to_advanced(b, demo, "db-headless", access_mode="headless")
-    assert 'id="headless-no-access"' in page.text and 'name="access" value="NodePort"' not in page.text
+    assert 'id="headless-no-access"' in page.text and 'id="f-access"' not in page.text
     tampered = await submit(b, url, page, "create", access="NodePort")
     assert tampered.status_code == 422
     assert "cannot be exposed through a node port" in error_of(tampered.text, "access")
@@ -425,7 +432,8 @@ async def test_workloads_creates_the_service_of_the_form(demo: DemoProject, tena
                         ports__1__container_port="53", ports__1__service_port="53")
     assert current_step(page.text) == "advanced", page.text[:3000]
     assert [field_value(page.text, f"node_ports.{i}.name") for i in (0, 1)] == ["http-web", "udp-dns"]
-    done = await submit(b, url, page, "create", access="NodePort", node_ports__0__node_port="31080",
+    node_port = 30100 + secrets.randbelow(2600)  # node ports are cluster-wide: no fixed number
+    done = await submit(b, url, page, "create", access="NodePort", node_ports__0__node_port=str(node_port),
                         sticky_session="on", sticky_timeout="600", labels__1__key="tier", labels__1__value="edge")
     assert done.status_code == 303, done.text[:3000]
     assert done.headers["location"] == f"{demo.base}/services/nginx-extra"
@@ -439,10 +447,10 @@ async def test_workloads_creates_the_service_of_the_form(demo: DemoProject, tena
     assert spec["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 600}}
     web, dns = spec["ports"]
     assert (web["name"], web["protocol"], web["port"], web["targetPort"], web["nodePort"]) == (
-        "http-web", "TCP", 8080, 80, 31080)
+        "http-web", "TCP", 8080, 80, node_port)
     assert (dns["name"], dns["protocol"], dns["port"], dns["targetPort"]) == ("udp-dns", "UDP", 53, 53)
     assert 30000 <= dns["nodePort"] <= 32767
-    assert [e.outcome for e in await audit_entries(app, "nginx-extra")] == ["success"]
+    assert [e.outcome for e in await audit_entries(app, demo, "nginx-extra")] == ["success"]
 
 
 async def test_workloads_previous_keeps_values_and_the_name_follows_into_the_app_label(
@@ -804,8 +812,19 @@ async def test_two_files_with_several_documents_are_planned_then_created_togethe
     for kind, name in (("ConfigMap", "shop-config"), ("Deployment", "shop"), ("Secret", "shop-secret"), ("Service", "shop")):
         obj = await admin_kube.get(kind, demo.namespace, name, actor=CONSOLE)
         assert obj["metadata"]["namespace"] == demo.namespace
-    [entry] = await audit_entries(app, "shop")
+    [entry] = await audit_entries(app, demo, "shop")
     assert entry.outcome == "success" and "ConfigMap/shop-config" in entry.detail
+
+
+async def test_a_double_submit_of_yaml_creates_once(demo: DemoProject, tenants: Tenants,
+                                                    admin_kube: KubeGateway, app) -> None:  # type: ignore[no-untyped-def]
+    world = await yaml_browser(demo, tenants)
+    objs = json.loads(json.dumps([SERVICE_JSON, deployment("json-web", {"app": "json-web"})]))  # nothing shared
+    text = yaml.safe_dump_all(objs, sort_keys=False)
+    first, second = await asyncio.gather(post_yaml(world, text=text), post_yaml(world, text=text))
+    assert (first.status_code, second.status_code) == (303, 303), (problems_shown(first.text), problems_shown(second.text))
+    assert first.headers["location"] == second.headers["location"] == f"{demo.base}/services/json-web"
+    assert [e.outcome for e in await audit_entries(app, demo, "json-web")] == ["success"]
 
 
 async def test_files_sent_with_create_are_shown_not_created(demo: DemoProject, tenants: Tenants,
@@ -901,6 +920,7 @@ async def test_whatever_the_page_accepts_lands_in_the_project_with_an_allowed_ki
     @given(manifests(demo.namespace))
     def accepted_objects_are_in_the_project(drawn: tuple[list[dict[str, Any]], str]) -> None:
         objs, style = drawn
+        objs = json.loads(json.dumps(objs))  # no shared sub-objects (PyYAML would write them as aliases)
         n = next(counter)
         for obj in objs:  # unique per example, so each one's objects can be looked for
             obj["metadata"]["name"] = f"{obj['metadata']['name']}-{n}"
