@@ -107,7 +107,8 @@ async def create_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects
             outcome.problems = _problems_from(obj, e)
             for kind, name in reversed(outcome.created):
                 try:
-                    await kube.delete(kind, namespace, name, actor=actor, propagation="Foreground")
+                    # Background: a Service deleted in the foreground keeps its node port held on 1.20.
+                    await kube.delete(kind, namespace, name, actor=actor, propagation="Background")
                     outcome.rolled_back.append((kind, name))
                 except KubeError as undo:
                     if not undo.not_found:
