@@ -27,6 +27,7 @@ async def main(selected: list[str], record: bool) -> int:
     modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight}
     figures: list[Figure] = []
     failed = False
+    load_before = os.getloadavg()
     async with open_bench() as bench:
         for name in selected:
             log(f"{name.upper()}: {TITLES[name]}")
@@ -41,9 +42,13 @@ async def main(selected: list[str], record: bool) -> int:
                 await bench.delete_namespaces()
     print()
     print(report.table(figures))
+    load_after = os.getloadavg()
+    load = (f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end "
+            f"(1-minute; the machine is shared)")
+    print(load)
     if record:
         settings = {k: os.environ[k] for k in SETTINGS if os.environ.get(k)}
-        report.append(figures, selected, settings)
+        report.append(figures, selected, settings, load)
         log(f"appended to {report.RESULTS}")
     return 1 if failed else 0
 

@@ -58,13 +58,14 @@ def _dirty() -> bool:
     return bool(out.strip())
 
 
-def markdown(figures: list[Figure], selected: list[str], settings: dict[str, str]) -> str:
+def markdown(figures: list[Figure], selected: list[str], settings: dict[str, str], load: str = "") -> str:
     m = machine()
     out = [f"## {m['date']}: {' '.join(s.upper() for s in selected)}", ""]
     out.append(f"- machine: `{m['uname']}`")
     out.append(f"- CPUs: {m['cpus']}; Python {m['python']}; commit {m['commit'] or '?'}")
-    if settings:
-        out.append("- settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    if load:
+        out.append(f"- {load}")
+    out.append("- settings: " + (", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"))
     out.append("")
     out.append("| bench | figure | value | target | verdict | detail |")
     out.append("|---|---|---|---|---|---|")
@@ -76,8 +77,8 @@ def markdown(figures: list[Figure], selected: list[str], settings: dict[str, str
     return "\n".join(out) + "\n"
 
 
-def append(figures: list[Figure], selected: list[str], settings: dict[str, str]) -> None:
-    text = markdown(figures, selected, settings)
+def append(figures: list[Figure], selected: list[str], settings: dict[str, str], load: str = "") -> None:
+    text = markdown(figures, selected, settings, load)
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nNewest last. Written by `make bench` (`python -m bench`); "
                            "see README.md beside this file.\n\n")

@@ -75,9 +75,12 @@ async def test_deployment_pods_run_with_ips_and_fill_the_service_endpoints(admin
         return d.get("status", {}).get("availableReplicas") == 3 and d["status"].get("updatedReplicas") == 3
 
     assert await eventually(rolled_out, timeout=30)
-    events = await admin_kube.items("Event", namespace, actor=CONSOLE)
-    reasons = {e["reason"] for e in events if e["involvedObject"]["kind"] == "Pod"}
-    assert {"Scheduled", "Pulled", "Created", "Started"} <= reasons
+    async def pod_events() -> bool:  # events trail the pods: they are queued behind pod work
+        events = await admin_kube.items("Event", namespace, actor=CONSOLE)
+        reasons = {e["reason"] for e in events if e["involvedObject"]["kind"] == "Pod"}
+        return {"Scheduled", "Pulled", "Created", "Started"} <= reasons
+
+    assert await eventually(pod_events, timeout=30)
 
 
 async def _equal(value: Any, expected: Any) -> bool:
