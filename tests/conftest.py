@@ -187,7 +187,9 @@ class Tenants:
             access = WorkspaceAccess(user=creator, role=WorkspaceRole.admin)
             name = f"p-{_uid()}"
             self.created_namespaces.append(name)
-            return await projects_domain.create_project(s, self.kube, ws=ws, access=access, name=name)
+            project = await projects_domain.create_project(s, self.kube, ws=ws, access=access, name=name)
+        await self.cluster_grants(project, creator)
+        return project
 
     async def project_member(self, project: Project, user: User, role: ProjectRole) -> None:
         from app.domain import rbac
@@ -196,6 +198,15 @@ class Tenants:
             s.add(ProjectMember(project_id=project.id, user_id=user.id, role=role))
             await s.commit()
             await rbac.reconcile_project(s, self.kube, project)
+        await self.cluster_grants(project, user)
+
+    async def cluster_grants(self, project: Project, user: User) -> None:
+        """Wait until the API server's authorizer has seen the user's new RoleBinding (it lags a little)."""
+        from app.kube.client import Actor
+        from tests.cluster import eventually
+
+        await eventually(lambda: self.kube.list("Service", project.name, actor=Actor.user(user.uid), limit=1),
+                         timeout=15)
 
     async def browser(self, user: User | None = None) -> Browser:
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver")  # type: ignore[arg-type]

@@ -40,38 +40,41 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from app.domain import names
-from app.domain.forms import FormResult, validate_data
+from app.domain import names, service_rules
+from app.domain.forms import Errors, FormResult, OptInt, Text, validate_data
 from app.domain.manifests import (
     ANNOTATION_ALIAS,
     ANNOTATION_DESCRIPTION,
     ANNOTATION_SERVICE_TYPE,
     LABEL_APP,
     LB_PROVIDERS,
-    NODE_PORT_MAX,
-    NODE_PORT_MIN,
     PATTERN_DNS_SUBDOMAIN,
     PATTERN_PORT_NAME,
     PROTOCOLS,
     STICKY_TIMEOUT_DEFAULT,
-    STICKY_TIMEOUT_MAX,
     as_dict,
     default_port_name,
     detect_provider,
     dig,
-    is_preserved_annotation,
     k8s_protocol,
-    label_key_problem,
-    label_value_problem,
     lb_provider,
     port_name_prefix,
     stamp,
+)
+from app.domain.service_rules import (
+    NodePortRow,
+    PortRow,
+    check_exposure,
+    check_pairs,
+    check_sticky_session,
+    parse_cause,
+    row_dict,
 )
 from app.i18n import LazyString, _, lazy_, ngettext
 
@@ -101,9 +104,10 @@ __all__ = [
 ]
 
 EXTERNAL_SERVICE_TYPE = "externalservice"
-PORT_NAME_MAX = 63
+PORT_NAME_MAX = 63  # a Service port's name is a DNS label (the wizard's container ports allow 15)
 PORT_MIN, PORT_MAX = 1, 65535
 MAX_ROWS = 100  # rows of one list; a form with more is not one of ours
+ANNOTATION_VALUE_MAX = 64 * 1024  # a longer annotation value is refused with a message
 # The workloads a Service can be made over, in the picker's tab order.
 PICKER_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet")
 PICKER_KIND_LABELS: dict[str, LazyString] = {
@@ -114,16 +118,6 @@ PICKER_KIND_LABELS: dict[str, LazyString] = {
 _WORKLOAD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _blank_to_none(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return value.strip() if isinstance(value, str) else value
-
-
 def _rows(value: Any) -> Any:
     """A list of rows from the form; at most MAX_ROWS (the rest is not one of ours)."""
     if isinstance(value, list):
@@ -131,82 +125,15 @@ def _rows(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_strip)]
-OptInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
-
-_LABEL_RULE = lazy_(
-    "The key and value of a label can contain only letters, numbers, hyphens (-), underscores (_), and "
-    "dots (.), and must start and end with a letter or number. The maximum length of each key and each "
-    "value is 63 characters (if the key contains a domain name, the maximum length is 253 characters)."
-)
-_ANNOTATION_KEY_RULE = lazy_(
-    "The key can contain only letters, numbers, hyphens (-), underscores (_), and dots (.), may start "
-    "with a domain name and a slash (/), and must start and end with a letter or number."
-)
-
-
-class _Errors(dict[str, str]):
-    def add(self, key: str, message: str) -> None:
-        self.setdefault(key, str(message))
-
-
 # ---------------------------------------------------------------------------------------------------
-# Rows
+# Rows (PortRow and NodePortRow are shared with the wizard: `app.domain.service_rules`)
 
 
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KeyValueRow(service_rules.KeyValueRow):
+    """A selector, label or annotation row. Unlike the wizard's rows (which read values back from
+    manifests unchanged), these come only from the form: the value is stripped like the key."""
 
-
-class KeyValueRow(_Row):
-    key: Text = ""
     value: Text = ""
-
-    def is_blank(self) -> bool:
-        return not self.key and not self.value
-
-
-class PortRow(_Row):
-    protocol: Literal["GRPC", "HTTP", "HTTP2", "HTTPS", "MONGO", "REDIS", "TCP", "TLS", "UDP"] = "HTTP"
-    name: Text = ""
-    container_port: OptInt = None
-    service_port: OptInt = None
-
-    def is_blank(self) -> bool:
-        return not self.name and self.container_port is None and self.service_port is None
-
-
-class NodePortRow(_Row):
-    """The node port of one Service port, by the port's name."""
-
-    name: Text = ""
-    node_port: OptInt = None
-
-
-def _pairs(rows: Iterable[KeyValueRow]) -> dict[str, str]:
-    return {r.key: r.value for r in rows if not r.is_blank()}
-
-
-def _check_pairs(e: _Errors, field_name: str, rows: Sequence[KeyValueRow], *, labels: bool) -> None:
-    """Label (or annotation) rows: keys valid and unique, label values valid. Blank rows are skipped."""
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        if row.is_blank():
-            continue
-        q = f"{field_name}.{i}"
-        if not row.key:
-            e.add(f"{q}.key", _("Please set a key."))
-        elif label_key_problem(row.key):
-            e.add(f"{q}.key", str(_LABEL_RULE) if labels else str(_ANNOTATION_KEY_RULE))
-        elif not labels and is_preserved_annotation(row.key):
-            e.add(f"{q}.key", _("Annotations starting with kubesphere.io/ are managed by the console."))
-        elif row.key in seen:
-            e.add(f"{q}.key", _("The key already exists. Please enter another key."))
-        seen.add(row.key)
-        if labels and label_value_problem(row.value):
-            e.add(f"{q}.value", str(_LABEL_RULE))
-        elif not labels and len(row.value) > 64 * 1024:
-            e.add(f"{q}.value", _("The value is too long."))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -251,7 +178,7 @@ class BasicInfo(Step):
     description: str = ""
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
+        e = Errors()
         problem = names.dns1035_label_problem(self.name)
         if problem:
             e.add("name", problem)
@@ -336,16 +263,16 @@ class ServiceSettings(Step):
         return data
 
     def selector_dict(self) -> dict[str, str]:
-        return _pairs(self.selector)
+        return row_dict(self.selector)
 
     def filled_ports(self) -> list[PortRow]:
         return [p for p in self.ports if not p.is_blank()]
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
-        if not _pairs(self.selector):
+        e = Errors()
+        if not row_dict(self.selector):
             e.add("selector", _("Please set a workload selector."))
-        _check_pairs(e, "selector", self.selector, labels=True)
+        check_pairs(e, "selector", self.selector, labels=True)
         filled = [(i, p) for i, p in enumerate(self.ports) if not p.is_blank()]
         if not filled and not self.headless:
             e.add("ports", _("Please set at least one port."))
@@ -419,40 +346,29 @@ class AdvancedSettings(Step):
         return data
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
-        if self.access != "none" and context.headless:
-            e.add(
-                "access",
-                _(
-                    "A headless Service has no cluster IP, so it cannot be exposed through a node port or a load "
-                    "balancer. Choose Virtual IP Address in Service Settings to expose it."
-                ),
-            )
-        if self.access != "none":
-            seen: set[int] = set()
-            for i, row in enumerate(self.node_ports):
-                if row.node_port is None:
-                    continue
-                if not NODE_PORT_MIN <= row.node_port <= NODE_PORT_MAX:
-                    e.add(
-                        f"node_ports.{i}.node_port",
-                        _("The node port must be between {min} and {max}.").format(min=NODE_PORT_MIN, max=NODE_PORT_MAX),
-                    )
-                elif row.node_port in seen:
-                    e.add(f"node_ports.{i}.node_port", _("Another port already uses this node port."))
-                seen.add(row.node_port)
+        e = Errors()
+        check_exposure(
+            e,
+            self.access,
+            self.node_ports,
+            headless=context.headless,
+            # here the user chose headless in Service Settings: the way out is to choose again
+            headless_message=_(
+                "A headless Service has no cluster IP, so it cannot be exposed through a node port or a load "
+                "balancer. Choose Virtual IP Address in Service Settings to expose it."
+            ),
+        )
         if self.lb_provider and self.lb_provider not in {p.id for p in LB_PROVIDERS}:
             e.add("lb_provider", _("Please select a valid option."))
         if self.access == "LoadBalancer":
-            _check_pairs(e, "service_annotations", self.service_annotations, labels=False)
-        if self.sticky_session:
-            if self.sticky_timeout is None:
-                e.add("sticky_timeout", _("This parameter is required."))
-            elif not 1 <= self.sticky_timeout <= STICKY_TIMEOUT_MAX:
-                e.add("sticky_timeout", _("The value range is 1 to 86400 and the default value is 10800."))
-        if not _pairs(self.labels):
+            check_pairs(
+                e, "service_annotations", self.service_annotations, labels=False,
+                annotation_value_max=ANNOTATION_VALUE_MAX,
+            )
+        check_sticky_session(e, self.sticky_session, self.sticky_timeout)
+        if not row_dict(self.labels):
             e.add("labels", _("Please add a label."))
-        _check_pairs(e, "labels", self.labels, labels=True)
+        check_pairs(e, "labels", self.labels, labels=True)
         return dict(e)
 
 
@@ -563,10 +479,10 @@ def workloads_service(
     basic: BasicInfo, settings: ServiceSettings, advanced: AdvancedSettings, *, namespace: str, creator: str
 ) -> dict[str, Any]:
     """The Service of kubesphere.md §2.4 (without the empty alias), headless when asked."""
-    meta = _basic_metadata(basic, _pairs(advanced.labels))
+    meta = _basic_metadata(basic, row_dict(advanced.labels))
     exposed = advanced.access != "none" and not settings.headless
     if exposed and advanced.access == "LoadBalancer":
-        meta["annotations"].update(_pairs(advanced.service_annotations))
+        meta["annotations"].update(row_dict(advanced.service_annotations))
     node_ports = {r.name: r.node_port for r in advanced.node_ports if r.node_port is not None}
     ports: list[dict[str, Any]] = []
     for p in settings.filled_ports():
@@ -673,9 +589,9 @@ def selector_hint(rows: Any, workloads: Sequence[WorkloadInfo] | None) -> Select
             parsed.append(KeyValueRow.model_validate({k: v for k, v in row.items() if k in ("key", "value")}))
         except ValueError:
             return SelectorHint(_("Fix the selector to see which workloads it matches."), "muted")
-    e = _Errors()
-    _check_pairs(e, "selector", parsed, labels=True)
-    selector = _pairs(parsed)
+    e = Errors()
+    check_pairs(e, "selector", parsed, labels=True)
+    selector = row_dict(parsed)
     if e:
         return SelectorHint(_("Fix the selector to see which workloads it matches."), "muted")
     if not selector:
@@ -840,20 +756,10 @@ def follow_name(values: Mapping[str, Any], old: str, new: str) -> dict[str, Any]
 # ---------------------------------------------------------------------------------------------------
 # Server causes back to form fields
 
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
-
-
-def _parse_cause(cause: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for plain, bracket in _SEGMENT.findall(cause):
-        value = plain or bracket
-        parts.append(int(value) if value.isdigit() else value)
-    return parts
-
 
 def field_for_cause(flow: Flow, cause: str) -> tuple[str, str] | None:
     """The (step, form field) an API server cause (`spec.ports[0].port`) is about, or None."""
-    path = _parse_cause(cause)
+    path = parse_cause(cause)
     external = flow is EXTERNAL
     match path:
         case ["metadata", "name", *_]:

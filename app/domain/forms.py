@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Generic, NamedTuple, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from app.i18n import _
@@ -47,6 +47,39 @@ def as_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], BeforeValidator(as_list)]
+
+
+def strip(value: Any) -> Any:
+    """BeforeValidator: text without surrounding white space."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def blank_to_none(value: Any) -> Any:
+    """BeforeValidator for optional numbers: a blank field is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+Text = Annotated[str, BeforeValidator(strip)]
+OptInt = Annotated[int | None, BeforeValidator(blank_to_none)]
+
+
+class Row(BaseModel):
+    """One row of a list in a form (a port, a label, ...): no fields but its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def form_values(self) -> dict[str, Any]:
+        """Nested plain values, e.g. for rendering a new row in a template."""
+        return self.model_dump(warnings=False)
+
+
+class Errors(dict[str, str]):
+    """What a model's `check` collects, {form field: message}: a field keeps its first message."""
+
+    def add(self, key: str, message: str) -> None:
+        self.setdefault(key, str(message))
 
 
 class FormResult(NamedTuple, Generic[M]):

@@ -647,13 +647,21 @@ def endpoint_addresses(endpoints: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
-async def get_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor) -> Obj:
+async def _get_or_not_found(kube: KubeGateway, kind: str, namespace: str, name: str, *, actor: Actor,
+                            missing: str) -> Obj:
+    """The object; NotFound with the message `missing` when there is none."""
     try:
-        return await kube.get("Service", namespace, name, actor=actor)
+        return await kube.get(kind, namespace, name, actor=actor)
     except KubeError as e:
         if e.not_found:
-            raise NotFound(_("The Service {name} does not exist in this project.").format(name=name)) from None
+            raise NotFound(missing) from None
         raise
+
+
+async def get_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor) -> Obj:
+    return await _get_or_not_found(
+        kube, "Service", namespace, name, actor=actor,
+        missing=_("The Service {name} does not exist in this project.").format(name=name))
 
 
 async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,
@@ -724,16 +732,9 @@ async def pod_detail(kube: KubeGateway, namespace: str, name: str, *, actor: Act
     """The pod, its usage and its events: three calls."""
     problems: dict[str, str] = {}
 
-    async def get_pod() -> Obj:
-        try:
-            return await kube.get("Pod", namespace, name, actor=actor)
-        except KubeError as e:
-            if e.not_found:
-                raise NotFound(_("The pod {name} does not exist in this project.").format(name=name)) from None
-            raise
-
     pod, metrics, events = await asyncio.gather(
-        get_pod(),
+        _get_or_not_found(kube, "Pod", namespace, name, actor=actor,
+                          missing=_("The pod {name} does not exist in this project.").format(name=name)),
         _soft(kube.get("PodMetrics", namespace, name, actor=actor), {}, "metrics", None),
         _soft(kube.items("Event", namespace, actor=actor,
                          field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}"),

@@ -73,8 +73,18 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
-from app.domain import names
-from app.domain.forms import FormInput, FormResult, as_list, parse_form, validate_data
+from app.domain import names, service_rules
+from app.domain.forms import (
+    Errors,
+    FormInput,
+    FormResult,
+    OptInt,
+    Row,
+    Text,
+    as_list,
+    parse_form,
+    validate_data,
+)
 from app.domain.manifests import (
     ACCESS_MODES,
     ANNOTATION_ALIAS,
@@ -82,15 +92,12 @@ from app.domain.manifests import (
     ANNOTATION_SERVICE_TYPE,
     CPU_PATTERN,
     DEFAULT_CAPACITY,
-    DEFAULT_PROTOCOL,
     DESCRIPTION_MAX,
     HOST_TIME_VOLUME,
     LABEL_APP,
     LABEL_VERSION,
     LB_ANNOTATION_KEYS,
     MEMORY_PATTERN,
-    NODE_PORT_MAX,
-    NODE_PORT_MIN,
     PATTERN_ENV_NAME,
     PATTERN_IANA_SVC_NAME,
     PATTERN_IMAGE,
@@ -102,7 +109,6 @@ from app.domain.manifests import (
     SERVICE_NAME_MAX,
     SERVICE_TYPE_VALUES,
     STICKY_TIMEOUT_DEFAULT,
-    STICKY_TIMEOUT_MAX,
     STORAGE_PATTERN,
     VERSION_MAX,
     WORKLOAD_KINDS,
@@ -120,8 +126,6 @@ from app.domain.manifests import (
     is_preserved_annotation,
     join_list,
     k8s_protocol,
-    label_key_problem,
-    label_value_problem,
     memory_text,
     mounts_host_time,
     new_service,
@@ -138,6 +142,15 @@ from app.domain.manifests import (
     with_host_time_mount,
     with_host_time_volume,
     workload_name,
+)
+from app.domain.service_rules import (
+    KeyValueRow,
+    PortRow,
+    check_exposure,
+    check_pairs,
+    check_sticky_session,
+    parse_cause,
+    row_dict,
 )
 from app.i18n import LazyString, _, lazy_
 
@@ -176,6 +189,12 @@ MAX_TOKEN_BYTES = 256 * 1024  # the draft travels in a hidden field; the YAML ga
 MAX_TOKEN_DEPTH = 64  # as the YAML gate
 TOKEN_VERSION = 1
 DRAFT_ERROR_KEY = "draft"  # validate_all: problems of the objects as a whole, not of one field
+
+# container and volume names (DNS labels)
+_NAME_RULE = lazy_(
+    "Invalid name. The name can contain only lowercase letters, numbers, and hyphens (-), and must start and "
+    "end with a lowercase letter or number. The maximum length is 63 characters."
+)
 
 Access = Literal["none", "NodePort", "LoadBalancer"]
 MountMode = Literal["rw", "ro", "none"]
@@ -223,11 +242,6 @@ class StepContext:
 
 def _context(info: ValidationInfo) -> StepContext | None:
     return info.context if isinstance(info.context, StepContext) else None
-
-
-class _Errors(dict[str, str]):
-    def add(self, key: str, message: str) -> None:
-        self.setdefault(key, message)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -574,20 +588,6 @@ def _int_or_raw(value: Any, default: Any = None) -> Any:
     return value
 
 
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _blank_to_none(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return value.strip() if isinstance(value, str) else value
-
-
-Text = Annotated[str, BeforeValidator(_strip)]
-OptInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
-
-
 def _pod_containers(workload: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(type, container) in the order the form lists them: worker containers, then init containers."""
     pod = dig(workload, "spec", "template", "spec", default={})
@@ -651,14 +651,6 @@ class WizardStep(BaseModel):
     def validate_form(cls, form: FormInput, context: StepContext) -> FormResult[Self]:
         """Parse a posted form into validated values: `(values | None, errors, raw nested values)`."""
         return parse_form(form, cls, context=context)
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def form_values(self) -> dict[str, Any]:
-        """Nested plain values, e.g. for rendering a new row in a template."""
-        return self.model_dump(warnings=False)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -725,7 +717,7 @@ class BasicInfo(WizardStep):
         return d
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
+        e = Errors()
         if not self.name:
             e.add("name", _("Please set a name."))
         elif len(self.name) > SERVICE_NAME_MAX or not PATTERN_SERVICE_NAME.fullmatch(self.name):
@@ -799,23 +791,7 @@ async def check_name_available(
 # Step 2: Container Image
 
 
-class PortRow(_Row):
-    """A container port; `service_port` (optional) also exposes it on the Service."""
-
-    protocol: Literal["GRPC", "HTTP", "HTTP2", "HTTPS", "MONGO", "REDIS", "TCP", "TLS", "UDP"] = "HTTP"
-    name: Text = ""
-    container_port: OptInt = None
-    service_port: OptInt = None
-
-    @classmethod
-    def new(cls, protocol: str = DEFAULT_PROTOCOL, index: int = 0) -> Self:
-        return cls(protocol=protocol, name=default_port_name(protocol, index))  # type: ignore[arg-type]
-
-    def is_blank(self) -> bool:
-        return not self.name and self.container_port is None and self.service_port is None
-
-
-class EnvRow(_Row):
+class EnvRow(Row):
     """An environment variable: a value, a ConfigMap key or a Secret key. `other` is a source the form
     does not edit (fieldRef, resourceFieldRef, ...): it is kept as it is."""
 
@@ -850,7 +826,7 @@ _PROBE_TIMING = {
 }
 
 
-class ProbeForm(_Row):
+class ProbeForm(Row):
     """A liveness, readiness or startup probe. `type` none = no probe; `other` = a handler the form does
     not edit (e.g. grpc), kept as it is while the timing fields still apply."""
 
@@ -881,7 +857,7 @@ class ProbeForm(_Row):
         return self
 
 
-class ContainerRow(_Row):
+class ContainerRow(Row):
     """One container of the pod, worker or init. Memory is in Mi when no unit is given."""
 
     type: Literal["worker", "init"] = "worker"
@@ -1034,7 +1010,7 @@ class ContainerImage(WizardStep):
     # -- check
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
+        e = Errors()
         draft = context.draft
         resources = context.resources
         if self.replicas is None:
@@ -1056,14 +1032,7 @@ class ContainerImage(WizardStep):
             if not c.name:
                 e.add(f"{p}.name", _("Please set a name."))
             elif len(c.name) > 63 or not PATTERN_NAME.fullmatch(c.name):
-                e.add(
-                    f"{p}.name",
-                    _(
-                        "Invalid name. The name can contain only lowercase letters, numbers, and hyphens "
-                        "(-), and must start and end with a lowercase letter or number. The maximum length "
-                        "is 63 characters."
-                    ),
-                )
+                e.add(f"{p}.name", _NAME_RULE)
             elif c.name in container_names:
                 e.add(f"{p}.name", _("The name already exists. Please enter another name."))
             container_names.add(c.name)
@@ -1160,7 +1129,7 @@ class ContainerImage(WizardStep):
         return dict(e)
 
     @staticmethod
-    def _check_resources(e: _Errors, p: str, c: ContainerRow) -> None:
+    def _check_resources(e: Errors, p: str, c: ContainerRow) -> None:
         for attr in ("cpu_request", "cpu_limit"):
             value = getattr(c, attr)
             if value and not CPU_PATTERN.fullmatch(value):
@@ -1186,7 +1155,7 @@ class ContainerImage(WizardStep):
 
     @staticmethod
     def _check_env(
-        e: _Errors, p: str, c: ContainerRow, previous: Mapping[str, Any], resources: VolumesContext | None
+        e: Errors, p: str, c: ContainerRow, previous: Mapping[str, Any], resources: VolumesContext | None
     ) -> None:
         seen: set[str] = set()
         old_env = {_str(x.get("name")): x for x in _dicts(previous.get("env"))}
@@ -1233,7 +1202,7 @@ class ContainerImage(WizardStep):
                 if not isinstance(source, dict) or "configMapKeyRef" in source or "secretKeyRef" in source:
                     e.add(f"{q}.type", _("Please choose where the value of this variable comes from."))
 
-    def _check_rolling_update(self, e: _Errors) -> None:
+    def _check_rolling_update(self, e: Errors) -> None:
         numbers: list[int] = []
         for attr, empty in (
             (
@@ -1404,7 +1373,7 @@ def _build_probe(form: ProbeForm, old: Any) -> dict[str, Any] | None:
 
 
 def _check_probe(
-    e: _Errors, q: str, form: ProbeForm, which: str, container_type: str, previous: Mapping[str, Any]
+    e: Errors, q: str, form: ProbeForm, which: str, container_type: str, previous: Mapping[str, Any]
 ) -> None:
     if form.type == "none":
         return
@@ -1535,7 +1504,7 @@ def _build_container(row: ContainerRow, old: Mapping[str, Any] | None) -> dict[s
 # Step 3: Volumes
 
 
-class MountRow(_Row):
+class MountRow(Row):
     """How one container mounts a volume: `rw`, `ro`, or `none` (not mounted). A volume has one row per
     container (more if a container mounts it at several paths)."""
 
@@ -1551,14 +1520,14 @@ class MountRow(_Row):
         return self
 
 
-class KeyPathRow(_Row):
+class KeyPathRow(Row):
     """One ConfigMap/Secret key mounted as a file at a relative path."""
 
     key: Text = ""
     path: Text = ""
 
 
-class VolumeRow(_Row):
+class VolumeRow(Row):
     """A pod volume: an existing PVC, a temporary (emptyDir) or hostPath volume, a ConfigMap or Secret
     (optionally chosen keys only), or `other` (a source the form does not edit, kept as it is)."""
 
@@ -1591,7 +1560,7 @@ class VolumeRow(_Row):
         return self
 
 
-class ClaimTemplateRow(_Row):
+class ClaimTemplateRow(Row):
     """A StatefulSet volume claim template: each pod gets its own PVC `<name>-<pod name>`. A capacity
     without a unit is in Gi."""
 
@@ -1779,7 +1748,7 @@ class Volumes(WizardStep):
         return d
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
+        e = Errors()
         draft, resources = context.draft, context.resources
         pod_containers = [c for _kind, c in _pod_containers(draft.workload)]
         container_names = {_str(c.get("name")) for c in pod_containers}
@@ -1810,14 +1779,7 @@ class Volumes(WizardStep):
             elif v.name == HOST_TIME_VOLUME:
                 e.add(f"{p}.name", _("The name host-time is reserved for the host timezone volume."))
             elif len(v.name) > 63 or not PATTERN_NAME.fullmatch(v.name):
-                e.add(
-                    f"{p}.name",
-                    _(
-                        "Invalid name. The name can contain only lowercase letters, numbers, and hyphens "
-                        "(-), and must start and end with a lowercase letter or number. The maximum length "
-                        "is 63 characters."
-                    ),
-                )
+                e.add(f"{p}.name", _NAME_RULE)
             elif v.name in names_seen:
                 e.add(f"{p}.name", _("The volume name already exists."))
             names_seen.add(v.name)
@@ -1889,7 +1851,7 @@ class Volumes(WizardStep):
         return dict(e)
 
     @staticmethod
-    def _check_source(e: _Errors, p: str, v: VolumeRow, resources: VolumesContext | None) -> None:
+    def _check_source(e: Errors, p: str, v: VolumeRow, resources: VolumesContext | None) -> None:
         known = (resources.configmaps if v.type == "configmap" else resources.secrets) if resources else None
         if not v.resource:
             e.add(
@@ -1938,7 +1900,7 @@ def _read_mounts(volume: str, containers: Sequence[Mapping[str, Any]], *, read_o
 
 
 def _check_mounts(
-    e: _Errors,
+    e: Errors,
     p: str,
     rows: Sequence[MountRow],
     container_names: set[str],
@@ -2019,20 +1981,10 @@ def _build_template(row: ClaimTemplateRow, old: Mapping[str, Any] | None) -> dic
 # Step 4: Advanced Settings
 
 
-class KeyValueRow(_Row):
-    key: Text = ""
-    value: str = ""
-
-    def is_blank(self) -> bool:
-        return not self.key and not self.value
-
-
-class NodePortRow(_Row):
+class NodePortRow(service_rules.NodePortRow):
     """The node port of one Service port (by name); `port` is the service port, shown for reference."""
 
-    name: Text = ""
     port: OptInt = None
-    node_port: OptInt = None
 
 
 class AdvancedSettings(WizardStep):
@@ -2091,7 +2043,7 @@ class AdvancedSettings(WizardStep):
         w, s = d.workload, d.service
         wmeta = ensure_dict(w, "metadata")
         old_labels = dict(wmeta.get("labels") or {})
-        new_labels = _row_dict(values.labels)
+        new_labels = row_dict(values.labels)
         wmeta["labels"] = new_labels
         selector = ensure_dict(w, "spec", "selector")
         selector["matchLabels"] = relabel(selector.get("matchLabels") or {}, old_labels, new_labels)
@@ -2105,7 +2057,7 @@ class AdvancedSettings(WizardStep):
         sspec["selector"] = relabel(sspec.get("selector") or {}, old_selector, new_selector)
 
         set_or_pop(
-            ensure_dict(w, "spec", "template", "spec"), "nodeSelector", _row_dict(values.node_selector)
+            ensure_dict(w, "spec", "template", "spec"), "nodeSelector", row_dict(values.node_selector)
         )
         _replace_annotations(wmeta, values.annotations, drop=frozenset())
         _replace_annotations(
@@ -2136,44 +2088,28 @@ class AdvancedSettings(WizardStep):
         return d
 
     def check(self, context: StepContext) -> dict[str, str]:
-        e = _Errors()
+        e = Errors()
         draft = context.draft
         headless = context.flavor == "stateful" or dig(draft.service, "spec", "clusterIP") == "None"
-        if self.access != "none" and headless:
-            e.add(
-                "access",
-                _(
-                    "A headless Service has no cluster IP, so it cannot be exposed through a node port or a "
-                    "load balancer. Create this service without external access, then create a second "
-                    "Service over the same pods with Specify Workload and expose that one."
-                ),
-            )
-        if self.access != "none":
-            seen: set[int] = set()
-            for i, row in enumerate(self.node_ports):
-                if row.node_port is None:
-                    continue
-                if not NODE_PORT_MIN <= row.node_port <= NODE_PORT_MAX:
-                    e.add(
-                        f"node_ports.{i}.node_port",
-                        _("The node port must be between {min} and {max}.").format(
-                            min=NODE_PORT_MIN, max=NODE_PORT_MAX
-                        ),
-                    )
-                elif row.node_port in seen:
-                    e.add(f"node_ports.{i}.node_port", _("Another port already uses this node port."))
-                seen.add(row.node_port)
-        if self.sticky_session:
-            if self.sticky_timeout is None:
-                e.add("sticky_timeout", _("This parameter is required."))
-            elif not 1 <= self.sticky_timeout <= STICKY_TIMEOUT_MAX:
-                e.add("sticky_timeout", _("The value range is 1 to 86400 and the default value is 10800."))
-        _check_pairs(e, "node_selector", self.node_selector, labels=True)
-        _check_pairs(e, "labels", self.labels, labels=True)
-        _check_pairs(e, "annotations", self.annotations, labels=False)
-        _check_pairs(e, "service_annotations", self.service_annotations, labels=False)
+        check_exposure(
+            e,
+            self.access,
+            self.node_ports,
+            headless=headless,
+            # the wizard keeps its Service headless: the way out is a second Service
+            headless_message=_(
+                "A headless Service has no cluster IP, so it cannot be exposed through a node port or a "
+                "load balancer. Create this service without external access, then create a second "
+                "Service over the same pods with Specify Workload and expose that one."
+            ),
+        )
+        check_sticky_session(e, self.sticky_session, self.sticky_timeout)
+        check_pairs(e, "node_selector", self.node_selector, labels=True)
+        check_pairs(e, "labels", self.labels, labels=True)
+        check_pairs(e, "annotations", self.annotations, labels=False)
+        check_pairs(e, "service_annotations", self.service_annotations, labels=False)
         basic = BasicInfo.read(draft)
-        labels = _row_dict(self.labels)
+        labels = row_dict(self.labels)
         for key, expected in ((LABEL_APP, basic.name), (LABEL_VERSION, basic.version)):
             if draft.name and labels.get(key) != expected:
                 e.add(
@@ -2195,48 +2131,11 @@ def _pairs(mapping: Any, *, hide_preserved: bool = False) -> list[KeyValueRow]:
     ]
 
 
-def _row_dict(rows: Iterable[KeyValueRow]) -> dict[str, str]:
-    return {r.key: r.value for r in rows if not r.is_blank()}
-
-
 def _replace_annotations(meta: dict[str, Any], rows: Sequence[KeyValueRow], *, drop: frozenset[str]) -> None:
     old = as_dict(meta.get("annotations"))
     kept = {k: v for k, v in old.items() if is_preserved_annotation(k)}
-    kept.update((k, v) for k, v in _row_dict(rows).items() if k not in drop)
+    kept.update((k, v) for k, v in row_dict(rows).items() if k not in drop)
     set_or_pop(meta, "annotations", kept)
-
-
-def _check_pairs(e: _Errors, field_name: str, rows: Sequence[KeyValueRow], *, labels: bool) -> None:
-    seen: set[str] = set()
-    label_rule = _(
-        "The key and value of a label can contain only letters, numbers, hyphens (-), underscores (_), and "
-        "dots (.), and must start and end with a letter or number. The maximum length of each key and each "
-        "value is 63 characters (if the key contains a domain name, the maximum length is 253 characters)."
-    )
-    for i, row in enumerate(rows):
-        if row.is_blank():
-            continue
-        q = f"{field_name}.{i}"
-        if not row.key:
-            e.add(f"{q}.key", _("Please set a key."))
-        elif label_key_problem(row.key):
-            e.add(
-                f"{q}.key",
-                label_rule
-                if labels
-                else _(
-                    "The key can contain only letters, numbers, hyphens (-), underscores (_), and dots (.), "
-                    "may start with a domain name and a slash (/), and must start and end with a letter or "
-                    "number."
-                ),
-            )
-        elif not labels and is_preserved_annotation(row.key):
-            e.add(f"{q}.key", _("Annotations starting with kubesphere.io/ are managed by the console."))
-        elif row.key in seen:
-            e.add(f"{q}.key", _("The key already exists. Please enter another key."))
-        seen.add(row.key)
-        if labels and label_value_problem(row.value):
-            e.add(f"{q}.value", label_rule)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -2284,7 +2183,6 @@ def submit_step(
 # ---------------------------------------------------------------------------------------------------
 # Server causes back to form fields
 
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 _PROBE_KEYS = {"livenessProbe": "liveness", "readinessProbe": "readiness", "startupProbe": "startup"}
 _PROBE_FIELDS = {
     "path": "path",
@@ -2295,19 +2193,11 @@ _PROBE_FIELDS = {
 }
 
 
-def _parse_cause(cause: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for plain, bracket in _SEGMENT.findall(cause):
-        value = plain or bracket
-        parts.append(int(value) if value.isdigit() else value)
-    return parts
-
-
 def field_for_cause(draft: Draft, kind: str, cause_field: str) -> tuple[str, str] | None:
     """The (step, form field) a server error cause concerns, e.g. (`image`, `containers.0.image`) for
     `spec.template.spec.containers[0].image` of the workload; None when no form field shows it (the
     caller then points at the YAML). `kind` is the kind of the object the cause came from."""
-    path = _parse_cause(cause_field)
+    path = parse_cause(cause_field)
     if kind == "Service":
         return _service_cause(draft, path)
     if kind == draft.kind:

@@ -313,6 +313,11 @@ async def test_a_conflict_at_create_points_back_at_the_name(demo: DemoProject, t
 # -- Specify Workloads -----------------------------------------------------------------------------------
 
 
+# Service Settings that pass: a selector and one port (the form's default row, http-0)
+GOOD_SETTINGS = {"selector__0__key": "app", "selector__0__value": "web", "ports__0__container_port": "80",
+                 "ports__0__service_port": "8080"}
+
+
 async def to_settings(b: Browser, demo: DemoProject, name: str = "web-extra") -> httpx.Response:
     url = urls(demo)["workloads"]
     page = await submit(b, url, await b.get(url), name=name)
@@ -326,8 +331,7 @@ async def test_workloads_service_settings_rules(demo: DemoProject, tenants: Tena
     page = await to_settings(b, demo)
     assert field_value(page.text, "ports.0.name") == "http-0"  # the original's default port row
     assert field_value(page.text, "ports.0.protocol") == "HTTP"
-    good = {"selector__0__key": "app", "selector__0__value": "web", "ports__0__container_port": "80",
-            "ports__0__service_port": "8080"}
+    good = GOOD_SETTINGS
     cases: list[tuple[dict[str, str | None], str, str]] = [
         ({**good, "selector__0__key": "", "selector__0__value": ""}, "selector", "Please set a workload selector."),
         ({**good, "selector__0__key": "bad key!"}, "selector-0-key", "The key and value of a label can contain only"),
@@ -366,8 +370,7 @@ async def test_workloads_service_settings_rules(demo: DemoProject, tenants: Tena
 async def to_advanced(b: Browser, demo: DemoProject, name: str = "web-extra", **settings: str) -> httpx.Response:
     url = urls(demo)["workloads"]
     page = await to_settings(b, demo, name)
-    values = {"selector__0__key": "app", "selector__0__value": "web", "ports__0__container_port": "80",
-              "ports__0__service_port": "8080", **settings}
+    values = {**GOOD_SETTINGS, **settings}
     page = await submit(b, url, page, **values)
     assert page.status_code == 200 and current_step(page.text) == "advanced", page.text[:3000]
     return page

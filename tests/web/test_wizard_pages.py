@@ -286,6 +286,18 @@ async def on_image_step(demo: DemoProject, tenants: Tenants, *, name: str = "web
     return w
 
 
+async def on_stateful_volumes_step(demo: DemoProject, tenants: Tenants, *, name: str, image: str,
+                                   port: str) -> Wizard:
+    """A stateful wizard on Volumes: one worker container with a TCP port that the Service exposes too."""
+    w = await on_image_step(demo, tenants, name=name, url=stateful_url(demo))
+    await w.press("add-container:worker")
+    await w.fill(containers__0__image=image, containers__0__ports__0__protocol="TCP",
+                 containers__0__ports__0__name="tcp-0", containers__0__ports__0__container_port=port,
+                 containers__0__ports__0__service_port=port)
+    assert w.step == "volumes", w.page[-2000:]
+    return w
+
+
 async def test_container_image_needs_a_worker_container(demo: DemoProject, tenants: Tenants) -> None:
     w = await on_image_step(demo, tenants)
     resp = await w.press("next")
@@ -400,12 +412,7 @@ async def test_load_balancer_annotation_suggestions_per_provider(demo: DemoProje
 
 
 async def test_a_stateful_service_offers_no_external_access_and_says_why(demo: DemoProject, tenants: Tenants) -> None:
-    w = await on_image_step(demo, tenants, name="db", url=stateful_url(demo))
-    await w.press("add-container:worker")
-    await w.fill(containers__0__image="mysql:8.0", containers__0__ports__0__protocol="TCP",
-                 containers__0__ports__0__name="tcp-0", containers__0__ports__0__container_port="3306",
-                 containers__0__ports__0__service_port="3306")
-    assert w.step == "volumes", w.page[-2000:]
+    w = await on_stateful_volumes_step(demo, tenants, name="db", image="mysql:8.0", port="3306")
     await w.press("next")
     assert w.step == "advanced"
     assert 'id="headless-note"' in w.page and "headless" in w.page
@@ -550,12 +557,7 @@ async def test_pickers_list_the_projects_configmaps_and_secrets_and_steps_do_not
 
 
 async def test_a_storage_class_the_user_cannot_list_becomes_a_text_field(demo: DemoProject, tenants: Tenants) -> None:
-    w = await on_image_step(demo, tenants, name="files", url=stateful_url(demo))
-    await w.press("add-container:worker")
-    await w.fill(containers__0__image="busybox:1.36", containers__0__ports__0__protocol="TCP",
-                 containers__0__ports__0__name="tcp-0", containers__0__ports__0__container_port="9000",
-                 containers__0__ports__0__service_port="9000")
-    assert w.step == "volumes"
+    w = await on_stateful_volumes_step(demo, tenants, name="files", image="busybox:1.36", port="9000")
     resp = await w.press("add-template")
     assert resp.status_code == 200
     assert w.form.get("volume_templates.0.name") == "data"
