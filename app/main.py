@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
             app.state.kube = kube or GatewayHolder(settings.kubeconfig, settings.context,
                                                    timeout=settings.kube_timeout_seconds)
         task = asyncio.create_task(_reconcile_forever(app)) if reconcile and settings.reconcile_interval_seconds > 0 else None
+        # What is loaded by now lives as long as the process (the Kubernetes client alone is ~100k
+        # objects): keep it out of the cyclic GC, whose full passes over it stall every request ~90 ms.
+        gc.freeze()
         try:
             yield
         finally:

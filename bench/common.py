@@ -401,7 +401,13 @@ class Server:
         return psutil.Process(self.process.pid)
 
     def rss_mb(self) -> float:
-        return self.ps.memory_info().rss / 2**20
+        """Resident memory of the console: the process, plus its workers when there are several."""
+        ps = self.ps
+        total = ps.memory_info().rss
+        for child in ps.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+        return total / 2**20
 
 
 class RssSampler:
@@ -440,8 +446,9 @@ class RssSampler:
 
 @contextlib.asynccontextmanager
 async def console_server(bench: Bench, name: str = "console") -> AsyncIterator[Server]:
-    """`uvicorn app.asgi:app` on loopback, one worker, configured like `dockyard serve` (access log on),
-    on the bench database and the console's kubeconfig."""
+    """`uvicorn app.asgi:app` on loopback, configured like `dockyard serve` (one worker, access log on),
+    on the bench database and the console's kubeconfig. BENCH_SERVER_WORKERS=N tries N worker processes
+    (an experiment: the console keeps some state per process, see RESULTS.md)."""
     port = free_port()
     env = {
         **os.environ,
@@ -453,9 +460,10 @@ async def console_server(bench: Bench, name: str = "console") -> AsyncIterator[S
     }
     log_path = BENCH_DIR / f"{name}.log"
     out = open(log_path, "wb")
+    workers = env_int("BENCH_SERVER_WORKERS", 1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "info", "--no-proxy-headers"],
+         "--log-level", "info", "--no-proxy-headers"] + (["--workers", str(workers)] if workers > 1 else []),
         cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

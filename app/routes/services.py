@@ -107,7 +107,9 @@ async def _signals_to_sse(signals: AsyncIterator[live.Signal]) -> AsyncIterator[
         elif signal.kind == live.PING:
             yield b": ping\n\n"
         elif signal.kind == live.ERROR:
-            yield _sse("refused", signal.message)
+            # The browser reconnects when the stream ends: not every 3 s (each try is a whole request)
+            # while the watch is refused, e.g. when the console already watches all it may.
+            yield b"retry: 60000\n" + _sse("refused", signal.message)
         elif signal.kind == live.END:
             yield _sse("end", "")
             return
