@@ -14,11 +14,21 @@ from bench.common import Figure, log, open_bench
 
 ALL = ("p1", "p2", "p3", "p4", "p5")
 TITLES = {
-    "p1": "page overhead", "p2": "create", "p3": "scale (1,000 Services, 5,000 pods)",
-    "p4": "concurrency (100 sessions)", "p5": "weight of the wizard's first load",
+    "p1": "page overhead",
+    "p2": "create",
+    "p3": "scale (1,000 Services, 5,000 pods)",
+    "p4": "concurrency (100 sessions)",
+    "p5": "weight of the wizard's first load",
 }
-SETTINGS = ("BENCH_ITERATIONS", "BENCH_P2_ITERATIONS", "BENCH_P3_SERVICES", "BENCH_P3_REPLICAS",
-            "BENCH_P4_SECONDS", "BENCH_P4_SESSIONS", "BENCH_P4_THINK")
+SETTINGS = (
+    "BENCH_ITERATIONS",
+    "BENCH_P2_ITERATIONS",
+    "BENCH_P3_SERVICES",
+    "BENCH_P3_REPLICAS",
+    "BENCH_P4_SECONDS",
+    "BENCH_P4_SESSIONS",
+    "BENCH_P4_THINK",
+)
 
 
 async def main(selected: list[str], record: bool) -> int:
@@ -36,15 +46,26 @@ async def main(selected: list[str], record: bool) -> int:
             except Exception as e:  # one benchmark failing must not lose the others' figures
                 failed = True
                 traceback.print_exc()
-                figures.append(Figure(name.upper(), "did not complete", float("nan"), "", "", False,
-                                      f"{type(e).__name__}: {e}"[:300]))
+                figures.append(
+                    Figure(
+                        name.upper(),
+                        "did not complete",
+                        float("nan"),
+                        "",
+                        "",
+                        False,
+                        f"{type(e).__name__}: {e}"[:300],
+                    )
+                )
             finally:
                 await bench.delete_namespaces()
     print()
     print(report.table(figures))
     load_after = os.getloadavg()
-    load = (f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end "
-            f"(1-minute; the machine is shared)")
+    load = (
+        f"load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end "
+        f"(1-minute; the machine is shared)"
+    )
     print(load)
     if record:
         settings = {k: os.environ[k] for k in SETTINGS if os.environ.get(k)}
@@ -55,7 +76,9 @@ async def main(selected: list[str], record: bool) -> int:
 
 def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("benchmarks", nargs="*", metavar="pN", help="which to run (p1 ... p5); all when none is named")
+    parser.add_argument(
+        "benchmarks", nargs="*", metavar="pN", help="which to run (p1 ... p5); all when none is named"
+    )
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.benchmarks = [b.lower() for b in args.benchmarks]

@@ -68,6 +68,7 @@ def env_float(name: str, default: float) -> float:
 
 # -- figures ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Stats:
     n: int
@@ -79,12 +80,19 @@ class Stats:
     high: float
 
     @classmethod
-    def of(cls, samples: list[float]) -> "Stats":
+    def of(cls, samples: list[float]) -> Stats:
         s = sorted(samples)
         if not s:
             return cls(0, float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), float("nan"))
-        return cls(len(s), statistics.median(s), percentile(s, 90), percentile(s, 99), statistics.fmean(s),
-                   s[0], s[-1])
+        return cls(
+            len(s),
+            statistics.median(s),
+            percentile(s, 90),
+            percentile(s, 99),
+            statistics.fmean(s),
+            s[0],
+            s[-1],
+        )
 
 
 def percentile(sorted_samples: list[float], p: float) -> float:
@@ -126,17 +134,25 @@ def ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
-def ratio_figure(bench: str, name: str, console: Stats, raw: Stats, limit: float, *, raw_name: str = "raw") -> Figure:
+def ratio_figure(
+    bench: str, name: str, console: Stats, raw: Stats, limit: float, *, raw_name: str = "raw"
+) -> Figure:
     r = console.median / raw.median if raw.median else float("nan")
     return Figure(
-        bench, name, r, "x", f"<= {limit:g}", r <= limit,
-        f"console median {console.median:.1f} ms (p90 {console.p90:.1f}), {raw_name} median {raw.median:.1f} ms "
-        f"(p90 {raw.p90:.1f}), n={console.n}",
+        bench,
+        name,
+        r,
+        "x",
+        f"<= {limit:g}",
+        r <= limit,
+        f"console median {console.median:.1f} ms (p90 {console.p90:.1f}), "
+        f"{raw_name} median {raw.median:.1f} ms (p90 {raw.p90:.1f}), n={console.n}",
     )
 
 
-async def alternate(a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]], *, iterations: int,
-                    warmup: int = 3) -> tuple[list[float], list[float]]:
+async def alternate(
+    a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]], *, iterations: int, warmup: int = 3
+) -> tuple[list[float], list[float]]:
     """Time `a` and `b` alternately (ABAB, then BABA: neither always runs first); in ms.
 
     A function that returns a number reports its own time (the server time of a console request, see
@@ -211,8 +227,9 @@ class Browser:
         m = _FIELD_CSRF.search(page.text)
         if not m:
             raise RuntimeError(f"no CSRF field on /login ({page.status_code})")
-        resp = await self.client.post("/login", data={"username": username, "password": password,
-                                                      "csrf_token": m.group(1)})
+        resp = await self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": m.group(1)}
+        )
         if resp.status_code != 303:
             raise RuntimeError(f"sign-in of {username} failed: {resp.status_code} {resp.text[:300]}")
         page = await self.client.get("/workspaces")
@@ -227,11 +244,14 @@ class Browser:
 
 def expect(resp: httpx.Response, *statuses: int) -> httpx.Response:
     if resp.status_code not in (statuses or (200,)):
-        raise RuntimeError(f"{resp.request.method} {resp.request.url.path}: {resp.status_code} {resp.text[:500]}")
+        raise RuntimeError(
+            f"{resp.request.method} {resp.request.url.path}: {resp.status_code} {resp.text[:500]}"
+        )
     return resp
 
 
 # -- the environment -------------------------------------------------------------------------------
+
 
 @dataclass
 class Tenancy:
@@ -280,8 +300,13 @@ class Bench:
     async def user(self, prefix: str = "bench") -> User:
         async with self._session() as s:
             name = f"{prefix}-{secrets.token_hex(4)}"
-            return await users_domain.create_user(s, username=name, email=f"{name}@bench.local", password=PASSWORD,
-                                                  platform_role="platform-regular")
+            return await users_domain.create_user(
+                s,
+                username=name,
+                email=f"{name}@bench.local",
+                password=PASSWORD,
+                platform_role="platform-regular",
+            )
 
     async def tenancy(self, operators: int = 1) -> Tenancy:
         """A new workspace and project (namespace created as the console), `operators` project members
@@ -300,7 +325,9 @@ class Bench:
             access = WorkspaceAccess(user=admin, role=WorkspaceRole.admin)
             name = f"bench-{secrets.token_hex(3)}"
             self.namespaces.append(name)
-            project = await projects_domain.create_project(s, self.console_kube, ws=ws, access=access, name=name)
+            project = await projects_domain.create_project(
+                s, self.console_kube, ws=ws, access=access, name=name
+            )
         async with self._session() as s:
             for u in users:
                 s.add(ProjectMember(project_id=project.id, user_id=u.id, role=ProjectRole.operator))
@@ -323,7 +350,9 @@ class Bench:
 
     async def browser(self, user: User) -> Browser:
         """A signed-in client talking to the in-process app (httpx ASGITransport: no network)."""
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.timer), base_url="http://testserver")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.timer), base_url="http://testserver"
+        )
         b = Browser(client)
         await b.login(user.username)
         return b
@@ -338,7 +367,9 @@ class Bench:
         self.namespaces.clear()
 
 
-async def wait_gone(kube: KubeGateway, kind: str, namespace: str | None, name: str, timeout: float = 120) -> bool:
+async def wait_gone(
+    kube: KubeGateway, kind: str, namespace: str | None, name: str, timeout: float = 120
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -361,8 +392,13 @@ async def open_bench() -> AsyncIterator[Bench]:
             Path(str(db_file) + suffix).unlink()
     url = f"sqlite+aiosqlite:///{db_file}"
     await asyncio.to_thread(upgrade, url)
-    settings = Settings(database_url=url, kubeconfig=str(info.console_kubeconfig), fast_password_hashing=True,
-                        local_cluster=False, reconcile_interval_seconds=0)
+    settings = Settings(
+        database_url=url,
+        kubeconfig=str(info.console_kubeconfig),
+        fast_password_hashing=True,
+        local_cluster=False,
+        reconcile_interval_seconds=0,
+    )
     app = create_app(settings, reconcile=False)
     raw = await new_gateway(str(info.console_kubeconfig), timeout=settings.kube_timeout_seconds)
     admin = await new_gateway(str(info.admin_kubeconfig), timeout=60)
@@ -383,6 +419,7 @@ def actor_of(user: User) -> Actor:
 
 
 # -- the console as a real server process ------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -425,7 +462,7 @@ class RssSampler:
                 self.samples.append(self.server.rss_mb())
             await asyncio.sleep(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 
@@ -462,9 +499,24 @@ async def console_server(bench: Bench, name: str = "console") -> AsyncIterator[S
     out = open(log_path, "wb")
     workers = env_int("BENCH_SERVER_WORKERS", 1)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "info", "--no-proxy-headers"] + (["--workers", str(workers)] if workers > 1 else []),
-        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+            "--no-proxy-headers",
+        ]
+        + (["--workers", str(workers)] if workers > 1 else []),
+        cwd=REPO,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -498,8 +550,15 @@ KEEPALIVE_EXPIRY = 4.0
 async def server_browser(server: Server, user: User, *, connections: int = 4) -> Browser:
     """A signed-in client of a real console process (at most `connections` connections, like a browser's
     few per host)."""
-    client = httpx.AsyncClient(base_url=server.url, timeout=60, limits=httpx.Limits(
-        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=KEEPALIVE_EXPIRY))
+    client = httpx.AsyncClient(
+        base_url=server.url,
+        timeout=60,
+        limits=httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
+    )
     b = Browser(client)
     await b.login(user.username)
     return b

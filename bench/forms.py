@@ -106,7 +106,10 @@ def multipart(fields: list[tuple[str, str]]) -> tuple[bytes, str]:
     parts = []
     for name, value in fields:
         safe = name.replace('"', "%22")
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{safe}"\r\n\r\n'.encode()
-                     + value.encode() + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{safe}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"

@@ -14,33 +14,57 @@ IMAGE = "nginx:1.25"
 def deployment(name: str, namespace: str, replicas: int = 1, *, version: str = "v1") -> Obj:
     labels = {"app": name, "version": version}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": f"{name}-{version}", "namespace": namespace, "labels": labels,
-                     "annotations": {"kubesphere.io/creator": "bench"}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": f"{name}-{version}",
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {"kubesphere.io/creator": "bench"},
+        },
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {"containers": [{
-                    "name": "container-1", "image": IMAGE, "imagePullPolicy": "IfNotPresent",
-                    "ports": [{"name": "http-80", "containerPort": 80, "protocol": "TCP"}],
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                }]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "container-1",
+                            "image": IMAGE,
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"name": "http-80", "containerPort": 80, "protocol": "TCP"}],
+                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                        }
+                    ]
+                },
             },
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+            },
         },
     }
 
 
 def service(name: str, namespace: str) -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name, "version": "v1"},
-                     "annotations": {"kubesphere.io/serviceType": "statelessservice",
-                                     "kubesphere.io/creator": "bench"}},
-        "spec": {"selector": {"app": name}, "sessionAffinity": "None",
-                 "ports": [{"name": "http-80", "protocol": "TCP", "port": 80, "targetPort": 80}]},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app": name, "version": "v1"},
+            "annotations": {
+                "kubesphere.io/serviceType": "statelessservice",
+                "kubesphere.io/creator": "bench",
+            },
+        },
+        "spec": {
+            "selector": {"app": name},
+            "sessionAffinity": "None",
+            "ports": [{"name": "http-80", "protocol": "TCP", "port": 80, "targetPort": 80}],
+        },
     }
 
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from app.kube.client import CONSOLE, KubeGateway
 from bench import manifests, wizard_flow
 from bench.common import (
-    Bench, Figure, Stats, actor_of, alternate, env_int, log, ratio_figure,
+    Bench,
+    Figure,
+    Stats,
+    actor_of,
+    alternate,
+    env_int,
+    log,
+    ratio_figure,
 )
-from app.kube.client import CONSOLE, KubeGateway
 
 TARGET = 1.3
 LIST_SERVICES = 25  # more than one page of 20 rows
@@ -34,8 +41,9 @@ async def populate(bench: Bench, namespace: str, count: int, replicas: int = 1) 
     return names
 
 
-async def wait_pods_running(kube: KubeGateway, namespace: str, selector: str | None, count: int,
-                            timeout: float = 300) -> None:
+async def wait_pods_running(
+    kube: KubeGateway, namespace: str, selector: str | None, count: int, timeout: float = 300
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     running = 0
@@ -52,10 +60,14 @@ def detail_calls(raw: KubeGateway, namespace: str, name: str, actor: Any):  # ty
     """Exactly the calls of `service_detail(panel=True, status=True, events=False)` (the full page's first
     tab): the Service, then together its Endpoints, its pods and their PodMetrics by selector, and the
     three workload lists (whole namespace: workloads are matched by their pod template's labels)."""
+
     async def run() -> None:
         svc = await raw.get("Service", namespace, name, actor=actor)
         selector = ",".join(f"{k}={v}" for k, v in ((svc.get("spec") or {}).get("selector") or {}).items())
-        await asyncio.gather(*(call() for call in detail_fanout(raw, namespace, name, selector, actor).values()))
+        await asyncio.gather(
+            *(call() for call in detail_fanout(raw, namespace, name, selector, actor).values())
+        )
+
     return run
 
 
@@ -64,7 +76,9 @@ def detail_fanout(raw: KubeGateway, namespace: str, name: str, selector: str, ac
     return {
         "Endpoints": lambda: raw.get("Endpoints", namespace, name, actor=actor),
         "Pods by selector": lambda: raw.list("Pod", namespace, actor=actor, label_selector=selector),
-        "PodMetrics by selector": lambda: raw.items("PodMetrics", namespace, actor=actor, label_selector=selector),
+        "PodMetrics by selector": lambda: raw.items(
+            "PodMetrics", namespace, actor=actor, label_selector=selector
+        ),
         "Deployments": lambda: raw.items("Deployment", namespace, actor=actor),
         "StatefulSets": lambda: raw.items("StatefulSet", namespace, actor=actor),
         "DaemonSets": lambda: raw.items("DaemonSet", namespace, actor=actor),
@@ -98,8 +112,9 @@ async def run(bench: Bench) -> list[Figure]:
             await raw.list("Service", ns, actor=actor)
 
         a, b = await alternate(console_list, raw_list, iterations=iterations)
-        figures.append(ratio_figure("P1", "Services list (20 of 25 rows) / raw list", Stats.of(a), Stats.of(b),
-                                    TARGET))
+        figures.append(
+            ratio_figure("P1", "Services list (20 of 25 rows) / raw list", Stats.of(a), Stats.of(b), TARGET)
+        )
         log(f"P1 list: {figures[-1].detail}")
 
         # -- the detail page (first tab, with the side panel)
@@ -108,9 +123,18 @@ async def run(bench: Bench) -> list[Figure]:
         async def console_detail() -> float:
             return await bench.served(browser.client.get(detail_url))
 
-        a, b = await alternate(console_detail, detail_calls(raw, ns, detail_name, actor), iterations=iterations)
-        figures.append(ratio_figure("P1", f"Service detail ({DETAIL_REPLICAS} pods) / its 7 raw calls",
-                                    Stats.of(a), Stats.of(b), TARGET))
+        a, b = await alternate(
+            console_detail, detail_calls(raw, ns, detail_name, actor), iterations=iterations
+        )
+        figures.append(
+            ratio_figure(
+                "P1",
+                f"Service detail ({DETAIL_REPLICAS} pods) / its 7 raw calls",
+                Stats.of(a),
+                Stats.of(b),
+                TARGET,
+            )
+        )
         log(f"P1 detail: {figures[-1].detail}")
 
         # -- the wizard's steps

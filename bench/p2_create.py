@@ -19,18 +19,27 @@ import asyncio
 import contextlib
 import secrets
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import manifests
-from bench.common import (
-    BENCH_DIR, Bench, Figure, Stats, actor_of, env_int, expect, log, ms, ratio_figure,
-)
-from bench.forms import multipart, with_values
-from bench.wizard_flow import Wizard, drive_to_review, wizard_available
 from app.domain.wizard import Draft
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
+from bench import manifests
+from bench.common import (
+    BENCH_DIR,
+    Bench,
+    Figure,
+    Stats,
+    actor_of,
+    env_int,
+    log,
+    ms,
+    ratio_figure,
+)
+from bench.forms import multipart, with_values
+from bench.wizard_flow import Wizard, drive_to_review, wizard_available
 
 KUBECTL = "/usr/bin/kubectl"
 
@@ -45,8 +54,15 @@ async def raw_create(raw: KubeGateway, objects: list[dict[str, Any]], namespace:
 async def kubectl_apply(kubeconfig: Path, path: Path) -> float:
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        KUBECTL, "--kubeconfig", str(kubeconfig), "apply", "-f", str(path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        KUBECTL,
+        "--kubeconfig",
+        str(kubeconfig),
+        "apply",
+        "-f",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     elapsed = ms(time.perf_counter() - started)
     if proc.returncode != 0:
@@ -87,11 +103,23 @@ async def run(bench: Bench) -> list[Figure]:
             w = Wizard(browser, wizard_url)
             await drive_to_review(w, name)
             body, ctype = multipart(with_values(w.fields, {"action": "create"}))
-            return await bench.served(browser.client.post(wizard_url, content=body, headers={
-                "Content-Type": ctype, "X-CSRF-Token": browser.csrf, "HX-Request": "true"}), 204, 303)
+            return await bench.served(
+                browser.client.post(
+                    wizard_url,
+                    content=body,
+                    headers={"Content-Type": ctype, "X-CSRF-Token": browser.csrf, "HX-Request": "true"},
+                ),
+                204,
+                303,
+            )
         text = manifests.as_yaml(manifests.stateless(name, ns))
-        return await bench.served(browser.post(f"{t.base}/services/new/yaml", data={
-            "action": "create", "text": text, "submission": secrets.token_urlsafe(12)}), 303)
+        return await bench.served(
+            browser.post(
+                f"{t.base}/services/new/yaml",
+                data={"action": "create", "text": text, "submission": secrets.token_urlsafe(12)},
+            ),
+            303,
+        )
 
     console: list[float] = []
     raw: list[float] = []
@@ -105,18 +133,16 @@ async def run(bench: Bench) -> list[Figure]:
             path = files / f"{names['kubectl']}.yaml"
             path.write_text(manifests.as_yaml(kubectl_objects))
 
-            async def do_console() -> float:
-                return await console_create(names["console"])
-
-            async def do_raw() -> float:
+            async def do_raw(objects: list[dict[str, Any]]) -> float:
                 started = time.perf_counter()
-                await raw_create(bench.raw, raw_objects, ns, actor)
+                await raw_create(bench.raw, objects, ns, actor)
                 return ms(time.perf_counter() - started)
 
-            async def do_kubectl() -> float:
-                return await kubectl_apply(bench.cluster.admin_kubeconfig, path)
-
-            runs = [("console", do_console, console), ("raw", do_raw, raw), ("kubectl", do_kubectl, kubectl)]
+            runs = [
+                ("console", partial(console_create, names["console"]), console),
+                ("raw", partial(do_raw, raw_objects), raw),
+                ("kubectl", partial(kubectl_apply, bench.cluster.admin_kubeconfig, path), kubectl),
+            ]
             shift = i % 3
             for _label, fn, sink in runs[shift:] + runs[:shift]:
                 value = await fn()
@@ -130,9 +156,17 @@ async def run(bench: Bench) -> list[Figure]:
     c, r, k = Stats.of(console), Stats.of(raw), Stats.of(kubectl)
     figures = [ratio_figure("P2", f"Create stateless Service ({how}) / raw dry-run + create", c, r, 1.2)]
     speedup = k.median / c.median if c.median else float("nan")
-    figures.append(Figure("P2", "kubectl apply -f / console create (speed-up)", speedup, "x", ">= 5",
-                          speedup >= 5, f"kubectl median {k.median:.0f} ms (p90 {k.p90:.0f}), console median "
-                          f"{c.median:.1f} ms, n={k.n}"))
+    figures.append(
+        Figure(
+            "P2",
+            "kubectl apply -f / console create (speed-up)",
+            speedup,
+            "x",
+            ">= 5",
+            speedup >= 5,
+            f"kubectl median {k.median:.0f} ms (p90 {k.p90:.0f}), console median {c.median:.1f} ms, n={k.n}",
+        )
+    )
     for f in figures:
         log(f"P2 {f.name}: {f.value_text()} ({f.detail})")
     return figures

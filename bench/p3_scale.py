@@ -17,14 +17,25 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench import manifests
-from bench.common import (
-    Bench, Figure, RssSampler, Stats, actor_of, alternate, console_server, env_int, log, ms, ratio_figure,
-    server_browser, wait_gone,
-)
-from bench.p1_pages import detail_calls, detail_fanout
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
+from bench import manifests
+from bench.common import (
+    Bench,
+    Figure,
+    RssSampler,
+    Stats,
+    actor_of,
+    alternate,
+    console_server,
+    env_int,
+    log,
+    ms,
+    ratio_figure,
+    server_browser,
+    wait_gone,
+)
+from bench.p1_pages import detail_calls, detail_fanout
 
 TARGET = 1.5
 
@@ -51,7 +62,9 @@ async def populate(admin: KubeGateway, namespace: str, services: int, replicas: 
                         await asyncio.sleep(1 + attempt)
         done += 1
         if done % 200 == 0:
-            log(f"P3: {done}/{services} Services and Deployments created ({time.monotonic() - started:.0f} s)")
+            log(
+                f"P3: {done}/{services} Services and Deployments created ({time.monotonic() - started:.0f} s)"
+            )
 
     await asyncio.gather(*(one(i) for i in range(services)))
 
@@ -117,17 +130,28 @@ async def run(bench: Bench) -> list[Figure]:
             await bench.raw.list("Service", ns, actor=actor)
 
         a, b = await alternate(console_list, raw_list, iterations=iterations, warmup=2)
-        figures.append(ratio_figure("P3", f"Services list, first page of {services} / raw list", Stats.of(a),
-                                    Stats.of(b), TARGET))
+        figures.append(
+            ratio_figure(
+                "P3", f"Services list, first page of {services} / raw list", Stats.of(a), Stats.of(b), TARGET
+            )
+        )
         log(f"P3 list: {figures[-1].detail}")
 
         async def console_detail() -> float:
             return await bench.served(browser.client.get(detail_url))
 
-        a, b = await alternate(console_detail, detail_calls(bench.raw, ns, detail_name, actor),
-                               iterations=iterations, warmup=2)
-        figures.append(ratio_figure("P3", f"Service detail ({replicas} pods of {services * replicas}) / its 7 raw "
-                                    "calls", Stats.of(a), Stats.of(b), TARGET))
+        a, b = await alternate(
+            console_detail, detail_calls(bench.raw, ns, detail_name, actor), iterations=iterations, warmup=2
+        )
+        figures.append(
+            ratio_figure(
+                "P3",
+                f"Service detail ({replicas} pods of {services * replicas}) / its 7 raw calls",
+                Stats.of(a),
+                Stats.of(b),
+                TARGET,
+            )
+        )
         log(f"P3 detail: {figures[-1].detail}")
         figures.append(await call_costs(bench, ns, detail_name, actor, services))
     finally:
@@ -148,7 +172,9 @@ async def call_costs(bench: Bench, ns: str, name: str, actor: object, services: 
     costs = {}
     calls = detail_fanout(bench.raw, ns, name, selector, actor)
     # What the page listed before it asked for its own pods' metrics only (for comparison).
-    calls["(before: PodMetrics of the whole namespace)"] = lambda: bench.raw.items("PodMetrics", ns, actor=actor)
+    calls["(before: PodMetrics of the whole namespace)"] = lambda: bench.raw.items(
+        "PodMetrics", ns, actor=actor
+    )
     for label, call in calls.items():
         samples = []
         for _ in range(5):
@@ -157,8 +183,15 @@ async def call_costs(bench: Bench, ns: str, name: str, actor: object, services: 
             samples.append(ms(time.perf_counter() - started))
         costs[label] = Stats.of(samples).median
     slowest = max((k for k in costs if not k.startswith("(")), key=costs.__getitem__)
-    return Figure("P3", "Detail page's slowest raw call (alone)", costs[slowest], "ms", "", None,
-                  f"{slowest} of {services}; each alone: " + ", ".join(f"{k} {v:.0f} ms" for k, v in costs.items()))
+    return Figure(
+        "P3",
+        "Detail page's slowest raw call (alone)",
+        costs[slowest],
+        "ms",
+        "",
+        None,
+        f"{slowest} of {services}; each alone: " + ", ".join(f"{k} {v:.0f} ms" for k, v in costs.items()),
+    )
 
 
 async def memory(bench: Bench, t, list_url: str, detail_url: str, iterations: int) -> list[Figure]:  # type: ignore[no-untyped-def]
@@ -178,7 +211,9 @@ async def memory(bench: Bench, t, list_url: str, detail_url: str, iterations: in
                             raise RuntimeError(f"{url}: {resp.status_code}")
                 sequential_peak = rss.peak
                 for _ in range(3):
-                    results = await asyncio.gather(*(browser.client.get(u) for u in [list_url, detail_url] * 5))
+                    results = await asyncio.gather(
+                        *(browser.client.get(u) for u in [list_url, detail_url] * 5)
+                    )
                     bad = [r.status_code for r in results if r.status_code != 200]
                     if bad:
                         raise RuntimeError(f"concurrent pages answered {bad}")
@@ -187,6 +222,15 @@ async def memory(bench: Bench, t, list_url: str, detail_url: str, iterations: in
             await browser.aclose()
     s = Stats.of(wall)
     log(f"P3 memory: idle {idle:.0f} MB (signed in), peak {rss.peak:.0f} MB, after {after:.0f} MB")
-    return [Figure("P3", "Console RSS while serving it (peak; 10 pages at once)", rss.peak, "MB", "", None,
-                   f"after start and sign-in {idle:.0f} MB, peak one page at a time {sequential_peak:.0f} MB, "
-                   f"after {after:.0f} MB; over loopback list+detail median {s.median:.0f} ms")]
+    return [
+        Figure(
+            "P3",
+            "Console RSS while serving it (peak; 10 pages at once)",
+            rss.peak,
+            "MB",
+            "",
+            None,
+            f"after start and sign-in {idle:.0f} MB, peak one page at a time {sequential_peak:.0f} MB, "
+            f"after {after:.0f} MB; over loopback list+detail median {s.median:.0f} ms",
+        )
+    ]

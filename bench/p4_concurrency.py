@@ -36,14 +36,24 @@ from pathlib import Path
 import httpx
 import psutil
 
+from app.kube.errors import KubeError
 from bench.common import (
-    Bench, Browser, Figure, RssSampler, Stats, actor_of, console_server, env_float, env_int, log, ms,
+    Bench,
+    Browser,
+    Figure,
+    RssSampler,
+    Stats,
+    actor_of,
+    console_server,
+    env_float,
+    env_int,
+    log,
+    ms,
     server_browser,
 )
-from app.kube.errors import KubeError
+from bench.forms import form_fields, multipart, with_values
 from bench.p1_pages import detail_calls, populate, wait_pods_running
 from bench.wizard_flow import FORM, steps
-from bench.forms import form_fields, multipart, with_values
 
 SERVICES = 25
 _SSE_URL = re.compile(r'sse-connect="([^"]+)"')
@@ -74,8 +84,17 @@ class Tally:
 class Session:
     """One signed-in user browsing."""
 
-    def __init__(self, browser: Browser, base: str, names: list[str], tally: Tally, deadline: float,
-                 think: tuple[float, float], live: bool, rng: random.Random) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        base: str,
+        names: list[str],
+        tally: Tally,
+        deadline: float,
+        think: tuple[float, float],
+        live: bool,
+        rng: random.Random,
+    ) -> None:
         self.b = browser
         self.base = base
         self.names = names
@@ -86,7 +105,9 @@ class Session:
         self.rng = rng
         self.stream: asyncio.Task[None] | None = None
 
-    async def request(self, kind: str, method: str, url: str, expected: int = 200, **kw: object) -> httpx.Response | None:
+    async def request(
+        self, kind: str, method: str, url: str, expected: int = 200, **kw: object
+    ) -> httpx.Response | None:
         started = time.perf_counter()
         try:
             resp = await self.b.client.request(method, url, **kw)  # type: ignore[arg-type]
@@ -160,8 +181,13 @@ class Session:
                 return
             await self.pause()
             body, ctype = multipart(with_values(fields, {**s.changes, "action": s.action}))
-            resp = await self.request("wizard step", "POST", url, content=body, headers={
-                "Content-Type": ctype, "X-CSRF-Token": self.b.csrf, "HX-Request": "true"})
+            resp = await self.request(
+                "wizard step",
+                "POST",
+                url,
+                content=body,
+                headers={"Content-Type": ctype, "X-CSRF-Token": self.b.csrf, "HX-Request": "true"},
+            )
             if resp is None:
                 return
             fields = form_fields(resp.text, FORM)
@@ -192,8 +218,22 @@ async def start_py_spy(pid: int, seconds: float) -> asyncio.subprocess.Process |
     exe = Path(sys.executable).with_name("py-spy")
     log(f"P4: sampling the console with py-spy into {target}")
     return await asyncio.create_subprocess_exec(
-        str(exe), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50", "--format", "raw",
-        "--output", target, "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        str(exe),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--rate",
+        "50",
+        "--format",
+        "raw",
+        "--output",
+        target,
+        "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 async def run(bench: Bench) -> list[Figure]:
@@ -209,8 +249,10 @@ async def run(bench: Bench) -> list[Figure]:
     ns = t.namespace
     names = await populate(bench, ns, SERVICES)
     await wait_pods_running(bench.admin, ns, None, SERVICES)
-    log(f"P4: {sessions} users, {SERVICES} Services in {ns}; {seconds:g} s, think {low:g}-{high:g} s, "
-        f"live streams {'on' if live else 'off'}")
+    log(
+        f"P4: {sessions} users, {SERVICES} Services in {ns}; {seconds:g} s, think {low:g}-{high:g} s, "
+        f"live streams {'on' if live else 'off'}"
+    )
     tally = Tally()
     async with console_server(bench, "p4-console") as server:
         sem = asyncio.Semaphore(10)
@@ -238,15 +280,19 @@ async def run(bench: Bench) -> list[Figure]:
         rng = random.Random(8)
         started = time.monotonic()
         deadline = started + seconds
-        runners = [Session(b, t.base, names, tally, deadline, (low, high), live, random.Random(rng.random()))
-                   for b in browsers]
+        runners = [
+            Session(b, t.base, names, tally, deadline, (low, high), live, random.Random(rng.random()))
+            for b in browsers
+        ]
 
         async def progress() -> None:
             while True:
                 await asyncio.sleep(30)
                 done = sum(len(v) for v in tally.latencies.values())
-                log(f"P4: {time.monotonic() - started:.0f} s, {done} requests, {sum(tally.errors.values())} errors, "
-                    f"RSS {server.rss_mb():.0f} MB")
+                log(
+                    f"P4: {time.monotonic() - started:.0f} s, {done} requests, "
+                    f"{sum(tally.errors.values())} errors, RSS {server.rss_mb():.0f} MB"
+                )
 
         probe_samples: dict[str, list[float]] = {"list": [], "detail": []}
 
@@ -287,27 +333,70 @@ async def run(bench: Bench) -> list[Figure]:
             await asyncio.gather(*(b.aclose() for b in browsers), return_exceptions=True)
     everything = Stats.of(tally.all)
     errors = sum(tally.errors.values())
-    per_kind = "; ".join(f"{k} p50 {Stats.of(v).median:.0f}/p99 {Stats.of(v).p99:.0f} ms (n={len(v)})"
-                         for k, v in sorted(tally.latencies.items()))
+    per_kind = "; ".join(
+        f"{k} p50 {Stats.of(v).median:.0f}/p99 {Stats.of(v).p99:.0f} ms (n={len(v)})"
+        for k, v in sorted(tally.latencies.items())
+    )
     figures = [
-        Figure("P4", f"Errors ({sessions} sessions, {elapsed:.0f} s)", errors, "", "0", errors == 0,
-               (", ".join(f"{k}: {n}" for k, n in tally.errors.items()) + "; " + " | ".join(tally.error_samples))
-               if errors else f"{everything.n} requests, {everything.n / elapsed:.1f} req/s"),
+        Figure(
+            "P4",
+            f"Errors ({sessions} sessions, {elapsed:.0f} s)",
+            errors,
+            "",
+            "0",
+            errors == 0,
+            (", ".join(f"{k}: {n}" for k, n in tally.errors.items()) + "; " + " | ".join(tally.error_samples))
+            if errors
+            else f"{everything.n} requests, {everything.n / elapsed:.1f} req/s",
+        ),
         Figure("P4", "Latency p50", everything.median, "ms", "", None, per_kind),
-        Figure("P4", "Latency p99", everything.p99, "ms", "<= 250", everything.p99 <= 250,
-               f"p90 {everything.p90:.0f} ms, max {everything.high:.0f} ms; CPU (% of one core): "
-               + ", ".join(f"{k} {v:.0f}" for k, v in cpus.items()) + f"; machine {machine:.0f} % of all cores"),
-        Figure("P4", "Console RSS (peak)", rss.peak, "MB", "<= 200", rss.peak <= 200,
-               f"at the end {rss.last:.0f} MB"),
+        Figure(
+            "P4",
+            "Latency p99",
+            everything.p99,
+            "ms",
+            "<= 250",
+            everything.p99 <= 250,
+            f"p90 {everything.p90:.0f} ms, max {everything.high:.0f} ms; CPU (% of one core): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in cpus.items())
+            + f"; machine {machine:.0f} % of all cores",
+        ),
+        Figure(
+            "P4",
+            "Console RSS (peak)",
+            rss.peak,
+            "MB",
+            "<= 200",
+            rss.peak <= 200,
+            f"at the end {rss.last:.0f} MB",
+        ),
     ]
     pl, pd = Stats.of(probe_samples["list"]), Stats.of(probe_samples["detail"])
-    figures.append(Figure("P4", "Raw calls under the same load, p99 (information)", max(pl.p99, pd.p99), "ms", "", None,
-                          f"probe from the load generator every 0.5 s: list p50 {pl.median:.0f}/p99 {pl.p99:.0f} ms "
-                          f"(n={pl.n}), detail's 7 calls p50 {pd.median:.0f}/p99 {pd.p99:.0f} ms (n={pd.n})"))
+    figures.append(
+        Figure(
+            "P4",
+            "Raw calls under the same load, p99 (information)",
+            max(pl.p99, pd.p99),
+            "ms",
+            "",
+            None,
+            f"probe from the load generator every 0.5 s: list p50 {pl.median:.0f}/p99 {pl.p99:.0f} ms "
+            f"(n={pl.n}), detail's 7 calls p50 {pd.median:.0f}/p99 {pd.p99:.0f} ms (n={pd.n})",
+        )
+    )
     if live:
-        figures.append(Figure("P4", "Live-update streams refused", tally.streams_refused, "", "", None,
-                              f"of {tally.streams} opened, reconnections included (the console watches at most "
-                              "32 feeds at once)"))
+        figures.append(
+            Figure(
+                "P4",
+                "Live-update streams refused",
+                tally.streams_refused,
+                "",
+                "",
+                None,
+                f"of {tally.streams} opened, reconnections included (the console watches at most "
+                "32 feeds at once)",
+            )
+        )
     for f in figures:
         log(f"P4 {f.name}: {f.value_text()} {f.detail}")
     return figures

@@ -43,8 +43,15 @@ async def run(bench: Bench) -> list[Figure]:
 
             def add(path: str, resp: httpx.Response) -> None:
                 raw = resp.content
-                rows.append((path, resp.num_bytes_downloaded, header_bytes(resp), len(raw),
-                             len(gzip.compress(raw, 6))))
+                rows.append(
+                    (
+                        path,
+                        resp.num_bytes_downloaded,
+                        header_bytes(resp),
+                        len(raw),
+                        len(gzip.compress(raw, 6)),
+                    )
+                )
 
             add(url, page)
             seen: set[str] = set()
@@ -57,7 +64,9 @@ async def run(bench: Bench) -> list[Figure]:
                 resp = expect(await browser.client.get(ref, headers={**BROWSER_HEADERS, "Accept": "*/*"}))
                 add(ref, resp)
                 if ref.endswith(".css"):
-                    queue += [urljoin(ref, u) for u in _CSS_URL.findall(resp.text) if not u.startswith("data:")]
+                    queue += [
+                        urljoin(ref, u) for u in _CSS_URL.findall(resp.text) if not u.startswith("data:")
+                    ]
         finally:
             await browser.aclose()
     wire = sum(r[1] + r[2] for r in rows)
@@ -67,11 +76,25 @@ async def run(bench: Bench) -> list[Figure]:
     parts = ", ".join(f"{p.rsplit('/', 1)[-1] or p} {b / 1000:.1f}" for p, b, _h, _r, _g in rows)
     log(f"P5: {len(rows)} files, {wire} bytes on the wire ({'compressed' if compressed else 'uncompressed'})")
     figures = [
-        Figure("P5", f"Wizard first load, HTML + CSS + JS ({len(rows)} files, as served)", wire / 1000, "KB",
-               f"<= {TARGET_KB}", wire / 1000 <= TARGET_KB,
-               f"bodies {sum(r[1] for r in rows) / 1000:.1f} KB + headers {sum(r[2] for r in rows) / 1000:.1f} KB; "
-               f"the server {'compresses' if compressed else 'does not compress'}; KB per file: {parts}"),
-        Figure("P5", "Same, if gzip-compressed (information)", gz_total / 1000, "KB", "", None,
-               f"uncompressed bodies {raw_total / 1000:.1f} KB"),
+        Figure(
+            "P5",
+            f"Wizard first load, HTML + CSS + JS ({len(rows)} files, as served)",
+            wire / 1000,
+            "KB",
+            f"<= {TARGET_KB}",
+            wire / 1000 <= TARGET_KB,
+            f"bodies {sum(r[1] for r in rows) / 1000:.1f} KB "
+            f"+ headers {sum(r[2] for r in rows) / 1000:.1f} KB; "
+            f"the server {'compresses' if compressed else 'does not compress'}; KB per file: {parts}",
+        ),
+        Figure(
+            "P5",
+            "Same, if gzip-compressed (information)",
+            gz_total / 1000,
+            "KB",
+            "",
+            None,
+            f"uncompressed bodies {raw_total / 1000:.1f} KB",
+        ),
     ]
     return figures

@@ -1,4 +1,5 @@
-"""Profile one console page in-process with pyinstrument: `python -m bench.profile list|detail|namecheck|project|<path> [requests]`.
+"""Profile one console page in-process with pyinstrument:
+`python -m bench.profile list|detail|namecheck|project|<path> [requests]`.
 
 Needs the `bench` extra (`.venv/bin/pip install -e '.[bench]'`). Sets up like P1 (a project with 25
 Services, one with 3 pods), warms up, then profiles the page's requests and writes a text and an HTML
@@ -10,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from app.kube.client import CONSOLE
 from bench import manifests, p1_pages
 from bench.common import BENCH_DIR, expect, log, open_bench
-from app.kube.client import CONSOLE
 
 
 async def main(page: str, requests: int) -> None:
@@ -25,9 +26,12 @@ async def main(page: str, requests: int) -> None:
             await bench.admin.create(obj, namespace=t.namespace, actor=CONSOLE)
         await p1_pages.wait_pods_running(bench.admin, t.namespace, "app=detail-svc", 3)
         browser = await bench.browser(t.users[0])
-        url = {"list": f"{t.base}/services", "detail": f"{t.base}/services/detail-svc",
-               "namecheck": f"{t.base}/services/new/stateless/name-check?name=free-name&version=v1",
-               "project": t.base}.get(page, page)
+        url = {
+            "list": f"{t.base}/services",
+            "detail": f"{t.base}/services/detail-svc",
+            "namecheck": f"{t.base}/services/new/stateless/name-check?name=free-name&version=v1",
+            "project": t.base,
+        }.get(page, page)
         for _ in range(20):
             expect(await browser.client.get(url))
         profiler = Profiler(interval=0.001, async_mode="enabled")
@@ -44,4 +48,6 @@ async def main(page: str, requests: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "list", int(sys.argv[2]) if len(sys.argv) > 2 else 300))
+    asyncio.run(
+        main(sys.argv[1] if len(sys.argv) > 1 else "list", int(sys.argv[2]) if len(sys.argv) > 2 else 300)
+    )

@@ -36,8 +36,13 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=RESULTS.parent.parent, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=RESULTS.parent.parent,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {
@@ -51,8 +56,13 @@ def machine() -> dict[str, str]:
 
 def _dirty() -> bool:
     try:
-        out = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                             cwd=RESULTS.parent.parent, timeout=10).stdout
+        out = subprocess.run(
+            ["git", "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            cwd=RESULTS.parent.parent,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return bool(out.strip())
@@ -60,7 +70,7 @@ def _dirty() -> bool:
 
 def markdown(figures: list[Figure], selected: list[str], settings: dict[str, str], load: str = "") -> str:
     m = machine()
-    out = [f"## {m['date']}: {' '.join(s.upper() for s in selected)}", ""]
+    out = [f"### {m['date']}: {' '.join(s.upper() for s in selected)}", ""]
     out.append(f"- machine: `{m['uname']}`")
     out.append(f"- CPUs: {m['cpus']}; Python {m['python']}; commit {m['commit'] or '?'}")
     if load:
@@ -71,8 +81,10 @@ def markdown(figures: list[Figure], selected: list[str], settings: dict[str, str
     out.append("|---|---|---|---|---|---|")
     for f in figures:
         detail = f.detail.replace("|", "\\|")
-        out.append(f"| {f.bench} | {f.name} | {f.value_text()} | {f.target.replace('<', '&lt;') or '-'} | "
-                   f"{f.verdict() or '-'} | {detail} |")
+        out.append(
+            f"| {f.bench} | {f.name} | {f.value_text()} | {f.target.replace('<', '&lt;') or '-'} | "
+            f"{f.verdict() or '-'} | {detail} |"
+        )
     out.append("")
     return "\n".join(out) + "\n"
 
@@ -80,7 +92,9 @@ def markdown(figures: list[Figure], selected: list[str], settings: dict[str, str
 def append(figures: list[Figure], selected: list[str], settings: dict[str, str], load: str = "") -> None:
     text = markdown(figures, selected, settings, load)
     if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nNewest last. Written by `make bench` (`python -m bench`); "
-                           "see README.md beside this file.\n\n")
+        RESULTS.write_text(
+            "# Benchmark results\n\nWritten by `make bench` (`python -m bench`); see README.md beside "
+            "this file.\n\n## Runs\n\n"
+        )
     with RESULTS.open("a") as f:
         f.write(text)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
 
+from app.kube.errors import KubeError
 from bench.common import Bench, Browser, Figure, Stats, Tenancy, actor_of, log, ratio_figure
 from bench.forms import form_fields, multipart, with_values
-from app.kube.errors import KubeError
 
 FORM = "wizard-form"
 IMAGE = "nginx:1.25"
@@ -51,9 +52,16 @@ def steps(name: str) -> list[Step]:
     return [
         Step("Basic Information -> Next", "next", {"name": name, "version": "v1"}),
         Step("Add Container (row action)", "add-container:worker", {}),
-        Step("Container Image -> Next", "next", {
-            "containers.0.name": "container-1", "containers.0.image": IMAGE,
-            "containers.0.ports.0.container_port": "80", "containers.0.ports.0.service_port": "80"}),
+        Step(
+            "Container Image -> Next",
+            "next",
+            {
+                "containers.0.name": "container-1",
+                "containers.0.image": IMAGE,
+                "containers.0.ports.0.container_port": "80",
+                "containers.0.ports.0.service_port": "80",
+            },
+        ),
         Step("Volumes -> Next", "next", {}),
         Step("Advanced Settings -> Review", "review", {}),
     ]
@@ -75,9 +83,17 @@ class Wizard:
 
     async def post(self, action: str, changes: dict[str, str]) -> httpx.Response:
         body, ctype = multipart(with_values(self.fields, {**changes, "action": action}))
-        resp = await self.browser.client.post(self.url, content=body, headers={
-            "Content-Type": ctype, "X-CSRF-Token": self.browser.csrf, "HX-Request": "true",
-            "HX-Target": "wizard", "HX-Current-URL": self.url})
+        resp = await self.browser.client.post(
+            self.url,
+            content=body,
+            headers={
+                "Content-Type": ctype,
+                "X-CSRF-Token": self.browser.csrf,
+                "HX-Request": "true",
+                "HX-Target": "wizard",
+                "HX-Current-URL": self.url,
+            },
+        )
         if resp.status_code == 200:
             self.fields = form_fields(resp.text, FORM)
         return resp
@@ -104,13 +120,24 @@ async def drive_to_review(w: Wizard, name: str) -> None:
         raise RuntimeError(f"wizard: expected the Review step, got {w.step!r}")
 
 
-async def p1_wizard(bench: Bench, t: Tenancy, browser: Browser, *, iterations: int, target: float) -> list[Figure]:
+async def p1_wizard(
+    bench: Bench, t: Tenancy, browser: Browser, *, iterations: int, target: float
+) -> list[Figure]:
     raw, ns = bench.raw, t.namespace
     actor = actor_of(t.users[0])
     url = f"{t.base}/services/new/stateless"
     if not await wizard_available(browser, url):
-        return [Figure("P1", "wizard steps", float("nan"), "x", f"<= {target:g}", None,
-                       "not measured: this version has no stateless wizard")]
+        return [
+            Figure(
+                "P1",
+                "wizard steps",
+                float("nan"),
+                "x",
+                f"<= {target:g}",
+                None,
+                "not measured: this version has no stateless wizard",
+            )
+        ]
 
     async def raw_open() -> None:
         async def listing(kind: str, namespace: str | None) -> None:
@@ -118,8 +145,13 @@ async def p1_wizard(bench: Bench, t: Tenancy, browser: Browser, *, iterations: i
                 await raw.items(kind, namespace, actor=actor)
             except KubeError:
                 pass
-        await asyncio.gather(listing("ConfigMap", ns), listing("Secret", ns),
-                             listing("PersistentVolumeClaim", ns), listing("StorageClass", None))
+
+        await asyncio.gather(
+            listing("ConfigMap", ns),
+            listing("Secret", ns),
+            listing("PersistentVolumeClaim", ns),
+            listing("StorageClass", None),
+        )
 
     async def raw_exists(kind: str, name: str) -> None:
         try:
@@ -135,8 +167,9 @@ async def p1_wizard(bench: Bench, t: Tenancy, browser: Browser, *, iterations: i
     async def raw_round_trip(name: str) -> None:
         await raw_exists("Service", name)
 
-    labels = ["open (GET step 1, project lists loaded)", "name check as the user types (GET)"] + \
-        [s.label for s in steps("x")]
+    labels = ["open (GET step 1, project lists loaded)", "name check as the user types (GET)"] + [
+        s.label for s in steps("x")
+    ]
     console: dict[str, list[float]] = {k: [] for k in labels}
     baseline: dict[str, list[float]] = {k: [] for k in labels}
 
@@ -168,19 +201,32 @@ async def p1_wizard(bench: Bench, t: Tenancy, browser: Browser, *, iterations: i
         w = Wizard(browser, url)
         bench.app.state.wizard_choices = None  # the first open of a visit: the project's lists are loaded
         await pair(i, labels[0], w.open, raw_open, record=record)
-        await pair(i, labels[1], lambda: browser.client.get(
-            f"{url}/name-check", params={"name": name, "version": "v1"}, headers={"HX-Request": "true"}),
-            lambda: raw_name_check(name), record=record)
+        name_check = partial(
+            browser.client.get,
+            f"{url}/name-check",
+            params={"name": name, "version": "v1"},
+            headers={"HX-Request": "true"},
+        )
+        await pair(i, labels[1], name_check, partial(raw_name_check, name), record=record)
         for n, s in enumerate(steps(name)):
-            raw_call = (lambda: raw_name_check(name)) if n == 0 else (lambda: raw_round_trip(name))
-            await pair(i, s.label, lambda s=s: w.post(s.action, s.changes), raw_call, record=record)
+            raw_call = partial(raw_name_check, name) if n == 0 else partial(raw_round_trip, name)
+            await pair(i, s.label, partial(w.post, s.action, s.changes), raw_call, record=record)
         if w.step != "review":
             raise RuntimeError(f"wizard: expected the Review step, got {w.step!r}")
 
     figures = []
     for n, label in enumerate(labels):
-        calls = {0: "its 4 raw lists", 1: "its 2 raw GETs", 2: "its 2 raw GETs"}.get(n, "1 raw round trip (no call)")
-        figures.append(ratio_figure("P1", f"Wizard: {label} / {calls}", Stats.of(console[label]),
-                                    Stats.of(baseline[label]), target))
+        calls = {0: "its 4 raw lists", 1: "its 2 raw GETs", 2: "its 2 raw GETs"}.get(
+            n, "1 raw round trip (no call)"
+        )
+        figures.append(
+            ratio_figure(
+                "P1",
+                f"Wizard: {label} / {calls}",
+                Stats.of(console[label]),
+                Stats.of(baseline[label]),
+                target,
+            )
+        )
         log(f"P1 wizard {label}: {figures[-1].detail}")
     return figures
