@@ -192,8 +192,7 @@ def workspace_for(perm: Permission = Permission.view_workspace):  # type: ignore
 
 def project_for(perm: Permission = Permission.view_project):  # type: ignore[no-untyped-def]
     async def load(request: Request, ws: str, project: str, me: CurrentUser, session: SessionDep) -> ProjectCtx:
-        workspace, _ws_access = await workspaces_domain.workspace_access(session, me.user, ws)
-        proj, access = await projects_domain.project_access(session, me.user, workspace, project)
+        workspace, proj, access = await projects_domain.project_access_by_name(session, me.user, ws, project)
         if not access.can(perm):
             raise Forbidden(_("You do not have permission to do this."))
         request.state.template_context.update(workspace=workspace, project=proj, access=access,

@@ -46,6 +46,27 @@ async def project_access(session: AsyncSession, user: User, ws: Workspace, name:
     return project, ProjectAccess(user=user, role=role, member_role=member)
 
 
+async def project_access_by_name(session: AsyncSession, user: User, ws_name: str, name: str
+                                 ) -> tuple[Workspace, Project, ProjectAccess]:
+    """One query for what every project page needs: the workspace, the project and the user's effective
+    role in it; NotFound when either does not exist or the user may not see the project."""
+    row = (await session.execute(
+        select(Project, WorkspaceMember.role, ProjectMember.role)
+        .join(Workspace, Workspace.id == Project.workspace_id)
+        .outerjoin(WorkspaceMember, (WorkspaceMember.workspace_id == Workspace.id) & (WorkspaceMember.user_id == user.id))
+        .outerjoin(ProjectMember, (ProjectMember.project_id == Project.id) & (ProjectMember.user_id == user.id))
+        .where(Workspace.name == ws_name, Project.name == name)
+    )).first()
+    if row is None:
+        raise NotFound(_("Project not found."))
+    project, ws_role, member_role = row
+    member = ProjectRole(member_role) if member_role else None
+    role = effective_project_role(user, member, WorkspaceRole(ws_role) if ws_role else None)
+    if role is None:
+        raise NotFound(_("Project not found."))
+    return project.workspace, project, ProjectAccess(user=user, role=role, member_role=member)
+
+
 async def create_project(
     session: AsyncSession, kube: KubeGateway, *, ws: Workspace, access: WorkspaceAccess, name: str,
     alias: str = "", description: str = "",
