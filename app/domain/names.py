@@ -56,3 +56,13 @@ def description_problem(value: str) -> str | None:
     if len(value) > 256:
         return _("The description can contain any characters and the maximum length is 256 characters.")
     return None
+
+
+def info_problems(alias: str, description: str) -> dict[str, str]:
+    """The alias and description rules every object's basic information shares, keyed by field."""
+    errors: dict[str, str] = {}
+    if problem := alias_problem(alias):
+        errors["alias"] = problem
+    if problem := description_problem(description):
+        errors["description"] = problem
+    return errors

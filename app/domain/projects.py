@@ -10,7 +10,7 @@ from app.domain.access import (
     Permission, ProjectAccess, WorkspaceAccess, effective_project_role,
 )
 from app.domain.errors import Forbidden, Invalid, NotFound, Unavailable
-from app.domain.names import alias_problem, description_problem, dns1123_label_problem
+from app.domain.names import dns1123_label_problem, info_problems
 from app.i18n import _
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
@@ -26,24 +26,6 @@ async def list_projects(session: AsyncSession, *, ws: Workspace, access: Workspa
     if not access.sees_all_projects:
         q = q.join(ProjectMember, ProjectMember.project_id == Project.id).where(ProjectMember.user_id == access.user.id)
     return list((await session.scalars(q)).unique())
-
-
-async def project_access(session: AsyncSession, user: User, ws: Workspace, name: str) -> tuple[Project, ProjectAccess]:
-    """The project and the user's effective role; NotFound if it is not in `ws` or the user cannot see it."""
-    project = await session.scalar(select(Project).where(Project.name == name, Project.workspace_id == ws.id))
-    if project is None:
-        raise NotFound(_("Project not found."))
-    member_role = await session.scalar(
-        select(ProjectMember.role).where(ProjectMember.project_id == project.id, ProjectMember.user_id == user.id)
-    )
-    ws_role = await session.scalar(
-        select(WorkspaceMember.role).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
-    )
-    member = ProjectRole(member_role) if member_role else None
-    role = effective_project_role(user, member, WorkspaceRole(ws_role) if ws_role else None)
-    if role is None:
-        raise NotFound(_("Project not found."))
-    return project, ProjectAccess(user=user, role=role, member_role=member)
 
 
 async def project_access_by_name(session: AsyncSession, user: User, ws_name: str, name: str
@@ -82,10 +64,7 @@ async def create_project(
         errors["name"] = _("This name is reserved by Kubernetes. Please enter another name.")
     elif await session.scalar(select(Project.id).where(Project.name == name)):
         errors["name"] = _("The name already exists. Please enter another name.")
-    if problem := alias_problem(alias):
-        errors["alias"] = problem
-    if problem := description_problem(description):
-        errors["description"] = problem
+    errors.update(info_problems(alias, description))
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors)
     namespace = {

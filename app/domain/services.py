@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from app.domain.errors import Conflict, Invalid, NotFound
-from app.domain.names import alias_problem, description_problem
+from app.domain.names import info_problems
 from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
 from app.kube.client import Actor, KubeGateway
@@ -830,10 +830,7 @@ async def edit_information(kube: KubeGateway, namespace: str, name: str, *, acto
     """Alias and description as a merge patch of two annotations; an empty value removes one."""
     alias = alias.strip()
     errors: dict[str, str] = {}
-    if problem := alias_problem(alias):
-        errors["alias"] = problem
-    if problem := description_problem(description):
-        errors["description"] = problem
+    errors.update(info_problems(alias, description))
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors)
     patch = {"metadata": {"annotations": {ALIAS: alias or None, DESCRIPTION: description or None}}}

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.access import Permission, WorkspaceAccess, platform_can
 from app.domain.errors import Forbidden, Invalid, NotFound
-from app.domain.names import alias_problem, description_problem, dns1123_label_problem
+from app.domain.names import dns1123_label_problem, info_problems
 from app.i18n import _
 from app.models import Project, ProjectMember, User, Workspace, WorkspaceMember, WorkspaceRole
 
@@ -56,10 +56,7 @@ async def create_workspace(
         errors["name"] = problem
     elif await session.scalar(select(Workspace.id).where(Workspace.name == name)):
         errors["name"] = _("The name already exists. Please enter another name.")
-    if problem := alias_problem(alias):
-        errors["alias"] = problem
-    if problem := description_problem(description):
-        errors["description"] = problem
+    errors.update(info_problems(alias, description))
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors)
     ws = Workspace(name=name, alias=alias.strip(), description=description)

@@ -15,6 +15,15 @@ from tests.conftest import DemoProject, Tenants
 pytestmark = pytest.mark.cluster
 
 
+async def _refused(kube, namespace: str, who: Actor) -> bool:  # type: ignore[no-untyped-def]
+    """True once the API server refuses `who` a read in `namespace` (RBAC changes land a moment later)."""
+    try:
+        await kube.items("Service", namespace, actor=who)
+    except KubeError as e:
+        return e.status == 403
+    return False
+
+
 def _config_map(name: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
 
@@ -70,13 +79,7 @@ async def test_role_change_and_removal_take_effect_in_the_cluster(demo: DemoProj
     # remove: access is gone
     assert (await admin.post(f"{demo.base}/members/{demo.viewer.username}/remove")).status_code == 303
 
-    async def refused() -> bool:
-        try:
-            await kube.items("Service", demo.namespace, actor=who)
-        except KubeError as e:
-            return e.status == 403
-        return False
-    assert await eventually(refused, timeout=10)
+    assert await eventually(lambda: _refused(kube, demo.namespace, who), timeout=10)
 
 
 async def test_reconcile_repairs_tampering(demo: DemoProject, tenants: Tenants, kube, admin_kube, app) -> None:  # type: ignore[no-untyped-def]
@@ -105,13 +108,7 @@ async def test_removed_member_loses_access_at_next_reconcile(demo: DemoProject, 
         await s.commit()
         await rbac.reconcile_all(s, kube)
 
-    async def refused() -> bool:
-        try:
-            await kube.items("Service", demo.namespace, actor=who)
-        except KubeError as e:
-            return e.status == 403
-        return False
-    assert await eventually(refused, timeout=10)
+    assert await eventually(lambda: _refused(kube, demo.namespace, who), timeout=10)
 
 
 async def test_disabled_user_loses_cluster_access(demo: DemoProject, tenants: Tenants, kube) -> None:  # type: ignore[no-untyped-def]
@@ -121,13 +118,7 @@ async def test_disabled_user_loses_cluster_access(demo: DemoProject, tenants: Te
     await kube.items("Service", demo.namespace, actor=who)
     assert (await padmin.post(f"/admin/users/{demo.operator.username}/disable")).status_code == 303
 
-    async def refused() -> bool:
-        try:
-            await kube.items("Service", demo.namespace, actor=who)
-        except KubeError as e:
-            return e.status == 403
-        return False
-    assert await eventually(refused, timeout=10)
+    assert await eventually(lambda: _refused(kube, demo.namespace, who), timeout=10)
 
 
 async def test_client_cannot_smuggle_impersonation_headers(demo: DemoProject, tenants: Tenants, admin_kube) -> None:  # type: ignore[no-untyped-def]
