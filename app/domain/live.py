@@ -1,9 +1,11 @@
 """Live updates pushed to pages: server-sent events fed by Kubernetes watches made as the user.
 
 A page subscribes to a *feed*: one watch of one kind in one namespace (optionally narrowed by a label
-or field selector), made with the user's identity, so the cluster's RBAC decides what it may see.
-Subscribers of the same feed (the same user with several tabs open) share one watch; a feed stops when
-its last subscriber leaves. Each subscriber gets a debounced "changed" signal, which the page turns
+or field selector), made with the identity of the user who opened it. Everyone who looks at the same
+thing shares the feed, whoever they are: the stream only says "something changed" and each page then
+re-fetches as its own user, so sharing shows nobody anything. The cluster still decides for each user:
+joining a feed someone else opened costs one small read as the joiner, and a refusal ends their stream.
+A feed stops when its last subscriber leaves. Each subscriber gets a debounced "changed" signal, which the page turns
 into an htmx re-fetch of the part it shows; the data itself always comes from a normal page request.
 
 Streams end cleanly: when the client disconnects (Starlette cancels the response), when the hub
@@ -70,6 +72,7 @@ class _Feed:
         self.resource_version = resource_version
         self.subscribers: set[asyncio.Queue[Signal]] = set()
         self.task: asyncio.Task[None] | None = None
+        self.allowed: set[Actor] = {target.actor}  # who the cluster has let read what this feed watches
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"live-feed {self.target.kind} {self.target.namespace}")
@@ -132,7 +135,7 @@ class LiveHub:
 
     def __init__(self) -> None:
         self.closing = asyncio.Event()
-        self._feeds: dict[Target, _Feed] = {}
+        self._feeds: dict[tuple[str, str, str | None, str | None], _Feed] = {}
         self._streams = 0
 
     @property
@@ -154,24 +157,33 @@ class LiveHub:
                 with contextlib.suppress(BaseException):
                     await feed.task
 
-    def _join(self, kube: KubeGateway, target: Target, resource_version: str) -> tuple[_Feed, asyncio.Queue[Signal]]:
+    async def _join(self, kube: KubeGateway, target: Target, resource_version: str) -> tuple[_Feed, asyncio.Queue[Signal]]:
         queue: asyncio.Queue[Signal] = asyncio.Queue()
-        feed = self._feeds.get(target)
+        key = _key(target)
+        feed = self._feeds.get(key)
         if feed is None or feed.task is None or feed.task.done():
             if len(self._feeds) >= MAX_FEEDS:
                 raise KubeError(503, "TooManyStreams", _("Too many live updates are open; use Refresh."))
             feed = _Feed(self, kube, target, resource_version)
-            self._feeds[target] = feed
+            self._feeds[key] = feed
             feed.start()
-        elif resource_version and resource_version != feed.resource_version:
+        else:
+            if target.actor not in feed.allowed:
+                # The cluster decides whether this user may read it too (KubeError 403 if not).
+                await kube.list(target.kind, target.namespace, actor=target.actor, label_selector=target.label_selector,
+                                field_selector=target.field_selector, limit=1)
+                feed.allowed.add(target.actor)
+            if feed is not self._feeds.get(key):  # it ended while we asked
+                return await self._join(kube, target, resource_version)
+        if resource_version and resource_version != feed.resource_version:
             queue.put_nowait(Signal(CHANGED))  # the page may have missed what the feed saw before it joined
         feed.subscribers.add(queue)
         return feed, queue
 
     def _leave(self, feed: _Feed, queue: asyncio.Queue[Signal]) -> None:
         feed.subscribers.discard(queue)
-        if not feed.subscribers and self._feeds.get(feed.target) is feed:
-            del self._feeds[feed.target]
+        if not feed.subscribers and self._feeds.get(_key(feed.target)) is feed:
+            del self._feeds[_key(feed.target)]
             if feed.task:
                 feed.task.cancel()
 
@@ -187,7 +199,7 @@ class LiveHub:
         try:
             try:
                 for target in targets:
-                    joined.append(self._join(kube, target, resource_version))
+                    joined.append(await self._join(kube, target, resource_version))
             except KubeError as e:
                 yield Signal(ERROR, e.message)
                 yield Signal(END)
@@ -266,6 +278,11 @@ class LiveHub:
                 await reader
             with contextlib.suppress(BaseException):
                 await source.aclose()  # type: ignore[attr-defined]
+
+
+def _key(target: Target) -> tuple[str, str, str | None, str | None]:
+    """What a feed watches, whoever asks: feeds are shared across users."""
+    return (target.kind, target.namespace, target.label_selector, target.field_selector)
 
 
 _STOP, _TIMEOUT = object(), object()

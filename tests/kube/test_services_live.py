@@ -145,3 +145,27 @@ async def test_subscribers_of_the_same_target_share_one_watch(
     await second.aclose()
     assert not hub._feeds
     await hub.close()
+
+
+async def test_users_share_a_feed_but_the_cluster_still_decides_for_each(
+        demo: DemoProject, tenants, kube: KubeGateway, admin_kube: KubeGateway) -> None:  # type: ignore[no-untyped-def]
+    """An operator and a viewer looking at the same Services share one watch; a user the cluster does not
+    let read them is refused, even though the watch already runs for someone else."""
+    hub = live.LiveHub()
+    op = hub.changes(kube, [live.Target("Service", demo.namespace, Actor.user(demo.operator.uid))], heartbeat=30)
+    viewer = hub.changes(kube, [live.Target("Service", demo.namespace, Actor.user(demo.viewer.uid))], heartbeat=30)
+    reads = [asyncio.ensure_future(op.__anext__()), asyncio.ensure_future(viewer.__anext__())]
+    await asyncio.sleep(0.5)
+    assert len(hub._feeds) == 1 and len(next(iter(hub._feeds.values())).subscribers) == 2
+    stranger = await tenants.user("stranger")
+    refused = hub.changes(kube, [live.Target("Service", demo.namespace, Actor.user(stranger.uid))], heartbeat=30)
+    first = await asyncio.wait_for(refused.__anext__(), 10)
+    assert first.kind == live.ERROR and "forbidden" in first.message.lower()
+    await admin_kube.create(plain_service("shared-by-two"), namespace=demo.namespace, actor=CONSOLE)
+    got = await asyncio.wait_for(asyncio.gather(*reads), 20)
+    assert [g.kind for g in got] == [live.CHANGED, live.CHANGED]
+    await op.aclose()
+    await viewer.aclose()
+    await refused.aclose()
+    assert not hub._feeds
+    await hub.close()
