@@ -433,37 +433,33 @@ async def delete_service(request: Request, name: str, ctx: ProjectEditor, kube: 
     form = await _form(request)
     chosen = svc_domain.parse_related(form.get("related", []))
     uid = _one(form, "uid")
-    results: list[svc_domain.DeleteResult] = []
-    outcome = svc_domain.DeleteResult("Service", name, False, "")
-    try:
-        async with audited(request, ctx.me, "delete", "Service", name) as note:
-            outcome = await svc_domain.delete_object(kube, ctx.namespace, "Service", name, uid, actor=ctx.actor)
-            if not outcome.ok:
-                note["detail"] = outcome.message
-                raise _NotDeleted()
-    except _NotDeleted:
-        pass
-    results.append(outcome)
-    if outcome.ok:
+
+    async def delete_one(kind: str, object_name: str, object_uid: str | None) -> svc_domain.DeleteResult:
+        """Delete one object, audited; a refusal is reported in the result, not raised."""
+        result = svc_domain.DeleteResult(kind, object_name, False, "")
+        try:
+            async with audited(request, ctx.me, "delete", kind, object_name) as note:
+                result = await svc_domain.delete_object(kube, ctx.namespace, kind, object_name, object_uid,
+                                                        actor=ctx.actor)
+                if not result.ok:
+                    note["detail"] = result.message
+                    raise _NotDeleted()
+        except _NotDeleted:
+            pass
+        return result
+
+    # The Service first; the checked related resources only once it is gone.
+    results = [await delete_one("Service", name, uid)]
+    if results[0].ok:
         for item in chosen:
-            result = svc_domain.DeleteResult(item.kind, item.name, False, "")
-            try:
-                async with audited(request, ctx.me, "delete", item.kind, item.name) as note:
-                    result = await svc_domain.delete_object(kube, ctx.namespace, item.kind, item.name, item.uid,
-                                                            actor=ctx.actor)
-                    if not result.ok:
-                        note["detail"] = result.message
-                        raise _NotDeleted()
-            except _NotDeleted:
-                pass
-            results.append(result)
+            results.append(await delete_one(item.kind, item.name, item.uid))
     target = _next_url(ctx, _one(form, "next"), f"{_base(ctx)}/services")
     if target.startswith(f"{_base(ctx)}/services/{name}"):
         target = f"{_base(ctx)}/services"
     partial = is_partial(request)
     return render(request, "services/delete.html", _ctx(
         ctx, svc=None, name=name, related=[], results=results, next=target, in_dialog=partial,
-    ), block="results" if partial else None, status_code=200 if outcome.ok or partial else 409)
+    ), block="results" if partial else None, status_code=200 if results[0].ok or partial else 409)
 
 
 class _NotDeleted(Exception):
