@@ -54,8 +54,11 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
         app.state.engine = engine
         app.state.sessionmaker = new_sessionmaker(engine)
         if not hasattr(app.state, "kube"):
-            app.state.kube = kube or GatewayHolder(settings.kubeconfig, settings.context,
-                                                   timeout=settings.kube_timeout_seconds)
+            app.state.kube = kube or GatewayHolder(
+                settings.kubeconfig, settings.context, timeout=settings.kube_timeout_seconds,
+                watch_cache=settings.watch_cache, cache_idle_seconds=settings.watch_cache_idle_seconds,
+                access_review_seconds=settings.access_review_seconds,
+            )
         task = asyncio.create_task(_reconcile_forever(app)) if reconcile and settings.reconcile_interval_seconds > 0 else None
         # What is loaded by now lives as long as the process (the Kubernetes client alone is ~100k
         # objects): keep it out of the cyclic GC, whose full passes over it stall every request ~90 ms.

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # Behind HTTPS the session cookie is marked Secure (and named __Host-...).
     secure_cookies: bool = False
     kube_timeout_seconds: float = 10.0
+    # Serve the pages' reads from watches (app.kube.cache); each user's read is still authorized by
+    # the cluster (an access review as that user, kept `access_review_seconds`).
+    watch_cache: bool = True
+    watch_cache_idle_seconds: int = 300
+    access_review_seconds: int = 10
     login_max_failures: int = 5
     login_window_seconds: int = 300
     reconcile_interval_seconds: int = 60

@@ -10,13 +10,16 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from kubernetes_asyncio.client import ApiClient
 
 from app.kube.errors import KubeError
 from app.kube.resources import Resource, resource_for
+
+if TYPE_CHECKING:
+    from app.kube.cache import WatchCache
 
 USER_PREFIX = "dockyard:user:"
 
@@ -48,9 +51,25 @@ class KubeGateway:
     def __init__(self, api_client: ApiClient, *, timeout: float = 10.0) -> None:
         self.api = api_client
         self.timeout = timeout
+        self.cache: WatchCache | None = None  # reads served from watches (app.kube.cache), when set
 
     async def close(self) -> None:
+        if self.cache is not None:
+            await self.cache.close()
         await self.api.close()
+
+    async def _cached(self, kind: str, namespace: str | None, actor: Actor, verb: str) -> WatchCache | None:
+        """The cache, if it may answer this read: it keeps the kind and the cluster lets the user do it.
+        A refusal (or a failed review) reads live, so the user sees the API server's own answer."""
+        cache = self.cache
+        if cache is None or not cache.keeps(kind):
+            return None
+        if actor.impersonate is None:
+            return cache
+        try:
+            return cache if await cache.allowed(actor, verb, kind, namespace) else None
+        except KubeError:
+            return None
 
     # -- the one place requests are made -------------------------------------------------------
     async def _send(
@@ -130,7 +149,13 @@ class KubeGateway:
             resp.release()
 
     # -- reads -----------------------------------------------------------------------------------
-    async def get(self, kind: str, namespace: str | None, name: str, *, actor: Actor) -> Obj:
+    async def get(self, kind: str, namespace: str | None, name: str, *, actor: Actor, fresh: bool = False) -> Obj:
+        """One object; `fresh` reads it from the API server even when the cache keeps its kind."""
+        cache = None if fresh else await self._cached(kind, namespace, actor, "get")
+        if cache is not None:
+            found = await cache.get(kind, namespace, name)
+            if found is not None:
+                return found
         return await self._json("GET", resource_for(kind).path(namespace, name), actor=actor)
 
     async def exists(self, kind: str, namespace: str | None, name: str, *, actor: Actor) -> bool:
@@ -152,8 +177,15 @@ class KubeGateway:
         field_selector: str | None = None,
         limit: int | None = None,
         continue_token: str | None = None,
+        fresh: bool = False,
     ) -> Obj:
         """A `<Kind>List`; items carry no kind/apiVersion (as the server sends them)."""
+        if not (fresh or field_selector or limit or continue_token):
+            cache = await self._cached(kind, namespace, actor, "list")
+            if cache is not None:
+                found = await cache.list(kind, namespace, label_selector)
+                if found is not None:
+                    return found
         query: list[tuple[str, str]] = []
         if label_selector:
             query.append(("labelSelector", label_selector))
@@ -169,6 +201,12 @@ class KubeGateway:
         return list((await self.list(kind, namespace, actor=actor, **kw)).get("items") or [])
 
     # -- writes ----------------------------------------------------------------------------------
+    def _written(self, answer: Obj, namespace: str | None, dry_run: bool) -> Obj:
+        """Write-through: the page that follows a write shows it, whatever the watch's lag."""
+        if self.cache is not None and not dry_run and answer.get("kind"):
+            self.cache.written(answer, namespace)
+        return answer
+
     @staticmethod
     def _write_query(dry_run: bool, field_manager: str | None) -> list[tuple[str, str]]:
         q: list[tuple[str, str]] = []
@@ -183,10 +221,10 @@ class KubeGateway:
         field_manager: str | None = "dockyard",
     ) -> Obj:
         res = resource_for(obj["kind"])
-        return await self._json(
+        return self._written(await self._json(
             "POST", res.path(namespace if res.namespaced else None), actor=actor, body=obj,
             query=self._write_query(dry_run, field_manager),
-        )
+        ), namespace, dry_run)
 
     async def replace(
         self, obj: Obj, *, namespace: str | None, actor: Actor, dry_run: bool = False,
@@ -195,20 +233,20 @@ class KubeGateway:
         """PUT; a `metadata.resourceVersion` in `obj` makes it conditional (409 if stale)."""
         res = resource_for(obj["kind"])
         name = obj["metadata"]["name"]
-        return await self._json(
+        return self._written(await self._json(
             "PUT", res.path(namespace if res.namespaced else None, name), actor=actor, body=obj,
             query=self._write_query(dry_run, field_manager),
-        )
+        ), namespace, dry_run)
 
     async def merge_patch(
         self, kind: str, namespace: str | None, name: str, patch: Obj, *, actor: Actor,
         dry_run: bool = False, subresource: str | None = None, field_manager: str = "dockyard",
     ) -> Obj:
         """JSON merge patch (lists are replaced whole); `subresource="status"` patches the status."""
-        return await self._json(
+        return self._written(await self._json(
             "PATCH", resource_for(kind).path(namespace, name, subresource), actor=actor, body=patch,
             content_type="application/merge-patch+json", query=self._write_query(dry_run, field_manager),
-        )
+        ), namespace, dry_run)
 
     async def create_subresource(
         self, kind: str, namespace: str | None, name: str, subresource: str, body: Obj, *, actor: Actor,
@@ -224,10 +262,10 @@ class KubeGateway:
         """Server-side apply, for objects the console owns (RoleBindings, Namespaces)."""
         res = resource_for(obj["kind"])
         q = [("fieldManager", field_manager)] + ([("force", "true")] if force else [])
-        return await self._json(
+        return self._written(await self._json(
             "PATCH", res.path(namespace if res.namespaced else None, obj["metadata"]["name"]), actor=actor,
             body=obj, content_type="application/apply-patch+yaml", query=q,
-        )
+        ), namespace, False)
 
     async def delete(
         self, kind: str, namespace: str | None, name: str, *, actor: Actor,
@@ -242,7 +280,10 @@ class KubeGateway:
             body["gracePeriodSeconds"] = grace_period_seconds
         if uid is not None:
             body["preconditions"] = {"uid": uid}
-        return await self._json("DELETE", resource_for(kind).path(namespace, name), actor=actor, body=body)
+        answer = await self._json("DELETE", resource_for(kind).path(namespace, name), actor=actor, body=body)
+        if self.cache is not None and not dry_run:
+            self.cache.deleted(kind, namespace, name, answer)
+        return answer
 
     # -- streams ---------------------------------------------------------------------------------
     async def watch(

@@ -177,6 +177,7 @@ def _reuse(root: Path, log: Log) -> ClusterInfo | None:
             _write_state(root, state)
     if "nodesim" not in alive:
         _wait_nodes_ready(root, state, 60)
+    _run_async(_bootstrap(root / "admin.kubeconfig"))  # the manifests may have changed since it started
     info = _info(root, state, reused=True)
     log(f"local cluster: already running at {info.server} (admin kubeconfig: {info.admin_kubeconfig})")
     return info

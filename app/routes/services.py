@@ -5,6 +5,7 @@ URLs (all under `/workspaces/{ws}/projects/{project}`):
   GET  /services/-/watch                  SSE: "changed" when a Service of the project changes
   GET  /services/{name}?tab=...           detail, tabs resource-status | metadata | events (htmx: block "tab")
   GET  /services/{name}/watch             SSE: "changed" when the Service or its pods change
+  GET  /services/{name}/menu              a list row's action menu (htmx, loaded when opened)
   GET|POST /services/{name}/information   Edit Information (dialog with htmx, page without)
   GET|POST /services/{name}/yaml          Edit YAML (page); GET /services/{name}/yaml/download
   GET|POST /services/{name}/settings      Edit Service (page)
@@ -139,6 +140,15 @@ async def list_services(request: Request, ctx: ProjectViewer, kube: KubeDep) -> 
         ctx, page=page, query=query, page_sizes=svc_domain.PAGE_SIZES,
         list_url=_base(ctx) + "/services" + query.params(),
     ), block="rows")
+
+
+@router.get(BASE + "/services/{name}/menu")
+async def service_menu(request: Request, name: str, ctx: ProjectEditor, kube: KubeDep, next: str = "") -> Response:
+    """A list row's action menu, loaded when the user opens it."""
+    _check_name(name)
+    svc = svc_domain.ServiceView.of(await svc_domain.get_service(kube, ctx.namespace, name, actor=ctx.actor))
+    return render(request, "services/menu.html", _ctx(
+        ctx, svc=svc, next=_next_url(ctx, next, _base(ctx) + "/services")))
 
 
 # -- detail -----------------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""The watch cache the pages read from (app/kube/cache.py), against the local control plane: reads cost no
+round trip once a store is in step, follow changes made elsewhere, show the console's own writes at once,
+and the cluster still decides what each user may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.domain import rbac
+from app.kube.cache import selector_matcher
+from app.kube.client import CONSOLE, Actor, KubeGateway
+from app.kube.errors import KubeError
+from app.models import ProjectRole
+from tests.cluster import eventually
+from tests.conftest import DemoProject
+
+pytestmark = pytest.mark.cluster
+
+
+def _config_map(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels},
+            "data": {"k": "v"}}
+
+
+class _Calls:
+    """Counts the requests one gateway sends (the page's own, not the cache's watches)."""
+
+    def __init__(self, kube: KubeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: list[str] = []
+        original = type(kube)._send
+
+        async def counting(gw, method, path, **kw):  # type: ignore[no-untyped-def]
+            if gw is kube:
+                self.sent.append(f"{method} {path}")
+            return await original(gw, method, path, **kw)
+
+        monkeypatch.setattr(type(kube), "_send", counting)
+
+
+async def test_reads_are_served_from_the_watch_and_follow_changes_made_elsewhere(
+        demo: DemoProject, kube: KubeGateway, admin_kube: KubeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert kube.cache is not None
+    op = Actor.user(demo.operator.uid)
+    await admin_kube.create(_config_map("first"), namespace=demo.namespace, actor=CONSOLE)
+    first = await kube.items("ConfigMap", demo.namespace, actor=op)  # starts the store, asks the cluster once
+    assert "first" in {c["metadata"]["name"] for c in first}
+    calls = _Calls(kube, monkeypatch)
+    await admin_kube.create(_config_map("second"), namespace=demo.namespace, actor=CONSOLE)
+
+    async def listed() -> set[str]:
+        return {c["metadata"]["name"] for c in await kube.items("ConfigMap", demo.namespace, actor=op)}
+
+    assert await eventually(lambda: _has(listed(), "second"), timeout=10)
+    one = await kube.get("ConfigMap", demo.namespace, "second", actor=op)
+    assert one["kind"] == "ConfigMap" and one["data"] == {"k": "v"} and "managedFields" not in one["metadata"]
+    with pytest.raises(KubeError) as err:
+        await kube.get("ConfigMap", demo.namespace, "never-made", actor=op)
+    assert err.value.not_found and '"never-made" not found' in err.value.message
+    assert calls.sent == []  # not one round trip
+    # a reader cannot spoil what the next one gets
+    one["data"]["k"] = "changed by a page"
+    assert (await kube.get("ConfigMap", demo.namespace, "second", actor=op))["data"] == {"k": "v"}
+
+    await admin_kube.delete("ConfigMap", demo.namespace, "first", actor=CONSOLE)
+    assert await eventually(lambda: _lacks(listed(), "first"), timeout=10)
+
+
+async def _has(names: Any, name: str) -> bool:
+    return name in await names
+
+
+async def _lacks(names: Any, name: str) -> bool:
+    return name not in await names
+
+
+async def test_the_consoles_own_writes_show_at_once(demo: DemoProject, kube: KubeGateway) -> None:
+    op = Actor.user(demo.operator.uid)
+    await kube.items("ConfigMap", demo.namespace, actor=op)
+    await kube.create(_config_map("mine"), namespace=demo.namespace, actor=op)
+    assert "mine" in {c["metadata"]["name"] for c in await kube.items("ConfigMap", demo.namespace, actor=op)}
+    await kube.merge_patch("ConfigMap", demo.namespace, "mine", {"data": {"k": "v2"}}, actor=op)
+    assert (await kube.get("ConfigMap", demo.namespace, "mine", actor=op))["data"] == {"k": "v2"}
+    await kube.delete("ConfigMap", demo.namespace, "mine", actor=op)
+    assert not await kube.exists("ConfigMap", demo.namespace, "mine", actor=op)
+    # a dry run changes nothing, in the cluster or in the cache
+    await kube.create(_config_map("dry"), namespace=demo.namespace, actor=op, dry_run=True)
+    assert not await kube.exists("ConfigMap", demo.namespace, "dry", actor=op)
+
+
+async def test_label_selectors_filter_like_the_api_server(demo: DemoProject, kube: KubeGateway,
+                                                        admin_kube: KubeGateway) -> None:
+    for name, labels in (("a", {"app": "web", "tier": "front"}), ("b", {"app": "web"}), ("c", {"app": "db"})):
+        await admin_kube.create(_config_map(name, **labels), namespace=demo.namespace, actor=CONSOLE)
+    op = Actor.user(demo.operator.uid)
+    for selector in ("app=web", "app=web,tier=front", "app!=web", "app in (db, web),!tier", "tier", "app notin (web)"):
+        cached = {c["metadata"]["name"] for c in await kube.items("ConfigMap", demo.namespace, actor=op,
+                                                                    label_selector=selector)}
+        live = {c["metadata"]["name"] for c in await admin_kube.items("ConfigMap", demo.namespace, actor=CONSOLE,
+                                                                        label_selector=selector)}
+        assert cached == live and live, selector
+
+
+def test_selector_parser() -> None:
+    match = selector_matcher("app=web, tier in (front,back),!canary,release")
+    assert match is not None
+    assert match({"app": "web", "tier": "front", "release": "1"})
+    assert not match({"app": "web", "tier": "front", "release": "1", "canary": "y"})
+    assert not match({"app": "web", "tier": "middle", "release": "1"})
+    assert not match({"app": "web", "tier": "front"})
+    assert selector_matcher("app==web")({"app": "web"})  # type: ignore[misc]
+    assert selector_matcher("")({"any": "thing"})  # type: ignore[misc]
+    for unknown in ("app=(", "app >= 3", "=web"):
+        assert selector_matcher(unknown) is None, unknown  # read live: the API server says what it means
+
+
+async def test_the_cluster_still_decides_who_reads(demo: DemoProject, kube: KubeGateway,
+                                                   admin_kube: KubeGateway) -> None:
+    op = Actor.user(demo.operator.uid)
+    await admin_kube.create(_config_map("data"), namespace=demo.namespace, actor=CONSOLE)
+    await kube.items("ConfigMap", demo.namespace, actor=op)  # the store is warm
+    # someone the cluster does not know gets the API server's own refusal, not the cached objects
+    with pytest.raises(KubeError) as err:
+        await kube.items("ConfigMap", demo.namespace, actor=Actor.user("no-such-user"))
+    assert err.value.forbidden and "cannot list resource" in err.value.message
+    with pytest.raises(KubeError) as err:
+        await kube.get("ConfigMap", demo.namespace, "data", actor=Actor.user("no-such-user"))
+    assert err.value.forbidden
+    # Secrets are never kept: the viewer's refusal comes straight from the API server
+    assert kube.cache is not None and not kube.cache.keeps("Secret")
+    with pytest.raises(KubeError) as err:
+        await kube.items("Secret", demo.namespace, actor=Actor.user(demo.viewer.uid))
+    assert err.value.forbidden
+
+
+async def test_a_removed_rolebinding_refuses_cached_reads_well_before_the_review_expires(
+        demo: DemoProject, kube: KubeGateway, admin_kube: KubeGateway) -> None:
+    op = Actor.user(demo.operator.uid)
+    await kube.items("ConfigMap", demo.namespace, actor=op)  # allowed, and the answer is kept
+    binding = rbac.role_binding(demo.namespace, demo.operator.uid, ProjectRole.operator)["metadata"]["name"]
+    await admin_kube.delete("RoleBinding", demo.namespace, binding, actor=CONSOLE)
+
+    async def refused() -> bool:
+        try:
+            await kube.items("ConfigMap", demo.namespace, actor=op)
+        except KubeError as e:
+            return e.forbidden
+        return False
+
+    assert kube.cache is not None and kube.cache.review_seconds >= 10
+    assert await eventually(refused, timeout=5)  # the RoleBinding watch drops the kept answer
