@@ -1,4 +1,8 @@
-"""Live updates pushed to pages: server-sent events fed by Kubernetes watches made as the user.
+"""Live updates pushed to pages: server-sent events fed by Kubernetes watches.
+
+A feed of a kind the watch cache keeps (app/kube/cache.py) follows the cache's store: no connection of
+its own, and the cluster decides for each user with an access review. Other kinds open a watch made
+as the user who opened the feed.
 
 A page subscribes to a *feed*: one watch of one kind in one namespace (optionally narrowed by a label
 or field selector), made with the identity of the user who opened it. Everyone who looks at the same
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import _
+from app.kube.cache import selector_matcher
 from app.kube.client import Actor, KubeGateway
 from app.kube.errors import KubeError
 
@@ -73,6 +78,12 @@ class _Feed:
         self.subscribers: set[asyncio.Queue[Signal]] = set()
         self.task: asyncio.Task[None] | None = None
         self.allowed: set[Actor] = {target.actor}  # who the cluster has let read what this feed watches
+        self.cached = asyncio.Event()  # set once the feed knows whether it follows the watch cache
+        self.version_of: Callable[[], str] | None = None  # the cache's version, when it follows the cache
+
+    @property
+    def current_version(self) -> str:
+        return self.version_of() if self.version_of is not None else self.resource_version
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"live-feed {self.target.kind} {self.target.namespace}")
@@ -89,8 +100,49 @@ class _Feed:
                                       field_selector=t.field_selector, limit=1)
         return str((result.get("metadata") or {}).get("resourceVersion", ""))
 
+    def _matches(self, obj: Any) -> bool:
+        """Whether a change the watch cache saw concerns this feed (None: anything may have changed)."""
+        if obj is None:
+            return True
+        t = self.target
+        meta = obj.get("metadata") or {}
+        if t.field_selector and t.field_selector.startswith("metadata.name="):
+            if meta.get("name") != t.field_selector.split("=", 1)[1]:
+                return False
+        if t.label_selector:
+            matches = selector_matcher(t.label_selector)
+            return matches is None or matches(meta.get("labels") or {})
+        return True
+
+    async def _follow_cache(self) -> bool:
+        """Follow the watch cache's store instead of opening a watch (no connection per feed);
+        False when the cache cannot follow this kind."""
+        cache = self.kube.cache
+        if cache is None or not cache.keeps(self.target.kind):
+            return False
+
+        def on_change(obj: Any) -> None:
+            if self._matches(obj):
+                self.publish(Signal(CHANGED))
+
+        followed = await cache.subscribe(self.target.kind, self.target.namespace, on_change)
+        if followed is None:
+            return False
+        self.version_of, unsubscribe = followed
+        self.cached.set()
+        try:
+            await asyncio.Event().wait()  # until the feed is cancelled
+        finally:
+            unsubscribe()
+        return True
+
     async def _run(self) -> None:
         t = self.target
+        try:
+            if await self._follow_cache():
+                return
+        finally:
+            self.cached.set()  # joiners stop waiting either way
         while True:
             try:
                 if not self.resource_version:
@@ -160,25 +212,39 @@ class LiveHub:
     async def _join(self, kube: KubeGateway, target: Target, resource_version: str) -> tuple[_Feed, asyncio.Queue[Signal]]:
         queue: asyncio.Queue[Signal] = asyncio.Queue()
         key = _key(target)
-        feed = self._feeds.get(key)
-        if feed is None or feed.task is None or feed.task.done():
-            if len(self._feeds) >= MAX_FEEDS:
+        follows_cache = kube.cache is not None and kube.cache.keeps(target.kind)
+
+        def running() -> _Feed | None:
+            found = self._feeds.get(key)
+            return found if found is not None and found.task is not None and not found.task.done() else None
+
+        feed = running()
+        if (feed is None and follows_cache) or (feed is not None and target.actor not in feed.allowed):
+            # The cluster decides whether this user may read it (KubeError 403 if not): a feed that
+            # follows the cache watches as the console, and a running feed was opened by someone else.
+            await kube.check_watch(target.kind, target.namespace, actor=target.actor,
+                                   label_selector=target.label_selector, field_selector=target.field_selector)
+            feed = running()  # it may have started or ended while we asked
+        if feed is None:
+            if not follows_cache and self._api_watches() >= MAX_FEEDS:
                 raise KubeError(503, "TooManyStreams", _("Too many live updates are open; use Refresh."))
             feed = _Feed(self, kube, target, resource_version)
             self._feeds[key] = feed
             feed.start()
-        else:
-            if target.actor not in feed.allowed:
-                # The cluster decides whether this user may read it too (KubeError 403 if not).
-                await kube.list(target.kind, target.namespace, actor=target.actor, label_selector=target.label_selector,
-                                field_selector=target.field_selector, limit=1)
-                feed.allowed.add(target.actor)
-            if feed is not self._feeds.get(key):  # it ended while we asked
-                return await self._join(kube, target, resource_version)
-        if resource_version and resource_version != feed.resource_version:
+        feed.allowed.add(target.actor)
+        feed.subscribers.add(queue)  # before waiting: the feed must not stop under us
+        try:
+            await feed.cached.wait()
+        except BaseException:
+            self._leave(feed, queue)
+            raise
+        if resource_version and resource_version != feed.current_version:
             queue.put_nowait(Signal(CHANGED))  # the page may have missed what the feed saw before it joined
-        feed.subscribers.add(queue)
         return feed, queue
+
+    def _api_watches(self) -> int:
+        """Feeds holding a watch of their own (one connection each), not following the watch cache."""
+        return sum(1 for f in self._feeds.values() if f.version_of is None)
 
     def _leave(self, feed: _Feed, queue: asyncio.Queue[Signal]) -> None:
         feed.subscribers.discard(queue)

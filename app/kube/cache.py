@@ -116,7 +116,7 @@ class _Store:
     last_read: float = field(default_factory=time.monotonic)
     task: asyncio.Task[None] | None = None
     deleted: dict[str, int] = field(default_factory=dict)  # name -> version it was deleted at
-    listeners: list[Callable[[], None]] = field(default_factory=list)
+    listeners: list[Callable[[Obj | None], None]] = field(default_factory=list)
 
     def put(self, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
@@ -152,9 +152,10 @@ class _Store:
             self.put(item)
         self.resource_version = resource_version
 
-    def changed(self) -> None:
+    def changed(self, obj: Obj | None = None) -> None:
+        """Tell the listeners (live updates) what changed; None: anything may have (a re-list)."""
         for listener in list(self.listeners):
-            listener()
+            listener(obj)
 
 
 class WatchCache:
@@ -221,6 +222,22 @@ class WatchCache:
                 return None
         return store if store.healthy else None
 
+    async def subscribe(self, kind: str, namespace: str, listener: Callable[[Obj | None], None]
+                        ) -> tuple[Callable[[], str], Callable[[], None]] | None:
+        """Call `listener` on every change the store sees; (current version, unsubscribe), or None when
+        the cache cannot follow this kind (the caller watches the API server itself)."""
+        store = await self._ready(kind, namespace)
+        if store is None:
+            return None
+        store.listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                store.listeners.remove(listener)
+            store.last_read = time.monotonic()
+
+        return (lambda: store.resource_version), unsubscribe
+
     # -- write-through -----------------------------------------------------------------------------
     def written(self, obj: Obj, namespace: str | None) -> None:
         """The API server's answer to a create, update or patch the console made."""
@@ -283,7 +300,7 @@ class WatchCache:
             return ok
         return await asyncio.shield(pending)
 
-    def forget_reviews(self) -> None:
+    def forget_reviews(self, _changed: Obj | None = None) -> None:
         """RBAC changed: ask the cluster again."""
         self._reviews = {}
         self._rbac_generation += 1
@@ -293,9 +310,9 @@ class WatchCache:
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap(), name="watch-cache reaper")
             self._rbac = self._start_rbac_watch()
-        if len(self._stores) >= self.max_stores:
-            oldest = min(self._stores.values(), key=lambda s: s.last_read)
-            self._stop(oldest)
+        idle = [s for s in self._stores.values() if not s.listeners]
+        if len(self._stores) >= self.max_stores and idle:
+            self._stop(min(idle, key=lambda s: s.last_read))
         store = _Store(kind, namespace)
         self._stores[(kind, namespace)] = store
         store.task = asyncio.create_task(self._run(store), name=f"watch-cache {kind} {namespace or ''}")
@@ -318,7 +335,7 @@ class WatchCache:
             await asyncio.sleep(max(1.0, min(30.0, self.idle_seconds / 4)))
             now = time.monotonic()
             for store in list(self._stores.values()):
-                if now - store.last_read > self.idle_seconds:
+                if now - store.last_read > self.idle_seconds and not store.listeners:
                     self._stop(store)
 
     async def _run(self, store: _Store, *, keep: bool = True) -> None:
@@ -395,7 +412,7 @@ def _apply(store: _Store, event: Obj, keep: bool) -> None:
     elif kind == "DELETED" and keep:
         store.remove((obj.get("metadata") or {}).get("name", ""), _version(obj))
     if kind in ("ADDED", "MODIFIED", "DELETED"):
-        store.changed()
+        store.changed(obj)
 
 
 def _console() -> Actor:

@@ -197,6 +197,20 @@ class KubeGateway:
             query.append(("continue", continue_token))
         return await self._json("GET", resource_for(kind).path(namespace), actor=actor, query=query)
 
+    async def check_watch(self, kind: str, namespace: str, *, actor: Actor, label_selector: str | None = None,
+                          field_selector: str | None = None) -> None:
+        """Raise the API server's KubeError (403) unless it lets `actor` watch this: a kept access review
+        when the cache follows the kind, else a list of one item."""
+        cache = self.cache
+        if cache is not None and cache.keeps(kind) and actor.impersonate is not None:
+            try:
+                if await cache.allowed(actor, "watch", kind, namespace):
+                    return
+            except KubeError:
+                pass
+        await self.list(kind, namespace, actor=actor, label_selector=label_selector,
+                        field_selector=field_selector, limit=1)
+
     async def items(self, kind: str, namespace: str | None, *, actor: Actor, **kw: Any) -> list[Obj]:
         return list((await self.list(kind, namespace, actor=actor, **kw)).get("items") or [])
 

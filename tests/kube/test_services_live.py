@@ -169,3 +169,32 @@ async def test_users_share_a_feed_but_the_cluster_still_decides_for_each(
     await refused.aclose()
     assert not hub._feeds
     await hub.close()
+
+
+async def test_feeds_that_follow_the_watch_cache_need_no_watch_each_and_filter_by_selector(
+        demo: DemoProject, kube: KubeGateway, admin_kube: KubeGateway) -> None:
+    """More feeds than the console may hold watches for, all open: they follow the cache's one watch of
+    the namespace's Services, and each hears only about what its selector picks."""
+    assert kube.cache is not None
+    hub = live.LiveHub()
+    op = Actor.user(demo.operator.uid)
+    count = live.MAX_FEEDS + 8
+    streams = [hub.changes(kube, [live.Target("Service", demo.namespace, op, label_selector=f"app=a{i}")],
+                           heartbeat=30) for i in range(count)]
+    reads = [asyncio.ensure_future(s.__anext__()) for s in streams]
+    await eventually(lambda: len(hub._feeds) == count and all(f.version_of for f in hub._feeds.values()), timeout=10)
+    assert not any(r.done() for r in reads)  # nobody refused
+    svc = plain_service("only-a3")
+    svc["metadata"]["labels"] = {"app": "a3"}
+    await admin_kube.create(svc, namespace=demo.namespace, actor=CONSOLE)
+    got = await asyncio.wait_for(reads[3], 10)
+    assert got.kind == live.CHANGED
+    await asyncio.sleep(live.DEBOUNCE_SECONDS + 0.5)
+    assert [i for i, r in enumerate(reads) if r.done()] == [3]
+    for r in reads:
+        r.cancel()
+    await asyncio.gather(*reads, return_exceptions=True)
+    for s in streams:
+        await s.aclose()
+    assert not hub._feeds
+    await hub.close()

@@ -66,6 +66,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/users/{username}/enable"): Rule(PLATFORM_ADMIN, "none"),
     ("POST", "/admin/users/{username}/password"): Rule(PLATFORM_ADMIN, "none"),
     ("GET", "/admin/audit"): Rule(PLATFORM_ADMIN, "none"),
+    # a list row's action menu: only editors have one
+    ("GET", P + "/services/{name}/menu"): Rule(PROJECT_EDIT, "project"),
 }
 # Everything under a project's services: reads for every project member, writes for admin/operator.
 SERVICES_PREFIX = P + "/services"
