@@ -20,6 +20,7 @@ from app.domain import projects as projects_domain
 from app.domain import workspaces as workspaces_domain
 from app.domain.access import Permission, ProjectAccess, WorkspaceAccess, platform_can
 from app.domain.errors import Forbidden
+from app.domain.recent import Recent
 from app.i18n import _
 from app.kube.client import Actor, KubeGateway
 from app.models import AuthSession, Project, User, Workspace
@@ -75,7 +76,16 @@ async def _signed_in(request: Request, session: SessionDep, settings: SettingsDe
     if hasattr(request.state, "signed"):
         return request.state.signed  # type: ignore[no-any-return]
     token = request.cookies.get(session_cookie_name(settings))
-    found = await auth_domain.resolve_session(session, settings, token)
+    recent: Recent[str, tuple[User, AuthSession]] = request.app.state.recent_sessions
+    key = auth_domain.token_digest(token) if token else ""
+    found = recent.get(key) if token else None
+    if found is not None and not auth_domain.session_valid(*found, settings):
+        recent.forget(key)
+        found = None
+    if found is None:
+        found = await auth_domain.resolve_session(session, settings, token)
+        if found:
+            recent.put(key, found)
     signed = Signed(*found) if found else None
     request.state.signed = signed
     if signed:
@@ -192,7 +202,12 @@ def workspace_for(perm: Permission = Permission.view_workspace):  # type: ignore
 
 def project_for(perm: Permission = Permission.view_project):  # type: ignore[no-untyped-def]
     async def load(request: Request, ws: str, project: str, me: CurrentUser, session: SessionDep) -> ProjectCtx:
-        workspace, proj, access = await projects_domain.project_access_by_name(session, me.user, ws, project)
+        recent: Recent[tuple[int, str, str], tuple[Workspace, Project, ProjectAccess]] = request.app.state.recent_access
+        found = recent.get((me.user.id, ws, project))
+        if found is None:
+            found = await projects_domain.project_access_by_name(session, me.user, ws, project)
+            recent.put((me.user.id, ws, project), found)
+        workspace, proj, access = found
         if not access.can(perm):
             raise Forbidden(_("You do not have permission to do this."))
         request.state.template_context.update(workspace=workspace, project=proj, access=access,

@@ -20,6 +20,7 @@ from app.deps import CsrfFailed, NotAuthenticated, verify_csrf
 from app.domain import rbac
 from app.domain.errors import DomainError
 from app.domain.passwords import use_fast_hashing
+from app.domain.recent import Recent
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.kube.holder import GatewayHolder
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
         dependencies=[__import__("fastapi").Depends(verify_csrf)],
     )
     app.state.settings = settings
+    # Who a cookie is, and a user's access to a project: asked by every page, kept a few seconds.
+    app.state.recent_sessions = Recent()
+    app.state.recent_access = Recent()
     if kube is not None:
         app.state.kube = kube
     app.state.renderer = Renderer(new_environment())

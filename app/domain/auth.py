@@ -83,6 +83,18 @@ async def authenticate(
     return SignIn(user=user, token=token, session=auth)
 
 
+def session_valid(user: User, auth: AuthSession, settings: Settings, now: datetime | None = None) -> bool:
+    """Not expired, not idle too long, not older than the last password change, and the user enabled."""
+    now = now or utcnow()
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    return not (user.disabled or auth.expires_at <= now or auth.last_seen_at + idle <= now
+                or auth.created_at < user.password_changed_at)
+
+
+def token_digest(token: str) -> str:
+    return _digest(token)
+
+
 async def resolve_session(session: AsyncSession, settings: Settings, token: str | None) -> tuple[User, AuthSession] | None:
     """The signed-in user for a cookie token, or None if it is unknown, expired, idle or revoked."""
     if not token:
@@ -97,8 +109,7 @@ async def resolve_session(session: AsyncSession, settings: Settings, token: str 
         return None
     auth, user = found
     now = utcnow()
-    idle = timedelta(minutes=settings.session_idle_minutes)
-    if user.disabled or auth.expires_at <= now or auth.last_seen_at + idle <= now or auth.created_at < user.password_changed_at:
+    if not session_valid(user, auth, settings, now):
         await session.delete(auth)
         await session.commit()
         return None
