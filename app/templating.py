@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2_fragments import render_block
 
 from app import i18n
+from app.controls import CONTROLS
 from app.settings import ROOT
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -57,6 +58,7 @@ def new_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: i18n._(s), ngettext=lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
     )
+    env.globals.update(CONTROLS)
     env.filters["age"] = _age
     env.filters["datetime"] = _datetime
     return env

@@ -7,7 +7,8 @@ Objects are kept as their JSON text (compact, and each reader gets its own copy 
 The cluster still decides what each user may read: before a user's read is served from a store, a
 SelfSubjectAccessReview made *as that user* must allow that verb on that resource in that namespace.
 Its answer is kept for `review_seconds`, and every answer is dropped as soon as a RoleBinding changes
-anywhere (a watch of RoleBindings) or the console reconciles a membership. A refusal is never kept.
+anywhere (a watch of RoleBindings) or the console reconciles a membership. A kept refusal sends the read
+to the API server as the user (which decides afresh), so keeping it never lets anyone in.
 
 Reads fall back to a live call (as the user) whenever the cache cannot answer: a kind it does not
 keep, a field selector or a page of a list, a selector it cannot evaluate, a store that is not in
@@ -170,7 +171,7 @@ class WatchCache:
         self.sync_timeout = sync_timeout
         self._stores: dict[tuple[str, str | None], _Store] = {}
         self._unwatchable: set[str] = set()
-        self._reviews: dict[tuple[str, str, str, str, str], float] = {}
+        self._reviews: dict[tuple[str, str, str, str, str], tuple[float, bool]] = {}
         self._rbac_generation = 0
         self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Future[bool]] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -266,14 +267,16 @@ class WatchCache:
 
     # -- access reviews ----------------------------------------------------------------------------
     async def allowed(self, actor: Actor, verb: str, kind: str, namespace: str | None) -> bool:
-        """Whether the cluster lets this user `verb` this kind in this namespace (a refusal is not kept)."""
+        """Whether the cluster lets this user `verb` this kind in this namespace. A kept refusal only
+        sends the read to the API server, which decides afresh: keeping it can never let anyone in."""
         res = resource_for(kind)
         group = res.api_version.split("/")[0] if "/" in res.api_version else ""
         ns = namespace if res.namespaced else None
         key = (actor.impersonate or "", verb, group, res.plural, ns or "")
         now = time.monotonic()
-        if self._reviews.get(key, 0) > now:
-            return True
+        kept = self._reviews.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
         pending = self._pending_reviews.get(key)
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
@@ -289,8 +292,10 @@ class WatchCache:
                     namespace=None, actor=actor, field_manager=None,
                 )
                 ok = bool((answer.get("status") or {}).get("allowed"))
-                if ok and generation == self._rbac_generation:  # no RBAC change while we asked
-                    self._reviews[key] = now + self.review_seconds
+                if generation == self._rbac_generation:  # no RBAC change while we asked
+                    if len(self._reviews) > 50_000:
+                        self._reviews = {}
+                    self._reviews[key] = (now + self.review_seconds, ok)
                 pending.set_result(ok)
             except BaseException as e:
                 pending.set_exception(e)

@@ -150,3 +150,21 @@ async def test_a_removed_rolebinding_refuses_cached_reads_well_before_the_review
 
     assert kube.cache is not None and kube.cache.review_seconds >= 10
     assert await eventually(refused, timeout=5)  # the RoleBinding watch drops the kept answer
+
+
+async def test_a_kept_refusal_never_outlives_a_grant(demo: DemoProject, tenants, kube: KubeGateway,  # type: ignore[no-untyped-def]
+                                                     admin_kube: KubeGateway) -> None:
+    """A refusal is kept too, but it only sends the read to the API server, which decides afresh."""
+    newcomer = await tenants.user("newcomer")
+    who = Actor.user(newcomer.uid)
+    await kube.items("ConfigMap", demo.namespace, actor=Actor.user(demo.operator.uid))
+    with pytest.raises(KubeError) as err:
+        await kube.items("ConfigMap", demo.namespace, actor=who)
+    assert err.value.forbidden
+    await admin_kube.create(rbac.role_binding(demo.namespace, newcomer.uid, ProjectRole.viewer),
+                            namespace=demo.namespace, actor=CONSOLE)
+
+    async def let_in() -> bool:
+        return isinstance(await kube.items("ConfigMap", demo.namespace, actor=who), list)
+
+    assert await eventually(let_in, timeout=5)
