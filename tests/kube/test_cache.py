@@ -168,3 +168,23 @@ async def test_a_kept_refusal_never_outlives_a_grant(demo: DemoProject, tenants,
         return isinstance(await kube.items("ConfigMap", demo.namespace, actor=who), list)
 
     assert await eventually(let_in, timeout=5)
+
+
+async def test_with_the_cache_turned_off_every_read_goes_to_the_api_server(
+        settings, demo: DemoProject, admin_kube: KubeGateway) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from app.main import create_app
+    from tests.conftest import Browser
+
+    await admin_kube.create(_config_map("plain"), namespace=demo.namespace, actor=CONSOLE)
+    app = create_app(settings.model_copy(update={"watch_cache": False}), reconcile=False)
+    async with app.router.lifespan_context(app):
+        kube = await app.state.kube.get()
+        assert kube.cache is None
+        op = Actor.user(demo.operator.uid)
+        assert "plain" in {c["metadata"]["name"] for c in await kube.items("ConfigMap", demo.namespace, actor=op)}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            b = Browser(client)
+            assert (await b.login(demo.operator.username)).status_code == 303
+            assert (await b.get(f"{demo.base}/services")).status_code == 200
