@@ -10,6 +10,8 @@ from typing import Any
 from jinja2 import Undefined
 from markupsafe import Markup, escape
 
+from app.i18n import _
+
 TRUE_VALUES = (True, "on", "true", "1")
 SR_ONLY = ' class="sr-only"'
 REQUIRED = ' <span aria-hidden="true">*</span>'
@@ -103,5 +105,40 @@ def act(value: Any, label: Any, cls: Any = "", id: Any = None, title: Any = "") 
     return Markup(f'<button type="submit" name="action" value="{escape(_text(value))}"{attrs}>{escape(label)}</button>')
 
 
+def message(name: Any, errors: Any) -> Markup:
+    """The error message of one field, if it has one."""
+    err = errors.get(name) if errors else None
+    if not err:
+        return Markup("")
+    return Markup(f'<div class="error" id="{escape(field_id(name))}-error" role="alert">{escape(err)}</div>')
+
+
+def _item(row: Any, key: str) -> Any:
+    if isinstance(row, dict):
+        return row.get(key)
+    return getattr(row, key, None)
+
+
+def pairs(list: Any, rows: Any, errors: Any, key_label: Any, value_label: Any, add_label: Any,  # noqa: A002
+          datalist: Any = None) -> Markup:
+    """Key/value rows (labels, annotations, node selector) posted as `<list>.<i>.key|value`."""
+    name = str(list)
+    parts = [f'<div class="pairs" id="{escape(field_id(name))}-field">', f"  {message(name, errors)}"]
+    delete = _("Delete")
+    for i, row in enumerate(rows or ()):
+        q = f"{name}.{i}"
+        parts += [
+            '  <div class="row tight pair">',
+            "    " + text_input(q + ".key", key_label, _item(row, "key"), errors, sr=True, placeholder=key_label,
+                                list=datalist),
+            "    " + text_input(q + ".value", value_label, _item(row, "value"), errors, sr=True,
+                                placeholder=value_label),
+            "    " + act(f"remove-row:{name}:{i}", "×", "icon", title=delete),
+            "  </div>",
+        ]
+    parts += ["  " + act("add-row:" + name, add_label, "small-btn", id="add-" + name.replace("_", "-")), "</div>"]
+    return Markup("\n".join(parts))
+
+
 CONTROLS = {"field_id": field_id, "wizard_input": text_input, "wizard_select": select,
-            "wizard_checkbox": checkbox, "wizard_act": act}
+            "wizard_checkbox": checkbox, "wizard_act": act, "wizard_message": message, "wizard_pairs": pairs}

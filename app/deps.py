@@ -42,7 +42,7 @@ def session_cookie_name(settings: Settings) -> str:
     return "__Host-dockyard_session" if settings.secure_cookies else "dockyard_session"
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:  # async: a plain def runs in a thread
     return request.app.state.settings
 
 

@@ -48,6 +48,7 @@ CACHED_KINDS = frozenset({
 # Writes to these change what users may do: the console forgets its access reviews at once.
 RBAC_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding", "Role", "ClusterRole"})
 WATCH_SECONDS = 290
+LIST_PAGE = 500
 RETRY_SECONDS = (0.5, 1, 2, 5)
 
 
@@ -145,13 +146,6 @@ class _Store:
         if len(self.deleted) > 256:  # tombstones only matter until the watch catches up
             self.deleted.clear()
         self.deleted[name] = max(version, current.version if current else 0)
-
-    def replace_all(self, items: list[Obj], resource_version: str) -> None:
-        self.objects.clear()
-        self.deleted.clear()
-        for item in items:
-            self.put(item)
-        self.resource_version = resource_version
 
     def changed(self, obj: Obj | None = None) -> None:
         """Tell the listeners (live updates) what changed; None: anything may have (a re-list)."""
@@ -348,9 +342,7 @@ class WatchCache:
         failures = 0
         while True:
             try:
-                listed = await self.gateway.list(store.kind, store.namespace, actor=_console())
-                items = list(listed.get("items") or []) if keep else []
-                store.replace_all(items, str((listed.get("metadata") or {}).get("resourceVersion", "")))
+                await self._list(store, keep)
                 store.healthy = True
                 store.synced.set()
                 store.changed()
@@ -385,6 +377,26 @@ class WatchCache:
                 failures += 1
             if failures:
                 await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
+
+    async def _list(self, store: _Store, keep: bool) -> None:
+        """Fill the store from a list, in pages: 5,000 pods at once would briefly cost hundreds of MB."""
+        fresh = _Store(store.kind, store.namespace)
+        token: str | None = None
+        version = ""
+        while True:
+            page = await self.gateway.list(store.kind, store.namespace, actor=_console(), limit=LIST_PAGE,
+                                           continue_token=token)
+            meta = page.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion", ""))  # every page is of the same snapshot
+            if keep:
+                for item in page.get("items") or []:
+                    fresh.put(item)
+            del page
+            token = meta.get("continue")
+            if not token:
+                break
+        store.objects, store.resource_version = fresh.objects, version
+        store.deleted.clear()
 
     async def close(self) -> None:
         self.closed = True

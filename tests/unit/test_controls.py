@@ -50,3 +50,15 @@ def test_the_templates_get_the_controls_under_the_macros_names() -> None:
     ).render()
     assert 'id="f-a-b"' in page and "&lt;v&gt;" in page
     assert 'name="labels.0.key"' in page and 'value="remove-row:labels:0"' in page and 'id="add-labels"' in page
+
+
+def test_pairs_rows_keep_what_was_typed_and_say_what_is_wrong() -> None:
+    from app.controls import message, pairs
+
+    html = pairs("labels", [{"key": "app", "value": HOSTILE}, {"key": "", "value": "x"}],
+                 {"labels.1.key": "A key is required.", "labels": "Two rows have the same key."},
+                 "Key", "Value", "Add Label", datalist="lb-keys")
+    assert "<script>" not in html and 'value="app"' in html and 'name="labels.1.value"' in html
+    assert 'id="f-labels-1-key-error"' in html and "Two rows have the same key." in html
+    assert html.count('list="lb-keys"') == 2 and 'value="remove-row:labels:1"' in html
+    assert message("x", {}) == "" and 'id="f-a-b-error"' in message("a.b", {"a.b": "bad"})
