@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2_fragments import render_block
@@ -46,6 +47,11 @@ def _datetime(ts: str | datetime | None) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _template_gettext(message: str, **variables: Any) -> Markup:
+    translated = Markup(i18n._(message))  # our own catalog: trusted text, as Jinja's wrapper treats it
+    return translated % variables if variables else translated
+
+
 def new_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
@@ -58,6 +64,10 @@ def new_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: i18n._(s), ngettext=lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
     )
+    # `_()` is called about a hundred times per wizard step: the same result as the newstyle wrapper
+    # under autoescape (the translation as Markup, formatted with its keyword arguments), without its
+    # two context calls and a format of every string.
+    env.globals["_"] = env.globals["gettext"] = _template_gettext
     env.globals.update(CONTROLS)
     env.filters["age"] = _age
     env.filters["datetime"] = _datetime

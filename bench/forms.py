@@ -1,9 +1,11 @@
-"""A browser's view of an HTML form: the fields it would submit, and a multipart body like FormData's."""
+"""A browser's view of an HTML form: the fields it would submit, its encoding, and a body encoded as the
+browser (htmx) sends it: multipart like FormData's for an enctype=multipart/form-data form, else URL-encoded."""
 
 from __future__ import annotations
 
 import secrets
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 
 class _FormParser(HTMLParser):
@@ -21,11 +23,13 @@ class _FormParser(HTMLParser):
         self._textarea: str | None = None
         self._textarea_text = ""
         self.found = False
+        self.enctype = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v if v is not None else "") for k, v in attrs}
         if tag == "form" and a.get("id") == self.form_id:
             self.inside, self.found = True, True
+            self.enctype = a.get("enctype", "").lower()
             return
         if not self.inside:
             return
@@ -78,11 +82,23 @@ class _FormParser(HTMLParser):
 
 def form_fields(html: str, form_id: str) -> list[tuple[str, str]]:
     """The (name, value) pairs the form `form_id` would submit (without its submit buttons)."""
+    return parse_form(html, form_id)[0]
+
+
+def parse_form(html: str, form_id: str) -> tuple[list[tuple[str, str]], bool]:
+    """The form's fields, and whether it posts multipart/form-data (else URL-encoded)."""
     parser = _FormParser(form_id)
     parser.feed(html)
     if not parser.found:
         raise ValueError(f"no form #{form_id} in the page")
-    return parser.fields
+    return parser.fields, parser.enctype == "multipart/form-data"
+
+
+def encode(fields: list[tuple[str, str]], multipart_form: bool) -> tuple[bytes, str]:
+    """The body and content type a browser sends for these fields."""
+    if multipart_form:
+        return multipart(fields)
+    return urlencode(fields).encode(), "application/x-www-form-urlencoded"
 
 
 def with_values(fields: list[tuple[str, str]], changes: dict[str, str]) -> list[tuple[str, str]]:

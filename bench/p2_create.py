@@ -38,7 +38,7 @@ from bench.common import (
     ms,
     ratio_figure,
 )
-from bench.forms import multipart, with_values
+from bench.forms import encode, with_values
 from bench.wizard_flow import Wizard, drive_to_review, wizard_available
 
 KUBECTL = "/usr/bin/kubectl"
@@ -102,7 +102,7 @@ async def run(bench: Bench) -> list[Figure]:
         if use_wizard:
             w = Wizard(browser, wizard_url)
             await drive_to_review(w, name)
-            body, ctype = multipart(with_values(w.fields, {"action": "create"}))
+            body, ctype = encode(with_values(w.fields, {"action": "create"}), w.multipart)
             return await bench.served(
                 browser.client.post(
                     wizard_url,

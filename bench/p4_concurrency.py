@@ -51,7 +51,7 @@ from bench.common import (
     ms,
     server_browser,
 )
-from bench.forms import form_fields, multipart, with_values
+from bench.forms import encode, parse_form, with_values
 from bench.p1_pages import detail_calls, populate, wait_pods_running
 from bench.wizard_flow import FORM, steps
 
@@ -175,12 +175,12 @@ class Session:
         resp = await self.request("wizard open", "GET", url)
         if resp is None:
             return
-        fields = form_fields(resp.text, FORM)
+        fields, multipart_form = parse_form(resp.text, FORM)
         for s in steps(f"p4-{self.rng.randrange(10**6):06d}"):
             if time.monotonic() > self.deadline:
                 return
             await self.pause()
-            body, ctype = multipart(with_values(fields, {**s.changes, "action": s.action}))
+            body, ctype = encode(with_values(fields, {**s.changes, "action": s.action}), multipart_form)
             resp = await self.request(
                 "wizard step",
                 "POST",
@@ -190,7 +190,7 @@ class Session:
             )
             if resp is None:
                 return
-            fields = form_fields(resp.text, FORM)
+            fields, multipart_form = parse_form(resp.text, FORM)
 
     async def run(self) -> None:
         # Start at a random moment of the first think time, so the sessions do not click in step.

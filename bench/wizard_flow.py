@@ -1,5 +1,5 @@
-"""The stateless Create Service wizard driven like a browser does it (htmx posts of the whole form,
-multipart as FormData sends it), and P1's figures for its steps.
+"""The stateless Create Service wizard driven like a browser does it (htmx posts of the whole form, encoded
+as the form says: URL-encoded, or multipart as FormData sends it in Edit Mode), and P1's figures for its steps.
 
 A user's path: open the wizard (GET, step 1), Next (Basic Information: validation and the name check),
 Add Container (a row action), Next (Container Image), Next (Volumes), Review (Advanced Settings), then
@@ -29,7 +29,7 @@ import httpx
 
 from app.kube.errors import KubeError
 from bench.common import Bench, Browser, Figure, Stats, Tenancy, actor_of, log, ratio_figure
-from bench.forms import form_fields, multipart, with_values
+from bench.forms import encode, parse_form, with_values
 
 FORM = "wizard-form"
 IMAGE = "nginx:1.25"
@@ -74,15 +74,16 @@ class Wizard:
         self.browser = browser
         self.url = url
         self.fields: list[tuple[str, str]] = []
+        self.multipart = False
 
     async def open(self) -> httpx.Response:
         resp = await self.browser.client.get(self.url)
         if resp.status_code == 200:
-            self.fields = form_fields(resp.text, FORM)
+            self.fields, self.multipart = parse_form(resp.text, FORM)
         return resp
 
     async def post(self, action: str, changes: dict[str, str]) -> httpx.Response:
-        body, ctype = multipart(with_values(self.fields, {**changes, "action": action}))
+        body, ctype = encode(with_values(self.fields, {**changes, "action": action}), self.multipart)
         resp = await self.browser.client.post(
             self.url,
             content=body,
@@ -95,7 +96,7 @@ class Wizard:
             },
         )
         if resp.status_code == 200:
-            self.fields = form_fields(resp.text, FORM)
+            self.fields, self.multipart = parse_form(resp.text, FORM)
         return resp
 
     @property
