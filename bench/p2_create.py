@@ -4,7 +4,7 @@ raw calls, and against `kubectl apply -f` of the same two manifests; alternated,
 * console: the wizard's Create (the final POST from Review: validation, the unknown-fields check, a
   dry-run of both objects together, then the Deployment and the Service, and the audit record), timed
   as server time; the wizard is driven to Review before, untimed. Without the wizard, Edit by YAML's
-  create (`POST /services/new/yaml`, action=create) is used instead.
+  create (`POST /services/-/new/yaml`, action=create) is used instead.
 * raw: the same calls with the same kind of gateway as the same user: both dry-runs together, then
   create the Deployment, then the Service.
 * kubectl: `kubectl --kubeconfig .dockyard/cluster/admin.kubeconfig apply -f <file>` (the admin
@@ -83,7 +83,7 @@ async def run(bench: Bench) -> list[Figure]:
     actor = actor_of(user)
     ns = t.namespace
     browser = await bench.browser(user)
-    wizard_url = f"{t.base}/services/new/stateless"
+    wizard_url = f"{t.base}/services/-/new/stateless"
     use_wizard = await wizard_available(browser, wizard_url)
     how = "the wizard's Create" if use_wizard else "Edit by YAML's create"
     log(f"P2: {iterations} creations each way in {ns}, console through {how}")
@@ -115,7 +115,7 @@ async def run(bench: Bench) -> list[Figure]:
         text = manifests.as_yaml(manifests.stateless(name, ns))
         return await bench.served(
             browser.post(
-                f"{t.base}/services/new/yaml",
+                f"{t.base}/services/-/new/yaml",
                 data={"action": "create", "text": text, "submission": secrets.token_urlsafe(12)},
             ),
             303,

@@ -171,7 +171,7 @@ class Session:
 
     async def wizard(self) -> None:
         await self.close_stream()
-        url = f"{self.base}/services/new/stateless"
+        url = f"{self.base}/services/-/new/stateless"
         resp = await self.request("wizard open", "GET", url)
         if resp is None:
             return

@@ -34,7 +34,7 @@ def header_bytes(resp: httpx.Response) -> int:
 
 async def run(bench: Bench) -> list[Figure]:
     t = await bench.tenancy(operators=1)
-    url = f"{t.base}/services/new/stateless"
+    url = f"{t.base}/services/-/new/stateless"
     async with console_server(bench, "p5-console") as server:
         browser = await server_browser(server, t.users[0])
         try:

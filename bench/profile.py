@@ -29,7 +29,7 @@ async def main(page: str, requests: int) -> None:
         url = {
             "list": f"{t.base}/services",
             "detail": f"{t.base}/services/detail-svc",
-            "namecheck": f"{t.base}/services/new/stateless/name-check?name=free-name&version=v1",
+            "namecheck": f"{t.base}/services/-/new/stateless/name-check?name=free-name&version=v1",
             "project": t.base,
         }.get(page, page)
         for _ in range(20):

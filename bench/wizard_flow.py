@@ -126,7 +126,7 @@ async def p1_wizard(
 ) -> list[Figure]:
     raw, ns = bench.raw, t.namespace
     actor = actor_of(t.users[0])
-    url = f"{t.base}/services/new/stateless"
+    url = f"{t.base}/services/-/new/stateless"
     if not await wizard_available(browser, url):
         return [
             Figure(

@@ -1,6 +1,6 @@
 """Create Service: the entry page, External Service, Specify Workloads and Edit by YAML.
 
-URLs (all under `/workspaces/{ws}/projects/{project}/services/new`, editors only):
+URLs (all under `/workspaces/{ws}/projects/{project}/services/-/new`, editors only):
   GET       ""                      choose how to create the Service
   GET|POST  /external               External Service: Basic Information -> External Service Address
   GET|POST  /workloads              Specify Workloads: Basic Information -> Service Settings -> Advanced
@@ -71,7 +71,7 @@ class _FormRoute(APIRoute):
 
 
 router = APIRouter(tags=["creation"], route_class=_FormRoute)
-BASE = "/workspaces/{ws}/projects/{project}/services/new"
+BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
 
 
 def service_url(ctx: ProjectCtx, name: str) -> str:
@@ -79,7 +79,7 @@ def service_url(ctx: ProjectCtx, name: str) -> str:
 
 
 def _new_url(ctx: ProjectCtx) -> str:
-    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/new"
+    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/-/new"
 
 
 def _submission_token() -> str:

@@ -1,6 +1,6 @@
 """Create Stateless/Stateful Service: the four-step wizard, its Edit Mode, Review and Create.
 
-URLs (under `/workspaces/{ws}/projects/{project}/services/new`):
+URLs (under `/workspaces/{ws}/projects/{project}/services/-/new`):
   GET  /stateless | /stateful              step 1 with a fresh draft
   POST /stateless | /stateful              the whole wizard form: `draft` (the state), `step`, `mode`,
                                            `pending`, `reached`, `submission`, the step's fields and
@@ -79,7 +79,7 @@ from app.templating import is_partial
 
 router = APIRouter(tags=["wizard"])
 
-BASE = "/workspaces/{ws}/projects/{project}/services/new"
+BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
 FLAVORS = ("stateless", "stateful")
 TITLES = {"stateless": lazy_("Create Stateless Service"), "stateful": lazy_("Create Stateful Service")}
 SLUGS = tuple(s.step for s in STEPS)
@@ -707,7 +707,7 @@ def _services_url(ctx: ProjectCtx) -> str:
 def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectChoices, *, status: int = 200,
             swap: str = TOP) -> Response:
     base = _services_url(ctx)
-    url = f"{base}/new/{state.flavor}"
+    url = f"{base}/-/new/{state.flavor}"
     if state.mode == "form" and state.step == "volumes":
         _with_mount_rows(state.values, _container_names(state.draft))
     provider = None
@@ -749,7 +749,7 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
 
 
 # ---------------------------------------------------------------------------------------------------
-# Routes, one set per flavor (explicit paths: /new/yaml, /new/external, ... belong to other pages)
+# Routes, one set per flavor (explicit paths: /-/new/yaml, /-/new/external, ... belong to other pages)
 
 
 def _routes(flavor: str) -> None:

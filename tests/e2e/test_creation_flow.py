@@ -26,7 +26,7 @@ async def test_specify_workload_picker_fills_the_selector_and_creates(page, live
     await admin_kube.create(deployment("nginx-demo-v1", {"app": "nginx-demo", "version": "v1"}),
                             namespace=demo.namespace, actor=CONSOLE)
     await login(page, live_server, demo.operator.username, PASSWORD)
-    await page.goto(f"{live_server.url}{demo.base}/services/new")
+    await page.goto(f"{live_server.url}{demo.base}/services/-/new")
     await page.click("#choose-workloads")
     await page.fill("#f-name", "nginx-extra")
     await page.click("#next-button")
@@ -81,7 +81,7 @@ async def test_two_yaml_files_are_planned_and_created(page, live_server: LiveSer
         path.write_text(text)
         paths.append(str(path))
     await login(page, live_server, demo.operator.username, PASSWORD)
-    await page.goto(f"{live_server.url}{demo.base}/services/new")
+    await page.goto(f"{live_server.url}{demo.base}/services/-/new")
     await page.click("#choose-yaml")
     await page.set_input_files("#yaml-files", paths)
     await page.click("#yaml-upload")
@@ -102,7 +102,7 @@ async def test_two_yaml_files_are_planned_and_created(page, live_server: LiveSer
 async def test_external_service_shows_errors_in_place_and_creates(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
                                                                   demo: DemoProject, admin_kube: KubeGateway) -> None:
     await login(page, live_server, demo.operator.username, PASSWORD)
-    await page.goto(f"{live_server.url}{demo.base}/services/new")
+    await page.goto(f"{live_server.url}{demo.base}/services/-/new")
     await page.click("#choose-external")
     await page.fill("#f-name", "Partner")
     await page.click("#next-button")

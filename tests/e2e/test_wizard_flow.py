@@ -92,7 +92,7 @@ async def test_operator_creates_a_stateful_service_with_its_own_volumes(page, li
     await admin_kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-secret"}, "type": "Opaque",
                              "stringData": {"password": "pw", "user": "app"}}, namespace=demo.namespace, actor=CONSOLE)
     await login(page, live_server, demo.operator.username, PASSWORD)
-    await page.goto(f"{live_server.url}{demo.base}/services/new/stateful")
+    await page.goto(f"{live_server.url}{demo.base}/services/-/new/stateful")
     await page.fill("#f-name", "db")
     await page.click("#wizard-next")
     await page.wait_for_selector("#step-image")

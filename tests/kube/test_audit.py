@@ -26,7 +26,7 @@ async def test_create_edit_delete_are_audited(demo: DemoProject, tenants: Tenant
 
     op = await tenants.browser(demo.operator)
     caplog.set_level(logging.INFO, logger="dockyard.audit")
-    assert (await op.post(f"{demo.base}/services/new/yaml", {"action": "create", "text": SERVICE, "submission": "a1"})).status_code == 303
+    assert (await op.post(f"{demo.base}/services/-/new/yaml", {"action": "create", "text": SERVICE, "submission": "a1"})).status_code == 303
     resp = await op.post(f"{demo.base}/services/audited/information", {"alias": "Audited", "description": "x"})
     assert resp.status_code in (200, 303)
     resp = await op.post(f"{demo.base}/services/audited/delete", {})

@@ -125,7 +125,7 @@ async def test_client_cannot_smuggle_impersonation_headers(demo: DemoProject, te
     """Headers a client sends never reach the API server: a viewer stays a viewer."""
     viewer = await tenants.browser(demo.viewer)
     smuggled = {"Impersonate-User": f"dockyard:user:{demo.admin.uid}", "Impersonate-Group": "system:masters"}
-    resp = await viewer.post(f"{demo.base}/services/new/yaml", {"action": "create", "text": "x: 1"}, headers=smuggled)
+    resp = await viewer.post(f"{demo.base}/services/-/new/yaml", {"action": "create", "text": "x: 1"}, headers=smuggled)
     assert resp.status_code == 403
     resp = await viewer.get(f"{demo.base}/services", headers=smuggled)
     assert resp.status_code == 200
@@ -134,7 +134,7 @@ async def test_client_cannot_smuggle_impersonation_headers(demo: DemoProject, te
     op = await tenants.browser(demo.operator)
     smuggled = {"Impersonate-User": "dockyard:user:nobody-at-all"}
     text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: smuggle\nspec:\n  ports:\n  - port: 80\n"
-    resp = await op.post(f"{demo.base}/services/new/yaml", {"action": "create", "text": text, "submission": "s1"},
+    resp = await op.post(f"{demo.base}/services/-/new/yaml", {"action": "create", "text": text, "submission": "s1"},
                          headers=smuggled)
     assert resp.status_code == 303
     assert await admin_kube.exists("Service", demo.namespace, "smuggle", actor=CONSOLE)

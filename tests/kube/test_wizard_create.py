@@ -71,7 +71,7 @@ async def endpoint_ips(kube: KubeGateway, namespace: str, name: str, count: int)
 
 async def test_create_a_stateless_service_with_a_node_port(demo: DemoProject, tenants: Tenants,
                                                            admin_kube: KubeGateway) -> None:
-    w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/new/stateless").open()
+    w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/-/new/stateless").open()
     assert (await w.fill(name="nginx-demo", alias="Nginx-Demo", description="demo")).status_code == 200
     await w.press("add-container:worker")
     resp = await w.fill(replicas="2", containers__0__image="nginx:1.25", containers__0__name="nginx",
@@ -115,7 +115,7 @@ async def test_create_a_stateful_service_with_a_volume_claim_template(demo: Demo
     await admin_kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mysql-secret"},
                              "type": "Opaque", "stringData": {"password": "pw"}}, namespace=demo.namespace, actor=CONSOLE)
 
-    w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/new/stateful").open()
+    w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/-/new/stateful").open()
     assert (await w.fill(name="mysql", alias="MySQL")).status_code == 200
     await w.press("add-container:worker")
     await w.press("add-env:0")
@@ -153,7 +153,7 @@ async def test_a_service_refused_after_the_workload_was_created_rolls_it_back(
     (here: created right after the Deployment, as a concurrent user could)."""
     ns = demo.namespace
     node_port = random.randint(30000, 32767)
-    w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/new/stateless").open()
+    w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/-/new/stateless").open()
     await w.fill(name="late")
     await w.press("add-container:worker")
     await w.fill(containers__0__image="nginx:1.25", containers__0__ports__0__container_port="80",

@@ -159,7 +159,7 @@ def statefulset(name: str, labels: dict[str, str]) -> dict[str, Any]:
 
 
 def urls(demo: DemoProject) -> dict[str, str]:
-    new = f"{demo.base}/services/new"
+    new = f"{demo.base}/services/-/new"
     return {"new": new, "external": f"{new}/external", "workloads": f"{new}/workloads",
             "yaml": f"{new}/yaml", "picker": f"{new}/workloads/picker", "hint": f"{new}/workloads/hint"}
 
@@ -589,7 +589,7 @@ async def test_the_entry_page_links_every_path(demo: DemoProject, tenants: Tenan
     b = await tenants.browser(demo.operator)
     page = await b.get(urls(demo)["new"])
     for path in ("external", "workloads", "yaml"):
-        assert f'href="{demo.base}/services/new/{path}"' in page.text
+        assert f'href="{demo.base}/services/-/new/{path}"' in page.text
 
 
 # -- Edit by YAML: hostile input -------------------------------------------------------------------------
@@ -616,10 +616,10 @@ async def yaml_world(app, kube, admin_kube):  # type: ignore[no-untyped-def]
     await t.project_member(project, operator, ProjectRole.operator)
     b = await t.browser(operator)
     base = f"/workspaces/{ws.name}/projects/{project.name}"
-    page = await b.get(f"{base}/services/new/yaml")
+    page = await b.get(f"{base}/services/-/new/yaml")
     submission = re.search(r'name="submission" value="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
     before = await snapshot(admin_kube, project.name)
-    yield {"browser": b, "url": f"{base}/services/new/yaml", "base": base, "namespace": project.name,
+    yield {"browser": b, "url": f"{base}/services/-/new/yaml", "base": base, "namespace": project.name,
            "submission": submission, "before": before}
     for ns in t.created_namespaces:
         try:

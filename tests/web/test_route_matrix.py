@@ -84,7 +84,7 @@ def rule_for(method: str, path: str) -> Rule | None:
         return Rule(PROJECT_VIEW, "project", any(h in path for h in STREAM_HINTS))
     if path.startswith(SERVICES_PREFIX):
         streaming = method == "GET" and any(h in path for h in STREAM_HINTS)
-        if path.startswith(SERVICES_PREFIX + "/new"):
+        if path.startswith(SERVICES_PREFIX + "/-/new"):
             return Rule(PROJECT_EDIT, "project")
         return Rule(PROJECT_VIEW if method == "GET" else PROJECT_EDIT, "project", streaming)
     return None

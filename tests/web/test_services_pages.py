@@ -544,7 +544,7 @@ async def test_viewer_sees_everything_and_no_write_actions(demo: DemoProject, te
     detail = await viewer.get(f"{demo.base}/services/api")
     assert listing.status_code == detail.status_code == 200
     for html in (listing.text, detail.text):
-        for action in ("/information", "/yaml\"", "/settings", "/external-access", "/delete", "/services/new"):
+        for action in ("/information", "/yaml\"", "/settings", "/external-access", "/delete", "/services/-/new"):
             assert action not in html
     assert 'class="menu"' not in listing.text and 'id="more-menu"' not in detail.text
     version = svc["metadata"]["resourceVersion"]
@@ -561,7 +561,7 @@ async def test_viewer_sees_everything_and_no_write_actions(demo: DemoProject, te
     operator = await tenants.browser(demo.operator)
     listing = await operator.get(f"{demo.base}/services")
     detail = await operator.get(f"{demo.base}/services/api")
-    assert f'href="{demo.base}/services/new"' in listing.text and 'id="service-row-api"' in listing.text
+    assert f'href="{demo.base}/services/-/new"' in listing.text and 'id="service-row-api"' in listing.text
     row_menu = await operator.get(f"{demo.base}/services/api/menu", params={"next": f"{demo.base}/services"})
     for action in ("Edit Information", "Edit YAML", "Edit Service", "Edit External Access", "Delete"):
         assert action in row_menu.text and action in detail.text
@@ -603,3 +603,16 @@ async def test_every_write_is_audited(demo: DemoProject, tenants: Tenants, admin
     seen = [(e.verb, e.object_name, e.outcome) for e in reversed(entries)]
     assert seen == [("edit-information", "api", "success"), ("edit-information", "api", "failure"),
                     ("delete", "api", "success")]
+
+
+async def test_a_service_named_new_opens_like_any_other(demo: DemoProject, tenants: Tenants,
+                                                         admin_kube: KubeGateway) -> None:
+    """Create pages live under /services/-/new ("-" is never a Service name), so "new" is just a name."""
+    await create(admin_kube, demo.namespace, plain_service("new"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/new")
+    assert page.status_code == 200 and 'id="more-menu"' in page.text and "Create Service" not in page.text
+    listing = await b.get(f"{demo.base}/services")
+    assert f'href="{demo.base}/services/new"' in listing.text  # the row's link to it
+    assert f'href="{demo.base}/services/-/new"' in listing.text  # and the Create button
+    assert (await b.get(f"{demo.base}/services/-/new")).status_code == 200

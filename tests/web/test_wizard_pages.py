@@ -205,7 +205,7 @@ async def stateless_basics(w: Wizard, name: str = "web") -> None:
 
 async def test_the_wizard_opens_on_basic_information(demo: DemoProject, tenants: Tenants) -> None:
     b = await tenants.browser(demo.operator)
-    w = await Wizard(b, f"{demo.base}/services/new/stateless").open()
+    w = await Wizard(b, f"{demo.base}/services/-/new/stateless").open()
     assert w.step == "basic"
     assert w.form.get("version") == "v1"
     assert "Create Stateless Service" in w.page
@@ -216,11 +216,11 @@ async def test_the_wizard_opens_on_basic_information(demo: DemoProject, tenants:
 
 
 def stateless_url(demo: DemoProject) -> str:
-    return f"{demo.base}/services/new/stateless"
+    return f"{demo.base}/services/-/new/stateless"
 
 
 def stateful_url(demo: DemoProject) -> str:
-    return f"{demo.base}/services/new/stateful"
+    return f"{demo.base}/services/-/new/stateful"
 
 
 SERVICE_NAME_RULE = (
