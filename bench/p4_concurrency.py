@@ -393,8 +393,8 @@ async def run(bench: Bench) -> list[Figure]:
                 "",
                 "",
                 None,
-                f"of {tally.streams} opened, reconnections included (the console watches at most "
-                "32 feeds at once)",
+                f"of {tally.streams} opened, reconnections included (feeds that follow the watch cache "
+                "have no cap; others at most 32 at once)",
             )
         )
     for f in figures:

@@ -648,19 +648,20 @@ def endpoint_addresses(endpoints: Mapping[str, Any] | None) -> list[str]:
 
 
 async def _get_or_not_found(kube: KubeGateway, kind: str, namespace: str, name: str, *, actor: Actor,
-                            missing: str) -> Obj:
+                            missing: str, fresh: bool = False) -> Obj:
     """The object; NotFound with the message `missing` when there is none."""
     try:
-        return await kube.get(kind, namespace, name, actor=actor)
+        return await kube.get(kind, namespace, name, actor=actor, fresh=fresh)
     except KubeError as e:
         if e.not_found:
             raise NotFound(missing) from None
         raise
 
 
-async def get_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor) -> Obj:
+async def get_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor, fresh: bool = False) -> Obj:
+    """`fresh`: from the API server itself, not the watch cache (after a conflict, the cache may lag)."""
     return await _get_or_not_found(
-        kube, "Service", namespace, name, actor=actor,
+        kube, "Service", namespace, name, actor=actor, fresh=fresh,
         missing=_("The Service {name} does not exist in this project.").format(name=name))
 
 
@@ -817,7 +818,7 @@ async def _write(kube: KubeGateway, namespace: str, name: str, call: Awaitable[O
         if e.not_found:
             raise NotFound(_("The Service {name} does not exist any more.").format(name=name)) from None
         if e.conflict:
-            raise EditConflict(await get_service(kube, namespace, name, actor=actor)) from None
+            raise EditConflict(await get_service(kube, namespace, name, actor=actor, fresh=True)) from None
         if e.invalid or e.status == 400:
             raise invalid_from(e) from None
         raise
@@ -875,7 +876,7 @@ async def update_from_yaml(kube: KubeGateway, namespace: str, name: str, *, acto
     obj = parse_service_yaml(text, namespace=namespace, name=name)
     if not resource_version:
         raise Invalid(_("The form is missing the version it was loaded from. Reload the page."))
-    current = await get_service(kube, namespace, name, actor=actor)
+    current = await get_service(kube, namespace, name, actor=actor, fresh=True)  # a write: the server's copy
     if _meta(current).get("resourceVersion") != resource_version:
         raise EditConflict(current)
     owners = _meta(current).get("ownerReferences")
@@ -955,7 +956,7 @@ async def apply_edit_to_latest(kube: KubeGateway, namespace: str, name: str, *, 
     mine = parse_service_yaml(mine_text, namespace=namespace, name=name)
     base_result = parse_manifests(base_text, namespace=namespace, allowed_kinds=frozenset({"Service"}))
     base = base_result.objects[0].obj if base_result.ok and len(base_result.objects) == 1 else {}
-    latest = await get_service(kube, namespace, name, actor=actor)
+    latest = await get_service(kube, namespace, name, actor=actor, fresh=True)
     latest_clean = strip_server_fields(latest, for_create=False)
     merged, conflicts = three_way_merge(base, mine, latest_clean)
     return MergeResult(text=dump_yaml(merged), resource_version=_meta(latest).get("resourceVersion", ""),
@@ -1147,7 +1148,7 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
 async def edit_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,
                        form: ServiceSettingsForm) -> Obj:
     """Replace selector and ports (or the address), on condition the Service is the version loaded."""
-    current = await get_service(kube, namespace, name, actor=actor)
+    current = await get_service(kube, namespace, name, actor=actor, fresh=True)
     if access_type(current) != form.access:
         raise EditConflict(current)
     updated = apply_service_settings(current, form)
@@ -1275,7 +1276,7 @@ def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> O
 
 async def edit_external_access(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,
                                form: ExternalAccessForm) -> Obj:
-    current = await get_service(kube, namespace, name, actor=actor)
+    current = await get_service(kube, namespace, name, actor=actor, fresh=True)
     updated = apply_external_access(current, form)
     if _meta(current).get("resourceVersion") != form.resource_version:
         raise EditConflict(current)

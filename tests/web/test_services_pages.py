@@ -616,3 +616,28 @@ async def test_a_service_named_new_opens_like_any_other(demo: DemoProject, tenan
     assert f'href="{demo.base}/services/new"' in listing.text  # the row's link to it
     assert f'href="{demo.base}/services/-/new"' in listing.text  # and the Create button
     assert (await b.get(f"{demo.base}/services/-/new")).status_code == 200
+
+
+async def test_a_conflict_shows_the_servers_latest_even_while_the_cache_lags(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The watch cache may be a moment behind; what a conflict shows comes from the API server."""
+    from app.kube import cache as cache_module
+
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/api/yaml")
+    monkeypatch.setattr(cache_module, "_apply", lambda store, event, keep: None)  # the cache stops following
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    svc["metadata"].setdefault("labels", {})["changed-by"] = "someone-else"
+    await admin_kube.replace(svc, namespace=demo.namespace, actor=CONSOLE)
+    base = textarea(page.text, "yaml")
+    mine = base.replace("sessionAffinity: None", "sessionAffinity: ClientIP")
+    form = {"yaml": mine, "resource_version": hidden(page.text, "resource_version"), "base_yaml": base}
+    conflict = await b.post(f"{demo.base}/services/api/yaml", {"op": "update", **form})
+    assert conflict.status_code == 409 and "changed-by: someone-else" in conflict.text
+    merged = await b.post(f"{demo.base}/services/api/yaml", {"op": "merge", **form})
+    assert "changed-by: someone-else" in textarea(merged.text, "yaml") and "ClientIP" in textarea(merged.text, "yaml")
+    done = await b.post(f"{demo.base}/services/api/yaml", {
+        "op": "update", "yaml": textarea(merged.text, "yaml"), "resource_version": hidden(merged.text, "resource_version"),
+        "base_yaml": textarea(merged.text, "base_yaml")})
+    assert done.status_code == 303
