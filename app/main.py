@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import i18n
 from app.db import new_engine, new_sessionmaker
 from app.deps import CsrfFailed, NotAuthenticated, verify_csrf
 from app.domain import rbac

@@ -22,12 +22,11 @@ import pytest_asyncio
 os.environ.setdefault("DOCKYARD_FAST_PASSWORD_HASHING", "true")
 os.environ["DOCKYARD_LOCAL_CLUSTER"] = "false"
 
-from app.db import new_engine, new_sessionmaker, upgrade  # noqa: E402
+from app.db import upgrade  # noqa: E402
 from app.domain import projects as projects_domain  # noqa: E402
 from app.domain import users as users_domain  # noqa: E402
 from app.domain.access import WorkspaceAccess  # noqa: E402
 from app.kube.client import CONSOLE, KubeGateway  # noqa: E402
-from app.kube.holder import GatewayHolder  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import (  # noqa: E402
     PlatformRole, Project, ProjectMember, ProjectRole, User, Workspace, WorkspaceMember, WorkspaceRole,

@@ -100,3 +100,21 @@ async def test_list_search_detail_logs_external_access_and_delete(page, live_ser
         return not await admin_kube.exists("Deployment", ns, "web-v1", actor=CONSOLE)
     await eventually(deployment_gone, timeout=15)
     assert await admin_kube.exists("Service", ns, "other", actor=CONSOLE)
+
+
+async def test_a_rows_menu_loads_when_opened_and_its_actions_work(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                                  demo: DemoProject, admin_kube) -> None:
+    await admin_kube.create(_service("api", "api"), namespace=demo.namespace, actor=CONSOLE)
+    await login(page, live_server, demo.operator.username, PASSWORD)
+    await page.goto(live_server.url + demo.base + "/services")
+    row = page.locator("#service-row-api")
+    await row.wait_for()
+    assert await row.locator("text=Edit Information").count() == 0  # not in the page until opened
+    await row.locator("details.menu summary").click()
+    await row.locator("text=Edit Information").click()
+    await page.locator("dialog[open] #edit-information-form").wait_for()
+    await page.fill("dialog[open] #info-alias", "Front-door")
+    await page.click("dialog[open] button[type=submit]")
+    await page.locator("#service-row-api:has-text('Front-door')").wait_for()
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert svc["metadata"]["annotations"]["kubesphere.io/alias-name"] == "Front-door"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from app.models import PlatformRole
 from tests.conftest import PASSWORD, Tenants
