@@ -111,6 +111,10 @@ async def test_a_rows_menu_loads_when_opened_and_its_actions_work(page, live_ser
     await row.wait_for()
     assert await row.locator("text=Edit Information").count() == 0  # not in the page until opened
     await row.locator("details.menu summary").click()
+    await row.locator("text=Edit Information").wait_for()
+    await page.screenshot(path="test-results/services-row-menu.png")
+    # the items open as the menu's own list (not swapped over it), like the detail page's More menu
+    assert await row.locator("details.menu .items a[role=menuitem]").count() == 5
     await row.locator("text=Edit Information").click()
     await page.locator("dialog[open] #edit-information-form").wait_for()
     await page.fill("dialog[open] #info-alias", "Front-door")
