@@ -72,9 +72,12 @@ class Signed:
         return Actor.user(self.user.uid)
 
 
-async def _signed_in(request: Request, session: SessionDep, settings: SettingsDep) -> Signed | None:
+async def _signed_in(request: Request) -> Signed | None:
+    """The session's user: kept a few seconds (app/domain/recent.py), else one query in a session of its
+    own (no sub-dependencies: FastAPI resolving them cost more than the lookup itself)."""
     if hasattr(request.state, "signed"):
         return request.state.signed  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
     token = request.cookies.get(session_cookie_name(settings))
     recent: Recent[str, tuple[User, AuthSession]] = request.app.state.recent_sessions
     key = auth_domain.token_digest(token) if token else ""
@@ -82,8 +85,9 @@ async def _signed_in(request: Request, session: SessionDep, settings: SettingsDe
     if found is not None and not auth_domain.session_valid(*found, settings):
         recent.forget(key)
         found = None
-    if found is None:
-        found = await auth_domain.resolve_session(session, settings, token)
+    if found is None and token:
+        async with request.app.state.sessionmaker() as session:
+            found = await auth_domain.resolve_session(session, settings, token)
         if found:
             recent.put(key, found)
     signed = Signed(*found) if found else None
@@ -201,11 +205,13 @@ def workspace_for(perm: Permission = Permission.view_workspace):  # type: ignore
 
 
 def project_for(perm: Permission = Permission.view_project):  # type: ignore[no-untyped-def]
-    async def load(request: Request, ws: str, project: str, me: CurrentUser, session: SessionDep) -> ProjectCtx:
+    async def load(request: Request, ws: str, project: str, me: CurrentUser) -> ProjectCtx:
         recent: Recent[tuple[int, str, str], tuple[Workspace, Project, ProjectAccess]] = request.app.state.recent_access
         found = recent.get((me.user.id, ws, project))
         if found is None:
-            found = await projects_domain.project_access_by_name(session, me.user, ws, project)
+            # A session of its own, closed before the page calls Kubernetes: the pool stays free.
+            async with request.app.state.sessionmaker() as session:
+                found = await projects_domain.project_access_by_name(session, me.user, ws, project)
             recent.put((me.user.id, ws, project), found)
         workspace, proj, access = found
         if not access.can(perm):
@@ -213,7 +219,6 @@ def project_for(perm: Permission = Permission.view_project):  # type: ignore[no-
         request.state.template_context.update(workspace=workspace, project=proj, access=access,
                                               can_edit=access.can(Permission.edit_resources))
         request.state.audit_scope = (workspace.name, proj.name)
-        await release_connection(session)
         return ProjectCtx(me, workspace, proj, access)
     return load
 
