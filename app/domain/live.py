@@ -80,6 +80,8 @@ class _Feed:
         self.allowed: set[Actor] = {target.actor}  # who the cluster has let read what this feed watches
         self.cached = asyncio.Event()  # set once the feed knows whether it follows the watch cache
         self.version_of: Callable[[], str] | None = None  # the cache's version, when it follows the cache
+        # Parsed once: a feed that follows the cache filters every change of its namespace's kind.
+        self.label_matches = selector_matcher(target.label_selector) if target.label_selector else None
 
     @property
     def current_version(self) -> str:
@@ -110,8 +112,7 @@ class _Feed:
             if meta.get("name") != t.field_selector.split("=", 1)[1]:
                 return False
         if t.label_selector:
-            matches = selector_matcher(t.label_selector)
-            return matches is None or matches(meta.get("labels") or {})
+            return self.label_matches is None or self.label_matches(meta.get("labels") or {})
         return True
 
     async def _follow_cache(self) -> bool:

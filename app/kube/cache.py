@@ -27,13 +27,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES, resource_for
-
-if TYPE_CHECKING:
-    from app.kube.client import Actor, KubeGateway
 
 log = logging.getLogger("dockyard.kube.cache")
 
@@ -197,15 +195,14 @@ class WatchCache:
         entry = store.objects.get(name)
         if entry is None:
             res = resource_for(kind)
-            group = res.api_version.split("/")[0] if "/" in res.api_version else ""
-            plural = f"{res.plural}.{group}" if group else res.plural
+            plural = f"{res.plural}.{res.group}" if res.group else res.plural
             raise KubeError(404, "NotFound", f'{plural} "{name}" not found', kind=res.plural, name=name)
         return json.loads(entry.text)  # type: ignore[no-any-return]
 
     async def _ready(self, kind: str, namespace: str | None) -> _Store | None:
         if not self.keeps(kind) or namespace == ALL_NAMESPACES:
             return None
-        key = (kind, namespace if resource_for(kind).namespaced else None)
+        key = _key(kind, namespace)
         store = self._stores.get(key)
         if store is None:
             store = self._start(*key)
@@ -255,16 +252,14 @@ class WatchCache:
             store.remove(name, _version(answer) if answer.get("kind") == kind else 0)
 
     def _store_of(self, kind: str, namespace: str | None) -> _Store | None:
-        if kind not in CACHED_KINDS:
-            return None
-        return self._stores.get((kind, namespace if resource_for(kind).namespaced else None))
+        return self._stores.get(_key(kind, namespace)) if kind in CACHED_KINDS else None
 
     # -- access reviews ----------------------------------------------------------------------------
     async def allowed(self, actor: Actor, verb: str, kind: str, namespace: str | None) -> bool:
         """Whether the cluster lets this user `verb` this kind in this namespace. A kept refusal only
         sends the read to the API server, which decides afresh: keeping it can never let anyone in."""
         res = resource_for(kind)
-        group = res.api_version.split("/")[0] if "/" in res.api_version else ""
+        group = res.group
         ns = namespace if res.namespaced else None
         key = (actor.impersonate or "", verb, group, res.plural, ns or "")
         now = time.monotonic()
@@ -349,7 +344,7 @@ class WatchCache:
                 failures = 0
                 while True:  # the server ends each watch after its timeout: go on from where it stopped
                     async for event in self.gateway.watch(
-                        store.kind, store.namespace, actor=_console(), resource_version=store.resource_version,
+                        store.kind, store.namespace, actor=CONSOLE, resource_version=store.resource_version,
                         timeout_seconds=WATCH_SECONDS,
                     ):
                         _apply(store, event, keep)
@@ -384,7 +379,7 @@ class WatchCache:
         token: str | None = None
         version = ""
         while True:
-            page = await self.gateway.list(store.kind, store.namespace, actor=_console(), limit=LIST_PAGE,
+            page = await self.gateway.list(store.kind, store.namespace, actor=CONSOLE, limit=LIST_PAGE,
                                            continue_token=token)
             meta = page.get("metadata") or {}
             version = version or str(meta.get("resourceVersion", ""))  # every page is of the same snapshot
@@ -432,7 +427,6 @@ def _apply(store: _Store, event: Obj, keep: bool) -> None:
         store.changed(obj)
 
 
-def _console() -> Actor:
-    from app.kube.client import CONSOLE
-
-    return CONSOLE
+def _key(kind: str, namespace: str | None) -> tuple[str, str | None]:
+    """A store's key: cluster-scoped kinds have one store, whatever namespace the caller named."""
+    return kind, namespace if resource_for(kind).namespaced else None

@@ -201,15 +201,9 @@ class KubeGateway:
                           field_selector: str | None = None) -> None:
         """Raise the API server's KubeError (403) unless it lets `actor` watch this: a kept access review
         when the cache follows the kind, else a list of one item."""
-        cache = self.cache
-        if cache is not None and cache.keeps(kind) and actor.impersonate is not None:
-            try:
-                if await cache.allowed(actor, "watch", kind, namespace):
-                    return
-            except KubeError:
-                pass
-        await self.list(kind, namespace, actor=actor, label_selector=label_selector,
-                        field_selector=field_selector, limit=1)
+        if await self._cached(kind, namespace, actor, "watch") is None:
+            await self.list(kind, namespace, actor=actor, label_selector=label_selector,
+                            field_selector=field_selector, limit=1)
 
     async def items(self, kind: str, namespace: str | None, *, actor: Actor, **kw: Any) -> list[Obj]:
         return list((await self.list(kind, namespace, actor=actor, **kw)).get("items") or [])

@@ -17,6 +17,11 @@ class Resource:
     namespaced: bool = True
 
     @property
+    def group(self) -> str:
+        """The API group ("" for the core group)."""
+        return self.api_version.split("/")[0] if "/" in self.api_version else ""
+
+    @property
     def base(self) -> str:
         return f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
 
