@@ -4,11 +4,11 @@ A feed of a kind the watch cache keeps (app/kube/cache.py) follows the cache's s
 its own, and the cluster decides for each user with an access review. Other kinds open a watch made
 as the user who opened the feed.
 
-A page subscribes to a *feed*: one watch of one kind in one namespace (optionally narrowed by a label
-or field selector), made with the identity of the user who opened it. Everyone who looks at the same
-thing shares the feed, whoever they are: the stream only says "something changed" and each page then
-re-fetches as its own user, so sharing shows nobody anything. The cluster still decides for each user:
-joining a feed someone else opened costs one small read as the joiner, and a refusal ends their stream.
+A page subscribes to a *feed*: the changes of one kind in one namespace (optionally narrowed by a label
+or field selector). Everyone who looks at the same thing shares the feed, whoever they are: the stream
+only says "something changed" and each page then re-fetches as its own user, so sharing shows nobody
+anything. The cluster still decides for each user: joining costs an access review (kept a few seconds)
+or one small read as the joiner, and a refusal ends their stream.
 A feed stops when its last subscriber leaves. Each subscriber gets a debounced "changed" signal, which the page turns
 into an htmx re-fetch of the part it shows; the data itself always comes from a normal page request.
 
