@@ -79,13 +79,16 @@ class _Feed:
         self.task: asyncio.Task[None] | None = None
         self.allowed: set[Actor] = {target.actor}  # who the cluster has let read what this feed watches
         self.cached = asyncio.Event()  # set once the feed knows whether it follows the watch cache
-        self.version_of: Callable[[], str] | None = None  # the cache's version, when it follows the cache
+        # When it follows the cache: whether the store saw a change after a given version.
+        self.changed_since: Callable[[str], bool] | None = None
         # Parsed once: a feed that follows the cache filters every change of its namespace's kind.
         self.label_matches = selector_matcher(target.label_selector) if target.label_selector else None
 
-    @property
-    def current_version(self) -> str:
-        return self.version_of() if self.version_of is not None else self.resource_version
+    def missed(self, page_version: str) -> bool:
+        """Whether a page that read at `page_version` may have missed a change this feed saw."""
+        if self.changed_since is not None:
+            return self.changed_since(page_version)
+        return page_version != self.resource_version
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"live-feed {self.target.kind} {self.target.namespace}")
@@ -129,7 +132,7 @@ class _Feed:
         followed = await cache.subscribe(self.target.kind, self.target.namespace, on_change)
         if followed is None:
             return False
-        self.version_of, unsubscribe = followed
+        self.changed_since, unsubscribe = followed
         self.cached.set()
         try:
             await asyncio.Event().wait()  # until the feed is cancelled
@@ -239,13 +242,13 @@ class LiveHub:
         except BaseException:
             self._leave(feed, queue)
             raise
-        if resource_version and resource_version != feed.current_version:
+        if resource_version and feed.missed(resource_version):
             queue.put_nowait(Signal(CHANGED))  # the page may have missed what the feed saw before it joined
         return feed, queue
 
     def _api_watches(self) -> int:
         """Feeds holding a watch of their own (one connection each), not following the watch cache."""
-        return sum(1 for f in self._feeds.values() if f.version_of is None)
+        return sum(1 for f in self._feeds.values() if f.changed_since is None)
 
     def _leave(self, feed: _Feed, queue: asyncio.Queue[Signal]) -> None:
         feed.subscribers.discard(queue)

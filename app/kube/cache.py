@@ -90,12 +90,17 @@ def selector_matcher(selector: str | None) -> Callable[[dict[str, str]], bool] |
     return lambda labels: all(t(labels) for t in tests)
 
 
-def _version(obj: Obj) -> int:
-    """An object's resourceVersion as a number, to drop stale events (0 if it is not one)."""
+def _int(version: Any) -> int:
+    """A resourceVersion as a number (0 if it is not one)."""
     try:
-        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+        return int(version or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _version(obj: Obj) -> int:
+    """An object's resourceVersion as a number, to drop stale events."""
+    return _int((obj.get("metadata") or {}).get("resourceVersion"))
 
 
 @dataclass
@@ -110,7 +115,10 @@ class _Store:
     kind: str
     namespace: str | None
     objects: dict[str, _Entry] = field(default_factory=dict)
-    resource_version: str = ""
+    resource_version: str = ""  # where the watch resumes (bookmarks move it too)
+    # The version of the last change seen, to tell whether a page read before it: kinds share one
+    # version sequence (etcd's), so a page's version from another store compares correctly.
+    change_version: int = 0
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     healthy: bool = False
     last_read: float = field(default_factory=time.monotonic)
@@ -215,9 +223,9 @@ class WatchCache:
         return store if store.healthy else None
 
     async def subscribe(self, kind: str, namespace: str, listener: Callable[[Obj | None], None]
-                        ) -> tuple[Callable[[], str], Callable[[], None]] | None:
-        """Call `listener` on every change the store sees; (current version, unsubscribe), or None when
-        the cache cannot follow this kind (the caller watches the API server itself)."""
+                        ) -> tuple[Callable[[str], bool], Callable[[], None]] | None:
+        """Call `listener` on every change the store sees. Returns (changed since a version?, unsubscribe),
+        or None when the cache cannot follow this kind (the caller watches the API server itself)."""
         store = await self._ready(kind, namespace)
         if store is None:
             return None
@@ -228,7 +236,11 @@ class WatchCache:
                 store.listeners.remove(listener)
             store.last_read = time.monotonic()
 
-        return (lambda: store.resource_version), unsubscribe
+        def changed_since(version: str) -> bool:
+            seen = _int(version)
+            return not seen or store.change_version > seen
+
+        return changed_since, unsubscribe
 
     # -- write-through -----------------------------------------------------------------------------
     def written(self, obj: Obj, namespace: str | None) -> None:
@@ -391,6 +403,7 @@ class WatchCache:
             if not token:
                 break
         store.objects, store.resource_version = fresh.objects, version
+        store.change_version = max(store.change_version, _int(version))  # anything may have changed
         store.deleted.clear()
 
     async def close(self) -> None:
@@ -424,6 +437,7 @@ def _apply(store: _Store, event: Obj, keep: bool) -> None:
     elif kind == "DELETED" and keep:
         store.remove((obj.get("metadata") or {}).get("name", ""), _version(obj))
     if kind in ("ADDED", "MODIFIED", "DELETED"):
+        store.change_version = max(store.change_version, _version(obj))
         store.changed(obj)
 
 

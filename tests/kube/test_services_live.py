@@ -182,7 +182,7 @@ async def test_feeds_that_follow_the_watch_cache_need_no_watch_each_and_filter_b
     streams = [hub.changes(kube, [live.Target("Service", demo.namespace, op, label_selector=f"app=a{i}")],
                            heartbeat=30) for i in range(count)]
     reads = [asyncio.ensure_future(s.__anext__()) for s in streams]
-    await eventually(lambda: len(hub._feeds) == count and all(f.version_of for f in hub._feeds.values()), timeout=10)
+    await eventually(lambda: len(hub._feeds) == count and all(f.changed_since for f in hub._feeds.values()), timeout=10)
     assert not any(r.done() for r in reads)  # nobody refused
     svc = plain_service("only-a3")
     svc["metadata"]["labels"] = {"app": "a3"}
@@ -197,4 +197,32 @@ async def test_feeds_that_follow_the_watch_cache_need_no_watch_each_and_filter_b
     for s in streams:
         await s.aclose()
     assert not hub._feeds
+    await hub.close()
+
+
+async def test_a_detail_page_that_saw_the_latest_gets_no_change_signal_at_once(
+        demo: DemoProject, tenants: Tenants, kube: KubeGateway, admin_kube: KubeGateway) -> None:
+    """Its stream joins two feeds (the Service, its pods) with the one version the page read: a feed
+    must not take a version of the other kind's store for a change (every view would re-fetch itself)."""
+    deployment, web = stateless("web")
+    await create(admin_kube, demo.namespace, deployment, web)
+    b = await tenants.browser(demo.viewer)
+    await running_pods(admin_kube, demo.namespace, "app=web", 1)
+    await b.get(f"{demo.base}/services/web")  # the stores start now; the pods change after
+    await admin_kube.merge_patch("Deployment", demo.namespace, "web-v1", {"spec": {"replicas": 2}}, actor=CONSOLE)
+    await running_pods(admin_kube, demo.namespace, "app=web", 2)
+    await asyncio.sleep(1)  # the pods' last status updates have landed
+    rv = sse_url((await b.get(f"{demo.base}/services/web")).text).split("rv=", 1)[1]
+    actor = Actor.user(demo.viewer.uid)
+    hub = live.LiveHub()
+    stream = hub.changes(kube, [live.Target("Service", demo.namespace, actor, field_selector="metadata.name=web"),
+                                live.Target("Pod", demo.namespace, actor, label_selector="app=web")],
+                         resource_version=rv, heartbeat=1.0)
+    first = await asyncio.wait_for(stream.__anext__(), 10)
+    assert first.kind == live.PING
+    await admin_kube.merge_patch("Service", demo.namespace, "web", {"metadata": {"labels": {"touched": "yes"}}},
+                                 actor=CONSOLE)
+    following = await asyncio.wait_for(stream.__anext__(), 10)
+    assert following.kind == live.CHANGED
+    await stream.aclose()
     await hub.close()
