@@ -41,8 +41,9 @@ def _invalid(fid: str, err: Any) -> str:
 
 def text_input(name: Any, label: Any, value: Any, errors: Any, help: Any = "", required: bool = False,
                placeholder: Any = "", maxlength: Any = None, cls: Any = "", numeric: bool = False,
-               list: Any = None, sr: bool = False) -> Markup:  # noqa: A002 (the macro's parameter name)
-    """A labelled text input; `numeric` only sets inputmode (what was typed is kept, the server judges it)."""
+               list: Any = None, sr: bool = False, autofocus: bool = False) -> Markup:  # noqa: A002
+    """A labelled text input; `numeric` only sets inputmode (what was typed is kept, the server judges it).
+    `autofocus`: htmx focuses it when the input arrives in swapped content (a row just added)."""
     fid = escape(field_id(name))
     err = errors.get(name) if errors else None
     attrs = ' inputmode="numeric"' if numeric else ""
@@ -52,6 +53,8 @@ def text_input(name: Any, label: Any, value: Any, errors: Any, help: Any = "", r
         attrs += f' maxlength="{escape(maxlength)}"'
     if list:
         attrs += f' list="{escape(list)}"'
+    if autofocus:
+        attrs += " autofocus"
     return Markup(
         f'<div class="field {escape(_text(cls))}" id="{fid}-field">\n'
         f'  <label for="{fid}"{SR_ONLY if sr else ""}>{escape(label)}{REQUIRED if required else ""}</label>\n'

@@ -85,6 +85,14 @@ def form_fields(html: str, form_id: str) -> list[tuple[str, str]]:
     return parse_form(html, form_id)[0]
 
 
+def fragment_fields(html: str) -> list[tuple[str, str]]:
+    """The fields in an HTML fragment that htmx adds to the form (e.g. a row appended to a list)."""
+    parser = _FormParser("")
+    parser.inside = True
+    parser.feed(html)
+    return parser.fields
+
+
 def parse_form(html: str, form_id: str) -> tuple[list[tuple[str, str]], bool]:
     """The form's fields, and whether it posts multipart/form-data (else URL-encoded)."""
     parser = _FormParser(form_id)

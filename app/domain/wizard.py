@@ -276,6 +276,11 @@ class Draft:
         value = dig(self.workload, "metadata", "name", default="")
         return value if isinstance(value, str) else ""
 
+    def container_names(self) -> list[str]:
+        """The pod's named containers in the form's order (workers, then init containers): what
+        `ContainerImage.read(draft).containers` names, without reading the rest of each container."""
+        return [name for _kind, c in _pod_containers(self.workload) if (name := _str(c.get("name")))]
+
     @classmethod
     def new(cls, flavor: Flavor) -> Draft:
         """The empty draft a new wizard starts from."""

@@ -36,8 +36,12 @@ async def test_operator_creates_a_stateless_service_through_the_wizard(page, liv
 
     # Container Image: a worker container with one port exposed on the Service
     await page.wait_for_selector("#step-image")
+    assert await page.locator(".empty-note").is_visible()
     await page.click("#add-container")
     await page.wait_for_selector("#f-containers-0-image")
+    # The new card is appended (not the whole step re-rendered): the note is gone, the Image field has focus.
+    await page.wait_for_function("document.activeElement && document.activeElement.id === 'f-containers-0-image'")
+    assert not await page.locator(".empty-note").is_visible()
     await page.fill("#f-containers-0-image", "nginx:1.25")
     await page.fill("#f-containers-0-ports-0-container_port", "80")
     await page.fill("#f-containers-0-ports-0-service_port", "80")

@@ -344,6 +344,29 @@ async def test_rows_are_added_and_removed_without_validating(demo: DemoProject, 
     assert w.form.has("containers.0.env.0.name")
 
 
+async def test_add_container_with_htmx_appends_only_the_new_card(demo: DemoProject, tenants: Tenants) -> None:
+    """With htmx, Add Container answers with the new card alone, appended to the list: what the user typed in
+    the other cards is never re-rendered. Without JavaScript the whole step comes back (the test above)."""
+    w = await on_image_step(demo, tenants)
+    await w.press("add-container:worker")
+    form = w.form.set("containers.0.image", "typed with spaces")
+    resp = await w.browser.post(w.url, form.data("add-container:init"), htmx=True)
+    assert resp.status_code == 200
+    assert resp.headers["HX-Retarget"] == "#containers" and resp.headers["HX-Reswap"] == "beforeend"
+    card = resp.text
+    assert card.lstrip().startswith('<div class="card ctr" id="container-1">')
+    assert 'id="wizard-form"' not in card and "typed with spaces" not in card
+    assert 'name="containers.1.image"' in card and 'name="containers.0.image"' not in card
+    assert re.search(r'<option value="init" selected>', card)
+    assert re.search(r'id="f-containers-1-image"[^>]* autofocus', card)
+    # The appended card's fields post with the rest of the form: Next validates both containers.
+    fields = form.data("next")[:-1] + WizardForm(f'<form id="wizard-form">{card}</form>').data("next")
+    resp = await w.browser.post(w.url, fields)
+    assert resp.status_code == 422
+    w._keep(resp)
+    assert w.message("containers.0.image") == "Invalid image." and w.message("containers.1.image")
+
+
 async def test_previous_keeps_what_was_typed_even_when_it_is_not_valid_yet(demo: DemoProject, tenants: Tenants) -> None:
     w = await on_image_step(demo, tenants, name="keep")
     await w.press("add-container:worker")
