@@ -17,7 +17,6 @@ Decisions that differ from the original console (KubeSphere 3.4), on purpose:
 
 from __future__ import annotations
 
-import copy
 import re
 import secrets
 import string
@@ -289,10 +288,20 @@ _CONTAINER_KEYS = (
 _SERVICE_SPEC_KEYS = ("type", "clusterIP", "sessionAffinity", "sessionAffinityConfig", "selector", "ports")
 
 
+def plain_copy(value: Any) -> Any:
+    """A copy of JSON-like data (dicts, lists, scalars): `copy.deepcopy` for manifests, several times faster.
+    Shared sub-objects become separate copies, which no caller relies on either way."""
+    if isinstance(value, dict):
+        return {k: plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(v) for v in value]
+    return value
+
+
 def stamp(obj: Mapping[str, Any], *, namespace: str, creator: str) -> dict[str, Any]:
     """A copy of a workload or Service ready to show, download and create: the project's namespace and
     `kubesphere.io/creator` on the object (and on a workload's pod template), keys in display order."""
-    out = copy.deepcopy(dict(obj))
+    out = plain_copy(dict(obj))
     meta = ensure_dict(out, "metadata")
     meta["namespace"] = namespace
     ensure_dict(meta, "annotations")[ANNOTATION_CREATOR] = creator
@@ -336,7 +345,7 @@ def mounts_host_time(container: Mapping[str, Any]) -> bool:
 def with_host_time_mount(container: Mapping[str, Any], enabled: bool) -> dict[str, Any]:
     """A copy of `container` that mounts the host's /etc/localtime (read-only) or no longer does.
     An existing host-time mount is kept as it is."""
-    out = copy.deepcopy(dict(container))
+    out = plain_copy(dict(container))
     mounts = as_items(out.get("volumeMounts"))
     if enabled and not mounts_host_time(out):
         mounts = [*mounts, host_time_mount()]
@@ -349,7 +358,7 @@ def with_host_time_mount(container: Mapping[str, Any], enabled: bool) -> dict[st
 def with_host_time_volume(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `pod_spec` with the host-time volume present exactly when some container (worker or
     init) mounts it; added and removed together with the mounts (kubesphere/kubesphere#4350)."""
-    out = copy.deepcopy(dict(pod_spec))
+    out = plain_copy(dict(pod_spec))
     containers = [
         c for key in ("containers", "initContainers") for c in (out.get(key) or []) if isinstance(c, dict)
     ]
@@ -440,14 +449,14 @@ def derive_service_ports(
         port: dict[str, Any] = {}
         if match is not None:
             used.add(match)
-            port = copy.deepcopy(pool[match])
+            port = plain_copy(pool[match])
         port["name"] = spec.name
         port["protocol"] = spec.protocol
         port["port"] = spec.port
         if port.get("targetPort") != spec.name:  # a named target port aimed at the same port is kept
             port["targetPort"] = spec.target_port
         out.append(ordered(port, ("name", "protocol", "port", "targetPort")))
-    out.extend(copy.deepcopy(p) for i, p in enumerate(pool) if i not in used and not owned(p))
+    out.extend(plain_copy(p) for i, p in enumerate(pool) if i not in used and not owned(p))
     return out
 
 

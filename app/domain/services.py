@@ -12,7 +12,6 @@ resourceVersion the user loaded and send it as the precondition of a PUT; a 409 
 from __future__ import annotations
 
 import asyncio
-import copy
 import difflib
 import re
 from collections.abc import Awaitable, Iterable, Mapping
@@ -22,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from app.domain.errors import Conflict, Invalid, NotFound
+from app.domain.manifests import plain_copy
 from app.domain.names import info_problems
 from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
@@ -1108,7 +1108,7 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
 
     Node ports are kept for ports that still exist (same name, else same port and protocol), so editing
     the selector of a NodePort Service does not move its node ports."""
-    obj = copy.deepcopy(dict(svc))
+    obj = plain_copy(dict(svc))
     spec = obj.setdefault("spec", {})
     errors: dict[str, str] = {}
     if form.access == EXTERNAL_NAME:
@@ -1220,7 +1220,7 @@ def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> O
     if form.mode not in ACCESS_MODES:
         errors["mode"] = _("Choose None, NodePort or LoadBalancer.")
         raise Invalid(errors["mode"], errors=errors)
-    obj = copy.deepcopy(dict(svc))
+    obj = plain_copy(dict(svc))
     spec = obj.setdefault("spec", {})
     ports = spec.get("ports") or []
     chosen: set[int] = set()

@@ -64,7 +64,6 @@ The draft token (`Draft.to_token()`) is compact JSON, `{"v": 1, "flavor": ..., "
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -82,7 +81,9 @@ from app.domain.forms import (
     Row,
     Text,
     as_list,
+    form_items,
     parse_form,
+    unflatten,
     validate_data,
 )
 from app.domain.manifests import (
@@ -132,6 +133,7 @@ from app.domain.manifests import (
     new_workload,
     ordered,
     parse_quantity,
+    plain_copy,
     port_name_prefix,
     protocol_of_name,
     protocol_of_port,
@@ -183,6 +185,7 @@ __all__ = [
     "step_class",
     "step_of",
     "submit_step",
+    "submit_values",
 ]
 
 MAX_TOKEN_BYTES = 256 * 1024  # the draft travels in a hidden field; the YAML gate takes 256 KiB too
@@ -289,7 +292,7 @@ class Draft:
         return cls(flavor, new_workload(flavor), new_service(flavor))
 
     def copy(self) -> Draft:
-        return Draft(self.flavor, copy.deepcopy(self.workload), copy.deepcopy(self.service))
+        return Draft(self.flavor, plain_copy(self.workload), plain_copy(self.service))
 
     # -- the hidden form field
 
@@ -343,9 +346,9 @@ class Draft:
                 continue
             obj_kind = obj.get("kind")
             if obj_kind == kind:
-                workloads.append(copy.deepcopy(dict(obj)))
+                workloads.append(plain_copy(dict(obj)))
             elif obj_kind == "Service":
-                services.append(copy.deepcopy(dict(obj)))
+                services.append(plain_copy(dict(obj)))
             else:
                 messages.append(
                     _(
@@ -1356,7 +1359,7 @@ def _probe_port(value: str) -> int | str:
 def _build_probe(form: ProbeForm, old: Any) -> dict[str, Any] | None:
     if form.type == "none":
         return None
-    probe = copy.deepcopy(old) if isinstance(old, dict) else {}
+    probe = plain_copy(old) if isinstance(old, dict) else {}
     handlers = ("httpGet", "tcpSocket", "exec", "grpc")
     if form.type != "other":
         target = {"http": "httpGet", "tcp": "tcpSocket", "exec": "exec"}[form.type]
@@ -1426,7 +1429,7 @@ def _check_probe(
 
 
 def _build_container(row: ContainerRow, old: Mapping[str, Any] | None) -> dict[str, Any]:
-    c: dict[str, Any] = copy.deepcopy(dict(old)) if old else {}
+    c: dict[str, Any] = plain_copy(dict(old)) if old else {}
     c["name"] = row.name
     c["image"] = row.image
     set_or_pop(c, "imagePullPolicy", row.image_pull_policy)
@@ -1452,7 +1455,7 @@ def _build_container(row: ContainerRow, old: Mapping[str, Any] | None) -> dict[s
         port: dict[str, Any] = {}
         if index is not None:
             used.add(index)
-            port = copy.deepcopy(old_ports[index])
+            port = plain_copy(old_ports[index])
         keep_sctp = port.get("protocol") == "SCTP" and p.protocol != "UDP"
         port["name"] = p.name
         port["protocol"] = "SCTP" if keep_sctp else k8s_protocol(p.protocol)
@@ -1468,9 +1471,9 @@ def _build_container(row: ContainerRow, old: Mapping[str, Any] | None) -> dict[s
         previous = old_env.get(row_env.name)
         if row_env.type == "other":
             if previous is not None:
-                env.append(copy.deepcopy(previous))
+                env.append(plain_copy(previous))
             continue
-        item: dict[str, Any] = copy.deepcopy(previous) if previous else {}
+        item: dict[str, Any] = plain_copy(previous) if previous else {}
         item["name"] = row_env.name
         if row_env.type == "value":
             item.pop("valueFrom", None)
@@ -1485,7 +1488,7 @@ def _build_container(row: ContainerRow, old: Mapping[str, Any] | None) -> dict[s
         env.append(ordered(item, ("name", "value", "valueFrom")))
     set_or_pop(c, "env", env)
 
-    resources = as_dict(copy.deepcopy(c.get("resources")))
+    resources = as_dict(plain_copy(c.get("resources")))
     for section, cpu, memory in (
         ("requests", row.cpu_request, row.memory_request),
         ("limits", row.cpu_limit, row.memory_limit),
@@ -1734,7 +1737,7 @@ class Volumes(WizardStep):
                     for m in mount_rows:
                         if m.container != name or m.mode == "none":
                             continue
-                        mount = copy.deepcopy(by_path.get(m.mount_path, {}))
+                        mount = plain_copy(by_path.get(m.mount_path, {}))
                         mount["name"] = volume
                         mount["mountPath"] = m.mount_path
                         mount["readOnly"] = m.mode == "ro"
@@ -1942,7 +1945,7 @@ def _check_mounts(
 
 
 def _build_volume(row: VolumeRow, old: Mapping[str, Any] | None) -> dict[str, Any]:
-    previous = copy.deepcopy(dict(old)) if old else {}
+    previous = plain_copy(dict(old)) if old else {}
     if row.type == "other":
         previous["name"] = row.name
         return ordered(previous, ("name",))
@@ -1960,7 +1963,7 @@ def _build_volume(row: VolumeRow, old: Mapping[str, Any] | None) -> dict[str, An
         for item in row.items:
             if not item.key and not item.path:
                 continue
-            built = copy.deepcopy(old_items.get(item.key, {}))
+            built = plain_copy(old_items.get(item.key, {}))
             built.update(key=item.key, path=item.path)
             items.append(ordered(built, ("key", "path")))
         set_or_pop(source, "items", items)
@@ -1972,7 +1975,7 @@ def _build_volume(row: VolumeRow, old: Mapping[str, Any] | None) -> dict[str, An
 
 
 def _build_template(row: ClaimTemplateRow, old: Mapping[str, Any] | None) -> dict[str, Any]:
-    t = copy.deepcopy(dict(old)) if old else {}
+    t = plain_copy(dict(old)) if old else {}
     ensure_dict(t, "metadata")["name"] = row.name
     spec = ensure_dict(t, "spec")
     spec["storageClassName"] = row.storage_class
@@ -2178,8 +2181,15 @@ def submit_step(
     draft: Draft, step: str, form: FormInput, *, resources: VolumesContext | None = None
 ) -> StepSubmission:
     """Validate a posted step form and, if it is valid, apply it to the draft."""
+    return submit_values(draft, step, unflatten(form_items(form)), resources=resources)
+
+
+def submit_values(
+    draft: Draft, step: str, values: Mapping[str, Any], *, resources: VolumesContext | None = None
+) -> StepSubmission:
+    """`submit_step` for values already nested as `unflatten` makes them (what a posted form gives)."""
     cls = step_class(step)
-    result = cls.validate_form(form, StepContext(draft, resources))
+    result = validate_data(cls, values, context=StepContext(draft, resources))
     if result.model is None:
         return StepSubmission(draft, None, result.errors, result.values)
     return StepSubmission(cls.apply(draft, result.model), result.model, {}, result.values)

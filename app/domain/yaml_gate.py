@@ -41,7 +41,9 @@ from yaml.events import (
     SequenceEndEvent,
     SequenceStartEvent,
 )
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from app.domain.manifests import plain_copy
 from app.i18n import _
 
 try:  # libyaml: same grammar as go-yaml v2, and fast
@@ -265,7 +267,7 @@ def strip_server_fields(obj: dict[str, Any], *, for_create: bool) -> dict[str, A
     cannot be reused by a new object. For an update (Edit YAML) they stay, as they are immutable; the
     caller adds the resourceVersion it read, as the optimistic-concurrency precondition.
     """
-    copy = _copy_plain(obj)
+    copy = plain_copy(obj)
     _strip_in_place(copy, for_create=for_create)
     return copy
 
@@ -1102,34 +1104,78 @@ def _strip_in_place(obj: dict[str, Any], *, for_create: bool) -> None:
                 spec.pop("clusterIP", None)
 
 
-def _copy_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_plain(v) for v in value]
-    return value
-
-
 # ---------------------------------------------------------------------------------------------------
 # Writing
 
 
+_STR_TAG, _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_INT_TAG, _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+_MEMO_LIMIT = 4096  # distinct short strings remembered (keys and common values repeat across dumps)
+
+
 class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    """PyYAML's safe dumper (libyaml's emitter) with a direct path for manifest data: plain dicts, lists and
+    scalars become nodes without the generic representer's lookups, and what is known about a short string
+    (its style here, the tag libyaml's resolver gives it) is remembered. Output is unchanged."""
+
+    _styles: dict[str, str | None] = {}
+    _tags: dict[tuple[str, Any], str] = {}
+
     def ignore_aliases(self, data: Any) -> bool:
         return True  # builders share dicts (labels = selector); the gate refuses aliases
 
+    def represent_data(self, data: Any) -> Any:
+        kind = type(data)
+        if kind is str:
+            return ScalarNode(_STR_TAG, data, style=_str_style(data))
+        if kind is dict:
+            return MappingNode(_MAP_TAG, [(self.represent_data(k), self.represent_data(v)) for k, v in data.items()],
+                               flow_style=self.default_flow_style)
+        if kind is list:
+            return SequenceNode(_SEQ_TAG, [self.represent_data(v) for v in data], flow_style=self.default_flow_style)
+        if kind is bool:
+            return ScalarNode(_BOOL_TAG, "true" if data else "false")
+        if kind is int:
+            return ScalarNode(_INT_TAG, str(data))
+        if data is None:
+            return ScalarNode(_NULL_TAG, "null")
+        return super().represent_data(data)  # floats and anything unusual: PyYAML's own way
 
-def _represent_str(dumper: Any, data: str) -> Any:
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode or len(value) > 64:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._tags) >= _MEMO_LIMIT:
+                self._tags.clear()
+            self._tags[key] = tag
+        return tag
+
+
+def _str_style(data: str) -> str | None:
+    style = _Dumper._styles.get(data, "?")
+    if style != "?":
+        return style
     if _needs_quotes(data):
-        style: str | None = '"'
+        style = '"'
     elif "\n" in data:
         style = "|"  # the emitter falls back to quotes when a block can't hold the text exactly
     else:
         style = None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    if len(data) <= 64:
+        if len(_Dumper._styles) >= _MEMO_LIMIT:
+            _Dumper._styles.clear()
+        _Dumper._styles[data] = style
+    return style
 
 
-_Dumper.add_representer(str, _represent_str)
+def _represent_str(dumper: Any, data: str) -> Any:
+    return dumper.represent_scalar(_STR_TAG, data, style=_str_style(data))
+
+
+_Dumper.add_representer(str, _represent_str)  # str subclasses, through PyYAML's lookup
 
 
 def locate(text: str, kind: str, name: str, path: str) -> tuple[int, int] | None:

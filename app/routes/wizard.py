@@ -67,7 +67,7 @@ from app.domain.wizard import (
     field_for_cause,
     step_class,
     step_of,
-    submit_step,
+    submit_values,
 )
 from app.domain.yaml_gate import MAX_BYTES, Problem, dump_yaml, parse_manifests
 from app.i18n import _, lazy_
@@ -433,8 +433,9 @@ async def _name_errors(kube: KubeGateway, ctx: ProjectCtx, flavor: str, name: st
 
 async def _submit(state: State, slug: str, values: dict[str, Any], choices: ProjectChoices,
                   kube: KubeGateway, ctx: ProjectCtx) -> dict[str, str]:
-    """Validate a step's values and apply them to the draft; returns the errors (draft unchanged then)."""
-    result = submit_step(state.draft, slug, flatten(values), resources=choices.resources)
+    """Validate a step's values (as posted: nested text) and apply them to the draft; returns the errors
+    (draft unchanged then)."""
+    result = submit_values(state.draft, slug, values, resources=choices.resources)
     errors = dict(result.errors)
     if not errors and slug == "basic":
         errors = await _name_errors(kube, ctx, state.flavor, str(values.get("name") or ""),
@@ -450,7 +451,9 @@ async def _submit(state: State, slug: str, values: dict[str, Any], choices: Proj
 async def _apply_pending(state: State, choices: ProjectChoices, kube: KubeGateway, ctx: ProjectCtx) -> bool:
     """Validate what was typed on steps left with Previous; shows the first that is not valid."""
     for slug in SLUGS:
-        if slug in state.pending and await _submit(state, slug, state.pending[slug], choices, kube, ctx):
+        # `pending` came back from the browser as JSON: made text again, as a posted form is.
+        if slug in state.pending and await _submit(state, slug, unflatten(flatten(state.pending[slug])), choices,
+                                                   kube, ctx):
             return False
     return True
 
@@ -663,7 +666,7 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
     if backwards:
         # Previous never validates, and keeps what was typed: valid values go into the draft,
         # others travel as they are until the user comes back.
-        result = submit_step(state.draft, slug, flatten(values), resources=choices.resources)
+        result = submit_values(state.draft, slug, values, resources=choices.resources)
         if result.errors:
             state.pending[slug] = result.form_values
         else:

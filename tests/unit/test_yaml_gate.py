@@ -701,6 +701,7 @@ def test_dump_quotes_what_yaml_readers_would_misread() -> None:
     assert '"on": "on"' in text and '"0755": "0755"' in text and '"80": "80"' in text
     assert only(parse_manifests(text, namespace=NS)) == obj
     assert yaml.safe_load(text) == obj  # a YAML 1.1 reader (as kubectl is) reads the same
+    assert dump_yaml(obj) == text  # the dumper remembers what it learnt of short strings: same output again
 
 
 def test_dump_never_writes_anchors_for_shared_objects() -> None:
