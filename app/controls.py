@@ -17,6 +17,17 @@ SR_ONLY = ' class="sr-only"'
 REQUIRED = ' <span aria-hidden="true">*</span>'
 
 
+def _esc(value: Any) -> str:
+    """HTML-escaped text, with markupsafe's entities, as a plain str: a control escapes five to ten values,
+    and `escape` would make a Markup object of each. Markup (and anything with `__html__`) is kept as is."""
+    if type(value) is not str:  # noqa: E721 - exactly str: subclasses such as Markup take the slow path
+        if hasattr(value, "__html__"):
+            return str(value.__html__())
+        value = str(value)
+    return (value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
 def field_id(name: Any) -> str:
     """The id of a form control: "f-" + its dotted name with dots as hyphens."""
     return "f-" + str(name).replace(".", "-")
@@ -29,9 +40,9 @@ def _text(value: Any) -> str:
 def _tail(fid: str, err: Any, help: Any) -> str:
     out = ""
     if err:
-        out += f'\n  <div class="error" id="{fid}-error" role="alert">{escape(err)}</div>'
+        out += f'\n  <div class="error" id="{fid}-error" role="alert">{_esc(err)}</div>'
     if help:
-        out += f'\n  <div class="help">{escape(help)}</div>'
+        out += f'\n  <div class="help">{_esc(help)}</div>'
     return out
 
 
@@ -44,21 +55,21 @@ def text_input(name: Any, label: Any, value: Any, errors: Any, help: Any = "", r
                list: Any = None, sr: bool = False, autofocus: bool = False) -> Markup:  # noqa: A002
     """A labelled text input; `numeric` only sets inputmode (what was typed is kept, the server judges it).
     `autofocus`: htmx focuses it when the input arrives in swapped content (a row just added)."""
-    fid = escape(field_id(name))
+    fid = _esc(field_id(name))
     err = errors.get(name) if errors else None
     attrs = ' inputmode="numeric"' if numeric else ""
     if placeholder:
-        attrs += f' placeholder="{escape(placeholder)}"'
+        attrs += f' placeholder="{_esc(placeholder)}"'
     if maxlength:
-        attrs += f' maxlength="{escape(maxlength)}"'
+        attrs += f' maxlength="{_esc(maxlength)}"'
     if list:
-        attrs += f' list="{escape(list)}"'
+        attrs += f' list="{_esc(list)}"'
     if autofocus:
         attrs += " autofocus"
     return Markup(
-        f'<div class="field {escape(_text(cls))}" id="{fid}-field">\n'
-        f'  <label for="{fid}"{SR_ONLY if sr else ""}>{escape(label)}{REQUIRED if required else ""}</label>\n'
-        f'  <input id="{fid}" type="text" name="{escape(name)}" value="{escape(_text(value))}"{attrs}'
+        f'<div class="field {_esc(_text(cls))}" id="{fid}-field">\n'
+        f'  <label for="{fid}"{SR_ONLY if sr else ""}>{_esc(label)}{REQUIRED if required else ""}</label>\n'
+        f'  <input id="{fid}" type="text" name="{_esc(name)}" value="{_esc(_text(value))}"{attrs}'
         f'{_invalid(fid, err)}>{_tail(fid, err, help)}\n</div>'
     )
 
@@ -67,7 +78,7 @@ def select(name: Any, label: Any, options: Any, value: Any, errors: Any, help: A
            sr: bool = False, extra: Any = "") -> Markup:
     """A select; a current value that is not among the options (from Edit Mode) is offered too, so it is
     never lost silently: validation says what is wrong with it."""
-    fid = escape(field_id(name))
+    fid = _esc(field_id(name))
     err = errors.get(name) if errors else None
     current = _text(value)
     found = False
@@ -75,37 +86,37 @@ def select(name: Any, label: Any, options: Any, value: Any, errors: Any, help: A
     for v, label_ in options:
         chosen = _text(v) == current
         found = found or chosen
-        opts.append(f'<option value="{escape(_text(v))}"{" selected" if chosen else ""}>{escape(label_)}</option>')
+        opts.append(f'<option value="{_esc(_text(v))}"{" selected" if chosen else ""}>{_esc(label_)}</option>')
     if not found and value is not None and not isinstance(value, Undefined):
-        opts.append(f'<option value="{escape(current)}" selected>{escape(current)}</option>')
-    klass = f' class="{escape(extra)}"' if extra else ""
+        opts.append(f'<option value="{_esc(current)}" selected>{_esc(current)}</option>')
+    klass = f' class="{_esc(extra)}"' if extra else ""
     return Markup(
-        f'<div class="field {escape(_text(cls))}" id="{fid}-field">\n'
-        f'  <label for="{fid}"{SR_ONLY if sr else ""}>{escape(label)}</label>\n'
-        f'  <select id="{fid}" name="{escape(name)}"{klass}'
+        f'<div class="field {_esc(_text(cls))}" id="{fid}-field">\n'
+        f'  <label for="{fid}"{SR_ONLY if sr else ""}>{_esc(label)}</label>\n'
+        f'  <select id="{fid}" name="{_esc(name)}"{klass}'
         f'{_invalid(fid, err)}>\n    {"".join(opts)}\n  </select>{_tail(fid, err, help)}\n</div>'
     )
 
 
 def checkbox(name: Any, label: Any, value: Any, errors: Any, help: Any = "") -> Markup:
-    fid = escape(field_id(name))
+    fid = _esc(field_id(name))
     err = errors.get(name) if errors else None
     checked = " checked" if value in TRUE_VALUES else ""
     return Markup(
         f'<div class="field" id="{fid}-field">\n'
-        f'  <label class="switch"><input type="checkbox" id="{fid}" name="{escape(name)}" value="on"{checked}'
-        f'{_invalid(fid, err)}> {escape(label)}</label>{_tail(fid, err, help)}\n</div>'
+        f'  <label class="switch"><input type="checkbox" id="{fid}" name="{_esc(name)}" value="on"{checked}'
+        f'{_invalid(fid, err)}> {_esc(label)}</label>{_tail(fid, err, help)}\n</div>'
     )
 
 
 def act(value: Any, label: Any, cls: Any = "", id: Any = None, title: Any = "") -> Markup:  # noqa: A002
     """A submit button of the wizard form: the server acts on its value."""
-    attrs = f' class="{escape(cls)}"' if cls else ""
+    attrs = f' class="{_esc(cls)}"' if cls else ""
     if id:
-        attrs += f' id="{escape(id)}"'
+        attrs += f' id="{_esc(id)}"'
     if title:
-        attrs += f' title="{escape(title)}" aria-label="{escape(title)}"'
-    return Markup(f'<button type="submit" name="action" value="{escape(_text(value))}"{attrs}>{escape(label)}</button>')
+        attrs += f' title="{_esc(title)}" aria-label="{_esc(title)}"'
+    return Markup(f'<button type="submit" name="action" value="{_esc(_text(value))}"{attrs}>{_esc(label)}</button>')
 
 
 def message(name: Any, errors: Any) -> Markup:
@@ -113,7 +124,7 @@ def message(name: Any, errors: Any) -> Markup:
     err = errors.get(name) if errors else None
     if not err:
         return Markup("")
-    return Markup(f'<div class="error" id="{escape(field_id(name))}-error" role="alert">{escape(err)}</div>')
+    return Markup(f'<div class="error" id="{_esc(field_id(name))}-error" role="alert">{_esc(err)}</div>')
 
 
 def _item(row: Any, key: str) -> Any:
@@ -126,7 +137,7 @@ def pairs(list: Any, rows: Any, errors: Any, key_label: Any, value_label: Any, a
           datalist: Any = None) -> Markup:
     """Key/value rows (labels, annotations, node selector) posted as `<list>.<i>.key|value`."""
     name = str(list)
-    parts = [f'<div class="pairs" id="{escape(field_id(name))}-field">', f"  {message(name, errors)}"]
+    parts = [f'<div class="pairs" id="{_esc(field_id(name))}-field">', f"  {message(name, errors)}"]
     delete = _("Delete")
     for i, row in enumerate(rows or ()):
         q = f"{name}.{i}"

@@ -25,7 +25,7 @@ from app.kube.errors import KubeError
 from app.kube.holder import GatewayHolder
 from app.middleware import WebMiddleware
 from app.settings import ROOT, Settings, get_settings
-from app.templating import Renderer, is_partial, new_environment
+from app.templating import Renderer, is_partial
 
 log = logging.getLogger("dockyard")
 
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
     app.state.recent_access = Recent()
     if kube is not None:
         app.state.kube = kube
-    app.state.renderer = Renderer(new_environment())
+    app.state.renderer = Renderer()
     app.add_middleware(WebMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
 

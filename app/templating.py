@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import jinja2
+import jinja2.ext
+from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -52,15 +55,50 @@ def _template_gettext(message: str, **variables: Any) -> Markup:
     return translated % variables if variables else translated
 
 
-def new_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
+class TranslatedLiterals(jinja2.ext.Extension):
+    """`_("literal")` translated when the template is compiled, for the environment's `dockyard_locale`: the
+    text becomes part of the compiled template (escaped like any other output) instead of a call on every
+    render. A page has a hundred such strings. Calls with arguments (`_("...", n=1)`) stay calls."""
+
+    def __init__(self, environment: jinja2.Environment) -> None:
+        super().__init__(environment)
+        environment.extend(dockyard_locale=None)
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        locale = getattr(self.environment, "dockyard_locale", None)
+        if locale is None:
+            yield from stream
+            return
+        translate = i18n.translations(locale).gettext
+        window: list[Token] = []  # the tokens of a possible `_ ( "text" )`, not yet passed on
+        previous = ""
+        for token in stream:
+            window.append(token)
+            kinds = [t.type for t in window]
+            if kinds == ["name"] and token.value in ("_", "gettext") and previous != "dot":
+                continue
+            if kinds in (["name", "lparen"], ["name", "lparen", "string"]):
+                continue
+            if kinds == ["name", "lparen", "string", "rparen"]:
+                yield Token(window[0].lineno, "string", translate(window[2].value))
+                window, previous = [], "string"
+                continue
+            yield from window
+            window, previous = [], token.type
+        yield from window
+
+
+def new_environment(directory: Path = TEMPLATES_DIR, locale: str | None = None) -> jinja2.Environment:
+    """The templates' environment; with a `locale`, literal `_("...")` are translated at compile time."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
         autoescape=True,  # every template, whatever its file name
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", TranslatedLiterals],
         enable_async=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.dockyard_locale = locale  # type: ignore[attr-defined]
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: i18n._(s), ngettext=lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
     )
@@ -75,10 +113,12 @@ def new_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
 
 
 class Renderer:
-    """Render a page, or one of its blocks for an htmx request, from the same template."""
+    """Render a page, or one of its blocks for an htmx request, from the same template, with the templates
+    compiled for the request's locale."""
 
-    def __init__(self, env: jinja2.Environment) -> None:
-        self.env = env
+    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        self.envs = {locale: new_environment(directory, locale) for locale in i18n.SUPPORTED}
+        self.env = self.envs[i18n.DEFAULT]
 
     def render(
         self, request: Request, template: str, context: dict[str, Any] | None = None, *, block: str | None = None,
@@ -86,10 +126,11 @@ class Renderer:
     ) -> HTMLResponse:
         ctx = dict(request.state.template_context) if hasattr(request.state, "template_context") else {}
         ctx.update(request=request, **(context or {}))
+        env = self.envs.get(i18n.current_locale.get(), self.env)
         if block is not None:
-            html = render_block(self.env, template, block, ctx)
+            html = render_block(env, template, block, ctx)
         else:
-            html = self.env.get_template(template).render(ctx)
+            html = env.get_template(template).render(ctx)
         resp = HTMLResponse(html, status_code=status_code, headers=headers)
         resp.headers["Vary"] = "HX-Request"
         return resp

@@ -238,3 +238,32 @@ async def test_signed_in_console_and_form_errors_in_chinese(i18n_app, client: ht
     assert "企业空间" in resp.text and "登出" in resp.text
     assert ">English</button>" in resp.text  # the switch offers the other language
     assert "Log Out" not in resp.text
+
+
+# -- templates compiled per locale (app/templating.py TranslatedLiterals) --------------------------
+
+
+def test_template_literals_are_translated_when_compiled_and_escaped_like_other_text() -> None:
+    from app.templating import new_environment
+
+    source = ('<h2>{{ _("Containers") }}</h2><b title="{{ _("Delete") }}">{{ x._("Delete") }}</b>'
+              '{{ _("%(n)s pods", n=2) }}|{{ _(word) }}')
+
+    class Obj:
+        def _(self, text: str) -> str:
+            return "<" + text + ">"
+
+    zh = new_environment(locale="zh").from_string(source).render(x=Obj(), word="Delete")
+    assert zh.startswith("<h2>容器</h2><b title=\"删除\">&lt;Delete&gt;</b>")  # a method named _ is left alone
+    assert zh.endswith("2 pods|Delete")  # calls with arguments or a variable stay calls (English: no locale set)
+    en = new_environment(locale="en").from_string('<i title="{{ _("Kubernetes\' default") }}">').render()
+    assert en == '<i title="Kubernetes&#39; default">'
+
+
+async def test_the_same_page_is_rendered_in_each_locale_with_its_own_compiled_templates(
+        client: httpx.AsyncClient) -> None:
+    zh = await client.get("/login", headers={"Accept-Language": "zh-CN"})
+    en = await client.get("/login", headers={"Accept-Language": "en"})
+    again = await client.get("/login", headers={"Accept-Language": "zh"})
+    assert 'type="submit">登录</button>' in zh.text and 'type="submit">Log In</button>' in en.text
+    assert 'type="submit">登录</button>' in again.text  # English in between did not change the Chinese templates
