@@ -59,13 +59,16 @@ probes, volumes) marks a source the form cannot edit (fieldRef, grpc, nfs, ...):
 read-only and kept as it is. `image_pull_policy: ""` means "not set" (Kubernetes' default).
 
 The draft token (`Draft.to_token()`) is compact JSON, `{"v": 1, "flavor": ..., "workload": {...},
-"service": {...}}`, at most MAX_TOKEN_BYTES; `Draft.from_token` checks it like Edit Mode objects.
+"service": {...}}`, compressed (zlib, base64url) for the form, at most MAX_TOKEN_BYTES unpacked;
+`Draft.from_token` checks it like Edit Mode objects.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Self
@@ -191,6 +194,7 @@ __all__ = [
 MAX_TOKEN_BYTES = 256 * 1024  # the draft travels in a hidden field; the YAML gate takes 256 KiB too
 MAX_TOKEN_DEPTH = 64  # as the YAML gate
 TOKEN_VERSION = 1
+TOKEN_PREFIX = "z."  # a compressed token (`Draft.to_token`); plain JSON text is read too
 DRAFT_ERROR_KEY = "draft"  # validate_all: problems of the objects as a whole, not of one field
 
 # container and volume names (DNS labels)
@@ -297,23 +301,41 @@ class Draft:
     # -- the hidden form field
 
     def to_token(self) -> str:
-        """The draft as compact JSON text for a hidden form field (`Draft.from_token` reads it)."""
-        return json.dumps(
+        """The draft for a hidden form field: `z.` + unpadded base64url of its zlib-compressed JSON
+        (`Draft.from_token` reads it). Compressed it is a third of the JSON, and it has nothing to escape
+        in HTML or in a URL-encoded body, both of which every wizard step pays for."""
+        text = json.dumps(
             {"v": TOKEN_VERSION, "flavor": self.flavor, "workload": self.workload, "service": self.service},
             separators=(",", ":"),
             ensure_ascii=False,
         )
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(zlib.compress(text.encode(), 6)).rstrip(b"=").decode()
 
     @classmethod
     def from_token(cls, token: str) -> Draft:
-        """Read a draft token back. The token comes from the browser: it gets the same checks as Edit
-        Mode objects (and every step is validated again before anything is created)."""
+        """Read a draft token back (compressed as `to_token` writes it, or plain JSON text). The token
+        comes from the browser: it gets the same checks as Edit Mode objects (and every step is validated
+        again before anything is created); it may not unpack to more than MAX_TOKEN_BYTES."""
+        damaged = DraftError([_("The form state is damaged; reload the page and start again.")])
         if len(token.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
             raise DraftError([_("The form is too large.")])
+        if token.startswith(TOKEN_PREFIX):
+            try:
+                body = token[len(TOKEN_PREFIX):]
+                packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+                unpacker = zlib.decompressobj()
+                raw = unpacker.decompress(packed, MAX_TOKEN_BYTES + 1)
+            except (ValueError, zlib.error):
+                raise damaged from None
+            if len(raw) > MAX_TOKEN_BYTES or unpacker.unconsumed_tail:
+                raise DraftError([_("The form is too large.")])
+            if not unpacker.eof or unpacker.unused_data:  # cut short, or something after the end
+                raise damaged
+            token = raw.decode("utf-8", "replace")
         try:
             data = json.loads(token)
         except (ValueError, RecursionError):
-            raise DraftError([_("The form state is damaged; reload the page and start again.")]) from None
+            raise damaged from None
         if (
             _too_deep(data)
             or not isinstance(data, dict)
@@ -322,7 +344,7 @@ class Draft:
             or not isinstance(data.get("workload"), dict)
             or not isinstance(data.get("service"), dict)
         ):
-            raise DraftError([_("The form state is damaged; reload the page and start again.")])
+            raise damaged
         draft = cls(data["flavor"], data["workload"], data["service"])
         problems = draft.problems()
         if problems:
@@ -405,16 +427,17 @@ class Draft:
 
 
 def _too_deep(value: Any, limit: int = MAX_TOKEN_DEPTH) -> bool:
-    """Whether nesting exceeds `limit` (checked without recursion; real manifests stay under 20)."""
+    """Whether nesting exceeds `limit` (checked without recursion; real manifests stay under 20). Only
+    containers are visited: scalars, most of a manifest, add no depth."""
+    if not isinstance(value, (dict, list)):
+        return False
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
     return False
 
 

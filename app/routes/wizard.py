@@ -73,7 +73,7 @@ from app.domain.yaml_gate import MAX_BYTES, Problem, dump_yaml, parse_manifests
 from app.i18n import _, lazy_
 from app.kube.client import Actor, KubeGateway
 from app.kube.errors import KubeError
-from app.routes.common import audited, render, see_other
+from app.routes.common import audited, read_form, render, see_other
 from app.templating import is_partial
 
 router = APIRouter(tags=["wizard"])
@@ -602,7 +602,7 @@ async def _upload(form: Any) -> tuple[str | None, str]:
 
 
 async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: str) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     state = _read_state(form, flavor)
     action = form.get("action")
     action = action if isinstance(action, str) and action else "next"

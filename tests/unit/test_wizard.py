@@ -3,8 +3,11 @@ the lossless form <-> manifests <-> YAML round trip."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -1390,8 +1393,11 @@ def test_edit_mode_stateful_rules() -> None:
 def test_token_round_trip_and_refusals() -> None:
     draft = mysql()
     token = draft.to_token()
-    assert json.loads(token)["flavor"] == "stateful"
+    assert re.fullmatch(r"z\.[A-Za-z0-9_-]+", token)  # nothing to escape in HTML or in a form body
+    assert len(token) < 0.6 * len(json.dumps(plain_token(token)))
     assert Draft.from_token(token) == draft
+    assert Draft.from_token(json.dumps(plain_token(token))) == draft  # plain JSON text is read too
+    token = json.dumps(plain_token(token))
     with pytest.raises(DraftError):
         Draft.from_token("{not json")
     with pytest.raises(DraftError):
@@ -1413,6 +1419,31 @@ def test_token_round_trip_and_refusals() -> None:
     tampered["service"]["spec"]["selector"] = {"app": "someone-else"}
     with pytest.raises(DraftError):
         Draft.from_token(json.dumps(tampered))
+
+
+def plain_token(token: str) -> dict[str, Any]:
+    """What a compressed draft token holds."""
+    body = token.removeprefix("z.")
+    return json.loads(zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
+
+def compressed(data: bytes) -> str:
+    return "z." + base64.urlsafe_b64encode(zlib.compress(data)).rstrip(b"=").decode()
+
+
+def test_compressed_tokens_that_are_damaged_or_unpack_too_large_are_refused() -> None:
+    good = mysql().to_token()
+    for bad in (good[:-5], good[:2] + "!" + good[3:], "z.", "z.AAAA", good + "x"):
+        with pytest.raises(DraftError) as info:
+            Draft.from_token(bad)
+        assert info.value.messages == ["The form state is damaged; reload the page and start again."]
+    bomb = compressed(b" " * (MAX_TOKEN_BYTES + 10))  # small packed, too large unpacked
+    assert len(bomb) < 2000
+    with pytest.raises(DraftError) as info:
+        Draft.from_token(bomb)
+    assert info.value.messages == ["The form is too large."]
+    with pytest.raises(DraftError):
+        Draft.from_token(compressed(b"[" * 5000 + b"]" * 5000))  # too deep, however it arrives
 
 
 def test_validate_all_reports_every_step_with_its_fields() -> None:
