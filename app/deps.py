@@ -102,11 +102,12 @@ async def _signed_in(request: Request) -> Signed | None:
 OptionalSigned = Annotated[Signed | None, Depends(_signed_in)]
 
 
-async def verify_csrf(request: Request, signed: OptionalSigned) -> None:
+async def verify_csrf(request: Request) -> None:
     """Every state-changing request carries the session's token (htmx header or form field),
     and comes from our own origin."""
     if request.method not in UNSAFE:
         return
+    signed = await _signed_in(request)  # called, not a sub-dependency: each one costs FastAPI more than this
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise CsrfFailed()
     origin = request.headers.get("origin")
@@ -137,7 +138,8 @@ def pre_session_csrf(request: Request) -> str:
     return token
 
 
-async def current_user(signed: OptionalSigned) -> Signed:
+async def current_user(request: Request) -> Signed:
+    signed = await _signed_in(request)
     if signed is None:
         raise NotAuthenticated()
     return signed
@@ -205,7 +207,8 @@ def workspace_for(perm: Permission = Permission.view_workspace):  # type: ignore
 
 
 def project_for(perm: Permission = Permission.view_project):  # type: ignore[no-untyped-def]
-    async def load(request: Request, ws: str, project: str, me: CurrentUser) -> ProjectCtx:
+    async def load(request: Request, ws: str, project: str) -> ProjectCtx:
+        me = await current_user(request)  # a call, not a sub-dependency (see `_signed_in`)
         recent: Recent[tuple[int, str, str], tuple[Workspace, Project, ProjectAccess]] = request.app.state.recent_access
         found = recent.get((me.user.id, ws, project))
         if found is None:

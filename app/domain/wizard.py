@@ -449,77 +449,8 @@ def _consistency_problems(draft: Draft) -> list[str]:
         out.append(_("The workload must be a {kind} of apiVersion apps/v1.").format(kind=kind))
     if s.get("kind") != "Service" or s.get("apiVersion") != "v1":
         out.append(_("The Service must be a Service of apiVersion v1."))
-    shapes: list[tuple[str, dict[str, Any], tuple[str | int, ...], type[Any]]] = [
-        (kind, w, ("metadata",), dict),
-        (kind, w, ("metadata", "labels"), dict),
-        (kind, w, ("metadata", "annotations"), dict),
-        (kind, w, ("spec",), dict),
-        (kind, w, ("spec", "selector"), dict),
-        (kind, w, ("spec", "selector", "matchLabels"), dict),
-        (kind, w, ("spec", "template"), dict),
-        (kind, w, ("spec", "template", "metadata"), dict),
-        (kind, w, ("spec", "template", "metadata", "labels"), dict),
-        (kind, w, ("spec", "template", "spec"), dict),
-        (kind, w, ("spec", "template", "spec", "containers"), list),
-        (kind, w, ("spec", "template", "spec", "initContainers"), list),
-        (kind, w, ("spec", "template", "spec", "volumes"), list),
-        (kind, w, ("spec", "template", "spec", "nodeSelector"), dict),
-        (kind, w, ("spec", "strategy"), dict),
-        (kind, w, ("spec", "strategy", "rollingUpdate"), dict),
-        (kind, w, ("spec", "updateStrategy"), dict),
-        (kind, w, ("spec", "updateStrategy", "rollingUpdate"), dict),
-        (kind, w, ("spec", "volumeClaimTemplates"), list),
-        ("Service", s, ("metadata",), dict),
-        ("Service", s, ("metadata", "labels"), dict),
-        ("Service", s, ("metadata", "annotations"), dict),
-        ("Service", s, ("spec",), dict),
-        ("Service", s, ("spec", "selector"), dict),
-        ("Service", s, ("spec", "ports"), list),
-        ("Service", s, ("spec", "sessionAffinityConfig"), dict),
-    ]
-
-    def items(obj: dict[str, Any], *path: str | int) -> range:
-        value = dig(obj, *path)
-        return range(len(value)) if isinstance(value, list) else range(0)
-
-    for list_key in ("containers", "initContainers"):
-        for i in items(w, "spec", "template", "spec", list_key):
-            base = ("spec", "template", "spec", list_key, i)
-            shapes.append((kind, w, base, dict))
-            for key, typ in (
-                ("ports", list),
-                ("env", list),
-                ("resources", dict),
-                ("volumeMounts", list),
-                ("command", list),
-                ("args", list),
-                ("livenessProbe", dict),
-                ("readinessProbe", dict),
-                ("startupProbe", dict),
-            ):
-                shapes.append((kind, w, (*base, key), typ))
-            for key in ("ports", "env", "volumeMounts"):
-                shapes.extend((kind, w, (*base, key, j), dict) for j in items(w, *base, key))
-    shapes.extend(
-        (kind, w, ("spec", "template", "spec", "volumes", i), dict)
-        for i in items(w, "spec", "template", "spec", "volumes")
-    )
-    shapes.extend(
-        (kind, w, ("spec", "volumeClaimTemplates", i), dict) for i in items(w, "spec", "volumeClaimTemplates")
-    )
-    shapes.extend(("Service", s, ("spec", "ports", i), dict) for i in items(s, "spec", "ports"))
-    wrong = False
-    for what, obj, path, typ in shapes:
-        value = dig(obj, *path, default=_MISSING)
-        if value is _MISSING or value is None:
-            continue
-        if not isinstance(value, typ):
-            wrong = True
-            out.append(
-                _("{kind} {path} must be {what}.").format(
-                    kind=what, path=_format_path(path), what=_("a mapping") if typ is dict else _("a list")
-                )
-            )
+    wrong = _shape_problems(w, _WORKLOAD_SHAPE, (), kind, out)
+    wrong = _shape_problems(s, _SERVICE_SHAPE, (), "Service", out) or wrong
     for what, obj, path in (
         (kind, w, ("metadata", "labels")),
         (kind, w, ("spec", "selector", "matchLabels")),
@@ -587,6 +518,71 @@ def _consistency_problems(draft: Draft) -> list[str]:
 
 
 _MISSING = object()
+
+# What `_consistency_problems` expects where a value is present: key -> (type, what is inside). Inside a
+# mapping: its own shape; inside a list: (type of each item, the item's shape). Absent or null is fine.
+Shape = dict[str, tuple[type, Any]]
+_ITEMS: tuple[type, Any] = (dict, None)
+_CONTAINER_SHAPE: Shape = {
+    "ports": (list, _ITEMS), "env": (list, _ITEMS), "resources": (dict, None), "volumeMounts": (list, _ITEMS),
+    "command": (list, None), "args": (list, None),
+    "livenessProbe": (dict, None), "readinessProbe": (dict, None), "startupProbe": (dict, None),
+}
+_META_SHAPE: Shape = {"labels": (dict, None), "annotations": (dict, None)}
+_WORKLOAD_SHAPE: Shape = {
+    "metadata": (dict, _META_SHAPE),
+    "spec": (dict, {
+        "selector": (dict, {"matchLabels": (dict, None)}),
+        "template": (dict, {
+            "metadata": (dict, {"labels": (dict, None)}),
+            "spec": (dict, {
+                "containers": (list, (dict, _CONTAINER_SHAPE)),
+                "initContainers": (list, (dict, _CONTAINER_SHAPE)),
+                "volumes": (list, _ITEMS),
+                "nodeSelector": (dict, None),
+            }),
+        }),
+        "strategy": (dict, {"rollingUpdate": (dict, None)}),
+        "updateStrategy": (dict, {"rollingUpdate": (dict, None)}),
+        "volumeClaimTemplates": (list, _ITEMS),
+    }),
+}
+_SERVICE_SHAPE: Shape = {
+    "metadata": (dict, _META_SHAPE),
+    "spec": (dict, {"selector": (dict, None), "ports": (list, _ITEMS), "sessionAffinityConfig": (dict, None)}),
+}
+
+
+def _shape_problems(obj: Mapping[str, Any], shape: Shape, path: tuple[str | int, ...], what: str,
+                    out: list[str]) -> bool:
+    """Add a message for each value of the wrong type in `obj` (one walk over the shape); True if any."""
+    wrong = False
+    for key, (typ, inside) in shape.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        here = (*path, key)
+        if not isinstance(value, typ):
+            out.append(_shape_message(what, here, typ))
+            wrong = True
+        elif typ is dict and inside:
+            wrong = _shape_problems(value, inside, here, what, out) or wrong
+        elif typ is list and inside:
+            item_type, item_shape = inside
+            for i, item in enumerate(value):
+                if item is None:
+                    continue
+                if not isinstance(item, item_type):
+                    out.append(_shape_message(what, (*here, i), item_type))
+                    wrong = True
+                elif item_shape:
+                    wrong = _shape_problems(item, item_shape, (*here, i), what, out) or wrong
+    return wrong
+
+
+def _shape_message(what: str, path: tuple[str | int, ...], typ: type) -> str:
+    return _("{kind} {path} must be {what}.").format(
+        kind=what, path=_format_path(path), what=_("a mapping") if typ is dict else _("a list"))
 
 
 def _format_path(path: Iterable[str | int]) -> str:

@@ -1362,6 +1362,22 @@ def test_edit_mode_yaml_round_trip_shows_edits_and_keeps_everything() -> None:
             "Deployment spec.template.spec.containers must be a list.",
         ),
         (
+            lambda objs: objs[0]["spec"]["template"]["spec"]["containers"][0].update(ports={"containerPort": 80}),
+            "Deployment spec.template.spec.containers[0].ports must be a list.",
+        ),
+        (
+            lambda objs: objs[0]["spec"]["template"]["spec"]["containers"][0].update(env=["A=1"]),
+            "Deployment spec.template.spec.containers[0].env[0] must be a mapping.",
+        ),
+        (
+            lambda objs: objs[1]["spec"].update(ports=[{"port": 80}, 8080]),
+            "Service spec.ports[1] must be a mapping.",
+        ),
+        (
+            lambda objs: objs[1]["metadata"].update(annotations=["a"]),
+            "Service metadata.annotations must be a mapping.",
+        ),
+        (
             lambda objs: objs[1]["spec"].update(type="ExternalName"),
             "The Service type ExternalName is not supported here; use ClusterIP, NodePort or LoadBalancer.",
         ),
