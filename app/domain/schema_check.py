@@ -143,20 +143,22 @@ class SchemaIndex:
             if properties is None and extra is None:
                 return  # `type: object` alone (FieldsV1, RawExtension-like): free-form
             for key, sub in value.items():
-                child = _join(path, key)
                 if properties is not None and key in properties:
-                    self._walk(sub, properties[key], child, found)
+                    if isinstance(sub, (dict, list)):  # a scalar has no fields: no path to make for it
+                        self._walk(sub, properties[key], _join(path, key), found)
                 elif isinstance(extra, Mapping):
-                    self._walk(sub, extra, child, found)
+                    if isinstance(sub, (dict, list)):
+                        self._walk(sub, extra, _join(path, key), found)
                 elif extra is True:
                     continue
                 else:
-                    found.append(child)
+                    found.append(_join(path, key))
         elif isinstance(value, list):
             items = schema.get("items")
             if items is not None:
                 for index, item in enumerate(value):
-                    self._walk(item, items, f"{path}[{index}]", found)
+                    if isinstance(item, (dict, list)):
+                        self._walk(item, items, f"{path}[{index}]", found)
         # scalars (including int-or-string and Quantity) have no fields
 
 

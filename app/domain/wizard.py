@@ -69,7 +69,7 @@ import base64
 import json
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Self
 
@@ -411,12 +411,17 @@ class Draft:
         selectors that must agree). Empty for every draft the steps produce."""
         return _consistency_problems(self)
 
-    def validate_all(self, resources: VolumesContext | None = None) -> dict[str, str]:
+    def validate_all(self, resources: VolumesContext | None = None, *,
+                     validated: Collection[str] = ()) -> dict[str, str]:
         """Every step's rules on the current draft (run before Create): {field name: message}. Use
-        `step_of(field)` to find the step of a field. Object-level problems come under DRAFT_ERROR_KEY."""
+        `step_of(field)` to find the step of a field. Object-level problems come under DRAFT_ERROR_KEY.
+        `validated`: steps whose posted values were just validated and applied to this draft (their rules
+        would only say the same again)."""
         errors: dict[str, str] = {}
         context = StepContext(self, resources)
         for step in STEPS:
+            if step.step in validated:
+                continue
             result = validate_data(step, step.read(self).form_values(), context=context)
             for key, message in result.errors.items():
                 errors.setdefault(key, message)

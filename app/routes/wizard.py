@@ -500,11 +500,14 @@ def _show_validation(state: State, errors: dict[str, str]) -> None:
 
 
 async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGateway, action: str,
-                  accept_dropped: bool) -> Response:
-    """Review or Create a draft whose current step is applied."""
+                  accept_dropped: bool, validated: tuple[str, ProjectChoices] | None = None) -> Response:
+    """Review or Create a draft whose current step is applied. `validated`: the step this request
+    validated and applied, and the project choices it was checked against."""
     in_yaml = state.mode == "yaml"
     choices = await _choices(request, ctx, kube, fresh=action == "create")
-    errors = state.draft.validate_all(choices.resources)
+    # A step just checked is not checked again, unless Create loaded newer choices (a deleted ConfigMap...).
+    skip = (validated[0],) if validated is not None and validated[1] is choices else ()
+    errors = state.draft.validate_all(choices.resources, validated=skip)
     if errors:
         if in_yaml and set(errors) == {DRAFT_ERROR_KEY}:
             state.problems = [Problem("", 0, None, None, errors[DRAFT_ERROR_KEY])]
@@ -678,13 +681,15 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
     if await _submit(state, slug, values, choices, kube, ctx):
         return _render(request, ctx, state, choices, status=422)
     if action in ("edit-mode-on", "review", "create"):
+        # Only this step was checked against the draft as it now is, if no other step's values were waiting.
+        validated = None if state.pending else (slug, choices)
         if not await _apply_pending(state, choices, kube, ctx):
             state.alerts.append(_("Fix the marked fields of this step first."))
             return _render(request, ctx, state, choices, status=422)
         if action == "edit-mode-on":
             _enter_yaml(state, ctx)
             return _render(request, ctx, state, choices)
-        return await _finish(request, state, ctx, kube, action, accept_dropped)
+        return await _finish(request, state, ctx, kube, action, accept_dropped, validated=validated)
     following = SLUGS[min(state.index + 1, len(SLUGS) - 1)]
     target = goto if goto is not None and SLUGS.index(goto) <= state.reached + 1 else following
     state.show(target)

@@ -1478,6 +1478,11 @@ def test_validate_all_reports_every_step_with_its_fields() -> None:
     }
     edited.workload["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 80
     assert edited.validate_all() == {"containers.0.image": "Invalid image."}
+    # A step the caller has just checked is left out; the others, and the objects' consistency, are not.
+    assert edited.validate_all(validated={"image"}) == {}
+    assert draft.validate_all(validated={"image"}) == {"name": "Please set a name."}
+    edited.service["spec"]["selector"] = {"app": "someone-else"}
+    assert DRAFT_ERROR_KEY in edited.validate_all(validated=[s.step for s in STEPS])
 
 
 # ---------------------------------------------------------------------------------------------------
