@@ -40,8 +40,10 @@ from yaml.events import (
     ScalarEvent,
     SequenceEndEvent,
     SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
 )
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode
 
 from app.domain.manifests import plain_copy
 from app.i18n import _
@@ -278,14 +280,14 @@ def dump_yaml(objs: list[dict[str, Any]] | dict[str, Any]) -> str:
     for something else (`on`, `yes`, `0755`, `1:30`, `0.5`, `80`, `""`, ...) are quoted, so kubectl and
     this gate read back exactly the same values: `parse_manifests(dump_yaml(objs))` gives `objs`."""
     docs = [objs] if isinstance(objs, dict) else list(objs)
-    return yaml.dump_all(
-        docs,
-        Dumper=_Dumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=1 << 30,
-    )
+    events: list[Any] = [StreamStartEvent()]
+    for doc in docs:
+        events.append(DocumentStartEvent(explicit=False))
+        _events(doc, events)
+        events.append(DocumentEndEvent(explicit=False))
+    events.append(StreamEndEvent())
+    text: str = yaml.emit(events, Dumper=_Dumper, allow_unicode=True, width=1 << 30)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1108,54 +1110,25 @@ def _strip_in_place(obj: dict[str, Any], *, for_create: bool) -> None:
 # Writing
 
 
-_STR_TAG, _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-_INT_TAG, _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+# Data is turned into YAML events here, and libyaml's emitter writes them. PyYAML's representer and
+# serializer would make a node of every value and ask the resolver twice per scalar, all in Python: twice
+# the time for the same text. Each event gets the tag and implicit flags PyYAML's serializer would give
+# it, so the output is exactly `yaml.safe_dump_all` with the options below (a test compares them).
+
+_STR_TAG, _INT_TAG, _FLOAT_TAG = _CORE_TAG + "str", _CORE_TAG + "int", _CORE_TAG + "float"
+_BOOL_TAG, _NULL_TAG = _CORE_TAG + "bool", _CORE_TAG + "null"
+_RESOLVER = yaml.resolver.Resolver()
 _MEMO_LIMIT = 4096  # distinct short strings remembered (keys and common values repeat across dumps)
+_styles: dict[str, str | None] = {}
+_implicit: dict[tuple[str, str], tuple[bool, bool]] = {}
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
-    """PyYAML's safe dumper (libyaml's emitter) with a direct path for manifest data: plain dicts, lists and
-    scalars become nodes without the generic representer's lookups, and what is known about a short string
-    (its style here, the tag libyaml's resolver gives it) is remembered. Output is unchanged."""
-
-    _styles: dict[str, str | None] = {}
-    _tags: dict[tuple[str, Any], str] = {}
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # builders share dicts (labels = selector); the gate refuses aliases
-
-    def represent_data(self, data: Any) -> Any:
-        kind = type(data)
-        if kind is str:
-            return ScalarNode(_STR_TAG, data, style=_str_style(data))
-        if kind is dict:
-            return MappingNode(_MAP_TAG, [(self.represent_data(k), self.represent_data(v)) for k, v in data.items()],
-                               flow_style=self.default_flow_style)
-        if kind is list:
-            return SequenceNode(_SEQ_TAG, [self.represent_data(v) for v in data], flow_style=self.default_flow_style)
-        if kind is bool:
-            return ScalarNode(_BOOL_TAG, "true" if data else "false")
-        if kind is int:
-            return ScalarNode(_INT_TAG, str(data))
-        if data is None:
-            return ScalarNode(_NULL_TAG, "null")
-        return super().represent_data(data)  # floats and anything unusual: PyYAML's own way
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not ScalarNode or len(value) > 64:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._tags.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(self._tags) >= _MEMO_LIMIT:
-                self._tags.clear()
-            self._tags[key] = tag
-        return tag
+    """Only its emitter is used (libyaml's, when PyYAML has it)."""
 
 
 def _str_style(data: str) -> str | None:
-    style = _Dumper._styles.get(data, "?")
+    style = _styles.get(data, "?")
     if style != "?":
         return style
     if _needs_quotes(data):
@@ -1165,17 +1138,62 @@ def _str_style(data: str) -> str | None:
     else:
         style = None
     if len(data) <= 64:
-        if len(_Dumper._styles) >= _MEMO_LIMIT:
-            _Dumper._styles.clear()
-        _Dumper._styles[data] = style
+        if len(_styles) >= _MEMO_LIMIT:
+            _styles.clear()
+        _styles[data] = style
     return style
 
 
-def _represent_str(dumper: Any, data: str) -> Any:
-    return dumper.represent_scalar(_STR_TAG, data, style=_str_style(data))
+def _scalar(tag: str, value: str, style: str | None = None) -> ScalarEvent:
+    """The event PyYAML's serializer makes for a scalar node: `implicit` says whether the text, plain or
+    quoted, reads back with this tag (if not, the emitter quotes it or writes the tag)."""
+    key = (tag, value)
+    implicit = _implicit.get(key)
+    if implicit is None:
+        implicit = (_RESOLVER.resolve(ScalarNode, value, (True, False)) == tag,
+                    _RESOLVER.resolve(ScalarNode, value, (False, True)) == tag)
+        if len(value) <= 64:
+            if len(_implicit) >= _MEMO_LIMIT:
+                _implicit.clear()
+            _implicit[key] = implicit
+    return ScalarEvent(None, tag, implicit, value, style=style)
 
 
-_Dumper.add_representer(str, _represent_str)  # str subclasses, through PyYAML's lookup
+def _float_text(data: float) -> str:
+    """As PyYAML's SafeRepresenter writes a float."""
+    if data != data:
+        return ".nan"
+    if data in (float("inf"), float("-inf")):
+        return ".inf" if data > 0 else "-.inf"
+    value = repr(data).lower()
+    return value.replace("e", ".0e", 1) if "." not in value and "e" in value else value
+
+
+def _events(data: Any, out: list[Any]) -> None:
+    kind = type(data)
+    if kind is str:
+        out.append(_scalar(_STR_TAG, data, _str_style(data)))
+    elif kind is dict:
+        out.append(MappingStartEvent(None, _MAP_TAG, True, flow_style=False))
+        for key, value in data.items():
+            _events(key, out)
+            _events(value, out)
+        out.append(MappingEndEvent())
+    elif kind is list:
+        out.append(SequenceStartEvent(None, _SEQ_TAG, True, flow_style=False))
+        for value in data:
+            _events(value, out)
+        out.append(SequenceEndEvent())
+    elif kind is bool:
+        out.append(_scalar(_BOOL_TAG, "true" if data else "false"))
+    elif kind is int:
+        out.append(_scalar(_INT_TAG, str(data)))
+    elif data is None:
+        out.append(_scalar(_NULL_TAG, "null"))
+    elif kind is float:
+        out.append(_scalar(_FLOAT_TAG, _float_text(data)))
+    else:  # what yaml.safe_dump refuses too
+        raise yaml.representer.RepresenterError("cannot represent an object", data)
 
 
 def locate(text: str, kind: str, name: str, path: str) -> tuple[int, int] | None:
