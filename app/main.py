@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
     app.state.recent_access = Recent()
     if kube is not None:
         app.state.kube = kube
-    app.state.renderer = Renderer()
+    app.state.renderer = Renderer(reload=settings.template_reload)
     app.add_middleware(WebMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Cheaper argon2 parameters for the test suite only.
     fast_password_hashing: bool = False
     log_json: bool = True
+    # Re-read templates edited on disk while the console runs (for working on them): every render then
+    # checks each template file it uses, so it is off unless asked for.
+    template_reload: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> "Settings":

@@ -88,10 +88,13 @@ class TranslatedLiterals(jinja2.ext.Extension):
         yield from window
 
 
-def new_environment(directory: Path = TEMPLATES_DIR, locale: str | None = None) -> jinja2.Environment:
-    """The templates' environment; with a `locale`, literal `_("...")` are translated at compile time."""
+def new_environment(directory: Path = TEMPLATES_DIR, locale: str | None = None, *,
+                    reload: bool = True) -> jinja2.Environment:
+    """The templates' environment; with a `locale`, literal `_("...")` are translated at compile time.
+    `reload`: notice template files changed on disk (a stat of each template on every render)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
+        auto_reload=reload,
         autoescape=True,  # every template, whatever its file name
         extensions=["jinja2.ext.i18n", TranslatedLiterals],
         enable_async=False,
@@ -116,8 +119,8 @@ class Renderer:
     """Render a page, or one of its blocks for an htmx request, from the same template, with the templates
     compiled for the request's locale."""
 
-    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
-        self.envs = {locale: new_environment(directory, locale) for locale in i18n.SUPPORTED}
+    def __init__(self, directory: Path = TEMPLATES_DIR, *, reload: bool = False) -> None:
+        self.envs = {locale: new_environment(directory, locale, reload=reload) for locale in i18n.SUPPORTED}
         self.env = self.envs[i18n.DEFAULT]
 
     def render(

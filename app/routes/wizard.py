@@ -752,8 +752,8 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
         "url": url,
         "flavor": state.flavor,
         "kind": WORKLOAD_KINDS[state.flavor],
-        "title": TITLES[state.flavor],
-        "steps": [(s.step, s.title) for s in STEPS],
+        "title": str(TITLES[state.flavor]),  # translated once here, not at each use in the page
+        "steps": [(s.step, str(s.title)) for s in STEPS],
         "review": REVIEW,
         "state": state,
         "values": state.values,

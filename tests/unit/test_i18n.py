@@ -267,3 +267,18 @@ async def test_the_same_page_is_rendered_in_each_locale_with_its_own_compiled_te
     again = await client.get("/login", headers={"Accept-Language": "zh"})
     assert 'type="submit">登录</button>' in zh.text and 'type="submit">Log In</button>' in en.text
     assert 'type="submit">登录</button>' in again.text  # English in between did not change the Chinese templates
+
+
+def test_templates_are_reread_after_an_edit_only_when_reload_is_on(tmp_path: Path) -> None:
+    import os
+
+    from app.templating import Renderer
+
+    page = tmp_path / "page.html"
+    page.write_text("one")
+    kept, reloading = Renderer(tmp_path).env, Renderer(tmp_path, reload=True).env
+    assert kept.get_template("page.html").render() == reloading.get_template("page.html").render() == "one"
+    page.write_text("two")
+    os.utime(page, (page.stat().st_atime, page.stat().st_mtime + 5))
+    assert kept.get_template("page.html").render() == "one"  # no stat per render: a restart shows the edit
+    assert reloading.get_template("page.html").render() == "two"
