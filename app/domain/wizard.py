@@ -66,6 +66,7 @@ The draft token (`Draft.to_token()`) is compact JSON, `{"v": 1, "flavor": ..., "
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import zlib
@@ -432,17 +433,20 @@ class Draft:
 
 
 def _too_deep(value: Any, limit: int = MAX_TOKEN_DEPTH) -> bool:
-    """Whether nesting exceeds `limit` (checked without recursion; real manifests stay under 20). Only
-    containers are visited: scalars, most of a manifest, add no depth."""
-    if not isinstance(value, (dict, list)):
-        return False
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
+    """Whether nesting exceeds `limit` (checked without recursion; real manifests stay under 20). Walks
+    the containers one level at a time: scalars, most of a manifest, add no depth."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+        depth += 1
+        deeper = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    deeper.append(child)
+        level = deeper
     return False
 
 
@@ -875,18 +879,27 @@ class ProbeForm(Row):
 
     @model_validator(mode="after")
     def _canonical(self) -> Self:
-        defaults = ProbeForm.model_construct()
-        if self.type == "none":
-            for name in type(self).model_fields:
-                setattr(self, name, getattr(defaults, name))
-            return self
-        if self.type != "http":
-            self.scheme, self.path = defaults.scheme, defaults.path
-        if self.type not in ("http", "tcp"):
-            self.port = defaults.port
-        if self.type != "exec":
-            self.command = ""
+        """Fields the probe's type does not use go back to their defaults (all of them for no probe)."""
+        defaults = _probe_defaults()
+        unused = (
+            [name for name in defaults if name != "type"]
+            if self.type == "none"
+            else [name for name in _PROBE_HANDLER_FIELDS if name not in _PROBE_USES.get(self.type, ())]
+        )
+        for name in unused:
+            if getattr(self, name) != defaults[name]:  # most are posted with their defaults already
+                setattr(self, name, defaults[name])
         return self
+
+
+_PROBE_HANDLER_FIELDS = ("scheme", "path", "port", "command")
+_PROBE_USES = {"http": ("scheme", "path", "port"), "tcp": ("port",), "exec": ("command",)}
+
+
+@functools.cache
+def _probe_defaults() -> dict[str, Any]:
+    """ProbeForm's field defaults (what an unused field is reset to)."""
+    return {name: f.get_default(call_default_factory=True) for name, f in ProbeForm.model_fields.items()}
 
 
 class ContainerRow(Row):
