@@ -124,7 +124,7 @@ class SchemaIndex:
 
     def _resolve(self, schema: Any) -> Any:
         seen = 0
-        while isinstance(schema, Mapping) and "$ref" in schema:
+        while isinstance(schema, dict) and "$ref" in schema:  # the index holds plain dicts (`_slim`)
             ref = schema["$ref"]
             name = ref[len(_REF_PREFIX) :] if isinstance(ref, str) and ref.startswith(_REF_PREFIX) else None
             schema = self._definitions.get(name) if name else None
@@ -135,7 +135,7 @@ class SchemaIndex:
 
     def _walk(self, value: Any, schema: Any, path: str, found: list[str]) -> None:
         schema = self._resolve(schema)
-        if not isinstance(schema, Mapping) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        if not isinstance(schema, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
             return  # unknown definition, or free-form: nothing to check
         if isinstance(value, dict):
             properties = schema.get("properties")
@@ -146,7 +146,7 @@ class SchemaIndex:
                 if properties is not None and key in properties:
                     if isinstance(sub, (dict, list)):  # a scalar has no fields: no path to make for it
                         self._walk(sub, properties[key], _join(path, key), found)
-                elif isinstance(extra, Mapping):
+                elif isinstance(extra, dict):
                     if isinstance(sub, (dict, list)):
                         self._walk(sub, extra, _join(path, key), found)
                 elif extra is True:
