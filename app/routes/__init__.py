@@ -6,14 +6,10 @@ from fastapi import FastAPI
 
 
 def register(app: FastAPI) -> None:
-    from app.routes import admin, auth, creation, health, projects, wizard, workspaces
+    from app.routes import admin, auth, creation, health, projects, services, wizard, workspaces
 
-    # The wizard's and Create Service's pages first: FastAPI tries routers in order, and these are the
-    # busiest POSTs (their paths, all under /services/-/new, cannot be taken for another router's).
-    for module in (wizard, creation, health, auth, workspaces, projects, admin):
+    # The busiest pages first: FastAPI tries the routers in this order, route by route. No router's path
+    # can be taken for another's (Create Service pages are all under /services/-/new, which no Service
+    # page's path matches): tests/web/test_route_matrix.py checks that every route is reached as itself.
+    for module in (wizard, creation, services, health, auth, workspaces, projects, admin):
         app.include_router(module.router)
-    try:
-        from app.routes import services  # noqa: F401
-    except ImportError:
-        return
-    app.include_router(services.router)

@@ -176,3 +176,23 @@ async def test_route_refuses_or_serves_by_role(world, method: str, path: str, ro
         )
         expected = 403 if sees_scope else 404
         assert resp.status_code == expected, f"{role} {method} {url}: {resp.status_code}, expected {expected}"
+
+
+def test_every_route_is_reached_as_itself_in_the_order_the_app_tries_them() -> None:
+    """The routers are registered busiest first (app/routes/__init__.py): no route may shadow another."""
+    from starlette.routing import Match
+
+    from app.main import create_app
+
+    app = create_app()
+    ordered: list[APIRoute] = []
+    for entry in app.router.routes:
+        inner = getattr(entry, "original_router", None)
+        ordered += [r for r in (inner.routes if inner is not None else [entry]) if isinstance(r, APIRoute)]
+    assert len(ordered) > 40
+    for route in ordered:
+        path = re.sub(r"\{[^}]+\}", "sample-1", route.path)
+        for method in route.methods:
+            scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+            first = next(r for r in ordered if r.matches(scope)[0] == Match.FULL)
+            assert first is route, f"{method} {route.path} is taken by {first.path}"
