@@ -93,6 +93,15 @@ def fragment_fields(html: str) -> list[tuple[str, str]]:
     return parser.fields
 
 
+def after_response(fields: list[tuple[str, str]], multipart_form: bool, html: str, reswap: str | None,
+                   form_id: str) -> tuple[list[tuple[str, str]], bool]:
+    """The form as the browser has it after htmx swapped a response in: a fragment appended to the form
+    (`HX-Reswap: beforeend`, e.g. Add Container's new card) adds its fields; anything else is the new form."""
+    if reswap == "beforeend":
+        return fields + fragment_fields(html), multipart_form
+    return parse_form(html, form_id)
+
+
 def parse_form(html: str, form_id: str) -> tuple[list[tuple[str, str]], bool]:
     """The form's fields, and whether it posts multipart/form-data (else URL-encoded)."""
     parser = _FormParser(form_id)

@@ -51,7 +51,7 @@ from bench.common import (
     ms,
     server_browser,
 )
-from bench.forms import encode, parse_form, with_values
+from bench.forms import after_response, encode, parse_form, with_values
 from bench.p1_pages import detail_calls, populate, wait_pods_running
 from bench.wizard_flow import FORM, steps
 
@@ -190,7 +190,8 @@ class Session:
             )
             if resp is None:
                 return
-            fields, multipart_form = parse_form(resp.text, FORM)
+            fields, multipart_form = after_response(
+                fields, multipart_form, resp.text, resp.headers.get("HX-Reswap"), FORM)
 
     async def run(self) -> None:
         # Start at a random moment of the first think time, so the sessions do not click in step.

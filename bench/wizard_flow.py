@@ -29,7 +29,7 @@ import httpx
 
 from app.kube.errors import KubeError
 from bench.common import Bench, Browser, Figure, Stats, Tenancy, actor_of, log, ratio_figure
-from bench.forms import encode, fragment_fields, parse_form, with_values
+from bench.forms import after_response, encode, parse_form, with_values
 
 FORM = "wizard-form"
 IMAGE = "nginx:1.25"
@@ -95,10 +95,9 @@ class Wizard:
                 "HX-Current-URL": self.url,
             },
         )
-        if resp.status_code == 200 and resp.headers.get("HX-Reswap") == "beforeend":
-            self.fields += fragment_fields(resp.text)  # a row appended to the form, as htmx does
-        elif resp.status_code == 200:
-            self.fields, self.multipart = parse_form(resp.text, FORM)
+        if resp.status_code == 200:
+            self.fields, self.multipart = after_response(
+                self.fields, self.multipart, resp.text, resp.headers.get("HX-Reswap"), FORM)
         return resp
 
     @property
