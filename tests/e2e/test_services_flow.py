@@ -3,6 +3,11 @@ Access to NodePort → Delete with its workload."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
 from app.kube.client import CONSOLE
 from tests.cluster import eventually
 from tests.conftest import PASSWORD, DemoProject
@@ -122,3 +127,42 @@ async def test_a_rows_menu_loads_when_opened_and_its_actions_work(page, live_ser
     await page.locator("#service-row-api:has-text('Front-door')").wait_for()
     svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
     assert svc["metadata"]["annotations"]["kubesphere.io/alias-name"] == "Front-door"
+
+
+async def test_a_tab_clicked_just_before_a_live_refresh_stays(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                             demo: DemoProject, admin_kube) -> None:
+    """A change to the Service makes the tab shown ask for itself again (live update). When that happens
+    while the answer to a click on another tab is on its way, the click wins: the refresh must not replace
+    the tab the click's answer is for (its answer would then have nowhere to go)."""
+    ns = demo.namespace
+    await admin_kube.create(_service("race", "race"), namespace=ns, actor=CONSOLE)
+    url = live_server.url + demo.base + "/services/race"
+    await login(page, live_server, demo.operator.username, PASSWORD)
+    await page.goto(url)
+    await page.locator("#tab[data-tab=resource-status]").wait_for()
+
+    async def change() -> None:
+        await admin_kube.merge_patch("Service", ns, "race", {"metadata": {"labels": {"n": str(time.time_ns())}}},
+                                     actor=CONSOLE)
+
+    async def refreshed() -> bool:
+        try:
+            async with page.expect_request("**/services/race?tab=resource-status", timeout=3000):
+                await change()
+        except PlaywrightTimeout:
+            return False  # the page's live stream was not open yet
+        return True
+    await eventually(refreshed, timeout=20)  # the live stream is open: a change refreshes the tab
+
+    async def held(route) -> None:  # type: ignore[no-untyped-def]
+        await asyncio.sleep(2)  # the click's answer takes a while
+        await route.continue_()
+
+    await page.route("**/services/race?tab=metadata", held)
+    async with page.expect_request("**/services/race?tab=metadata"):
+        await page.click("#tab-metadata")
+    await change()  # arrives while the click's answer is held
+    await page.locator("#labels").wait_for(timeout=10_000)
+    await page.wait_for_timeout(1500)  # a refresh, had one been made, would have landed by now
+    assert await page.locator("#tab").get_attribute("data-tab") == "metadata"
+    assert "tab=metadata" in page.url
