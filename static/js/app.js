@@ -57,6 +57,20 @@
     var dialogs = el.matches && el.matches("dialog[data-autoopen]") ? [el] : el.querySelectorAll ? el.querySelectorAll("dialog[data-autoopen]") : [];
     dialogs.forEach(function (d) { if (!d.open) { d.showModal(); } });
   });
+  // A port's protocol is announced by its name's prefix (http-0): choosing another protocol rewrites a
+  // prefix that names a protocol, as the original console does; any other name is left as typed.
+  document.addEventListener("change", function (evt) {
+    var select = evt.target;
+    if (!select.matches || !select.matches(".port-row select[name$='.protocol']")) { return; }
+    var input = select.closest(".port-row").querySelector("input[name$='.name']");
+    if (!input) { return; }
+    var known = Array.prototype.map.call(select.options, function (o) { return o.value.toLowerCase(); });
+    var prefix = select.value.toLowerCase();
+    [["value", input.value], ["placeholder", input.placeholder]].forEach(function (pair) {
+      var m = /^([a-z0-9]+)-(.+)$/.exec(pair[1]);
+      if (m && known.indexOf(m[1]) !== -1) { input[pair[0]] = prefix + "-" + m[2]; }
+    });
+  });
   // Followed logs stay scrolled to the newest line unless the reader scrolled up.
   document.addEventListener("htmx:sseMessage", function (evt) {
     var pre = document.getElementById("log-lines");

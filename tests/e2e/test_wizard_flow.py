@@ -43,6 +43,17 @@ async def test_operator_creates_a_stateless_service_through_the_wizard(page, liv
     await page.wait_for_function("document.activeElement && document.activeElement.id === 'f-containers-0-image'")
     assert not await page.locator(".empty-note").is_visible()
     await page.fill("#f-containers-0-image", "nginx:1.25")
+    # The port name's prefix follows the protocol (as in the original console); a name of one's own stays.
+    assert await page.input_value("#f-containers-0-ports-0-name") == "http-0"
+    await page.select_option("#f-containers-0-ports-0-protocol", "GRPC")
+    assert await page.input_value("#f-containers-0-ports-0-name") == "grpc-0"
+    await page.fill("#f-containers-0-ports-0-name", "web")
+    await page.select_option("#f-containers-0-ports-0-protocol", "TCP")
+    assert await page.input_value("#f-containers-0-ports-0-name") == "web"
+    await page.fill("#f-containers-0-ports-0-name", "grpc-main")
+    await page.select_option("#f-containers-0-ports-0-protocol", "HTTP")
+    assert await page.input_value("#f-containers-0-ports-0-name") == "http-main"
+    await page.fill("#f-containers-0-ports-0-name", "http-0")
     await page.fill("#f-containers-0-ports-0-container_port", "80")
     await page.fill("#f-containers-0-ports-0-service_port", "80")
     await page.click("#container-0 details.probes > summary")
