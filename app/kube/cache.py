@@ -6,8 +6,8 @@ Objects are kept as their JSON text (compact, and each reader gets its own copy 
 
 The cluster still decides what each user may read: before a user's read is served from a store, a
 SelfSubjectAccessReview made *as that user* must allow that verb on that resource in that namespace.
-Its answer is kept for `review_seconds`, and every answer is dropped as soon as a RoleBinding changes
-anywhere (a watch of RoleBindings) or the console reconciles a membership. A kept refusal sends the read
+Its answer is kept for `review_seconds`, and every answer is dropped as soon as a RoleBinding or a
+ClusterRoleBinding changes anywhere (watches of both) or the console reconciles a membership. A kept refusal sends the read
 to the API server as the user (which decides afresh), so keeping it never lets anyone in.
 
 Reads fall back to a live call (as the user) whenever the cache cannot answer: a kind it does not
@@ -175,7 +175,7 @@ class WatchCache:
         self._rbac_generation = 0
         self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Future[bool]] = {}
         self._reaper: asyncio.Task[None] | None = None
-        self._rbac: _Store | None = None
+        self._rbac: list[_Store] = []
         self.closed = False
 
     # -- reads -------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ class WatchCache:
     def _start(self, kind: str, namespace: str | None) -> _Store:
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap(), name="watch-cache reaper")
-            self._rbac = self._start_rbac_watch()
+            self._rbac = self._start_rbac_watches()
         idle = [s for s in self._stores.values() if not s.listeners]
         if len(self._stores) >= self.max_stores and idle:
             self._stop(min(idle, key=lambda s: s.last_read))
@@ -324,11 +324,14 @@ class WatchCache:
         store.task = asyncio.create_task(self._run(store), name=f"watch-cache {kind} {namespace or ''}")
         return store
 
-    def _start_rbac_watch(self) -> _Store:
-        store = _Store("RoleBinding", ALL_NAMESPACES)
-        store.listeners.append(self.forget_reviews)
-        store.task = asyncio.create_task(self._run(store, keep=False), name="watch-cache rbac")
-        return store
+    def _start_rbac_watches(self) -> list[_Store]:
+        """Watches that only say "RBAC changed": RoleBindings in every namespace, and ClusterRoleBindings
+        (a grant or revocation through either drops every kept answer at once)."""
+        stores = [_Store("RoleBinding", ALL_NAMESPACES), _Store("ClusterRoleBinding", None)]
+        for store in stores:
+            store.listeners.append(self.forget_reviews)
+            store.task = asyncio.create_task(self._run(store, keep=False), name=f"watch-cache rbac {store.kind}")
+        return stores
 
     def _stop(self, store: _Store) -> None:
         self._stores.pop((store.kind, store.namespace), None)
@@ -409,7 +412,7 @@ class WatchCache:
     async def close(self) -> None:
         self.closed = True
         tasks = [s.task for s in self._stores.values() if s.task] + [
-            t for t in (self._reaper, self._rbac.task if self._rbac else None) if t
+            t for t in (self._reaper, *(s.task for s in self._rbac)) if t
         ]
         for task in tasks:
             task.cancel()

@@ -4,6 +4,7 @@ and the cluster still decides what each user may read."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -150,6 +151,52 @@ async def test_a_removed_rolebinding_refuses_cached_reads_well_before_the_review
 
     assert kube.cache is not None and kube.cache.review_seconds >= 10
     assert await eventually(refused, timeout=5)  # the RoleBinding watch drops the kept answer
+
+
+async def test_a_removed_clusterrolebinding_refuses_cached_reads_well_before_the_review_expires(
+        demo: DemoProject, tenants, kube: KubeGateway, admin_kube: KubeGateway,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grant made outside the console, cluster-wide (say `view` for an auditor), and its revocation."""
+    auditor = await tenants.user("auditor")
+    who = Actor.user(auditor.uid)
+    name = f"dockyard-test-view-{auditor.uid}"
+    await admin_kube.create({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": who.impersonate}],
+    }, namespace=None, actor=CONSOLE)
+    try:
+        calls = _Calls(kube, monkeypatch)
+        assert kube.cache is not None
+        reviews: list[str] = []
+        ask = kube.cache.gateway.create
+
+        async def counted(obj, **kw):  # type: ignore[no-untyped-def]
+            reviews.append(obj.get("kind", ""))
+            return await ask(obj, **kw)
+        monkeypatch.setattr(kube.cache.gateway, "create", counted)
+
+        async def from_the_cache() -> bool:
+            calls.sent.clear()
+            reviews.clear()
+            await kube.items("ConfigMap", demo.namespace, actor=who)
+            return not calls.sent and not reviews  # no round trip at all: the cache answered, the grant was kept
+
+        assert await eventually(from_the_cache, timeout=5)
+        await admin_kube.delete("ClusterRoleBinding", None, name, actor=CONSOLE)
+    finally:
+        with contextlib.suppress(KubeError):
+            await admin_kube.delete("ClusterRoleBinding", None, name, actor=CONSOLE)
+
+    async def refused() -> bool:
+        try:
+            await kube.items("ConfigMap", demo.namespace, actor=who)
+        except KubeError as e:
+            return e.forbidden
+        return False
+
+    assert kube.cache is not None and kube.cache.review_seconds >= 10
+    assert await eventually(refused, timeout=5)  # the ClusterRoleBinding watch drops the kept answer
 
 
 async def test_a_kept_refusal_never_outlives_a_grant(demo: DemoProject, tenants, kube: KubeGateway,  # type: ignore[no-untyped-def]
