@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -783,11 +783,37 @@ async def container_logs(kube: KubeGateway, namespace: str, pod: str, container:
         return await kube.pod_logs(namespace, pod, container, actor=actor, tail_lines=query.tail,
                                    previous=query.previous)
     except KubeError as e:
-        if e.not_found:
-            raise NotFound(_("The pod {name} does not exist in this project.").format(name=pod)) from None
-        if e.status == 400:  # container not started yet, or no previous run
-            raise Invalid(e.message) from None
-        raise
+        raise _log_error(e, pod) from None
+
+
+async def container_log_download(kube: KubeGateway, namespace: str, pod: str, container: str, *, actor: Actor,
+                                 query: LogQuery) -> AsyncIterator[bytes]:
+    """The log for a download, in chunks as the node sends it (a log of any size is never held whole).
+    Started here: a refusal (no such pod, container not started, no previous run) is raised before the
+    first chunk, so the page can still say why instead of sending an empty file."""
+    chunks = kube.pod_log_chunks(namespace, pod, container, actor=actor, tail_lines=query.tail,
+                                 previous=query.previous)
+    try:
+        first = await anext(chunks, b"")
+    except KubeError as e:
+        raise _log_error(e, pod) from None
+
+    async def rest() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+    return rest()
+
+
+def _log_error(e: KubeError, pod: str) -> Exception:
+    if e.not_found:
+        return NotFound(_("The pod {name} does not exist in this project.").format(name=pod))
+    if e.status == 400:  # container not started yet, or no previous run
+        return Invalid(e.message)
+    return e
 
 
 # -- errors of writes ----------------------------------------------------------------------------------

@@ -339,6 +339,32 @@ class KubeGateway:
         resp = await self._send("GET", path, actor=actor, query=query)
         return (await self._read(resp, f"GET {path}")).decode("utf-8", "replace")
 
+    async def pod_log_chunks(
+        self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int | None = None,
+        previous: bool = False, idle_timeout: float = 60, chunk_bytes: int = 64 * 1024,
+    ) -> AsyncIterator[bytes]:
+        """A container's log as it arrives, in chunks (a download of any size, never whole in memory).
+        The request is made, and its refusal raised, at the first chunk; each read waits `idle_timeout`."""
+        query = [("container", container)]
+        if tail_lines:
+            query.append(("tailLines", str(tail_lines)))
+        if previous:
+            query.append(("previous", "true"))
+        path = resource_for("Pod").path(namespace, pod, "log")
+        resp = await self._send(
+            "GET", path, actor=actor, query=query,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle_timeout),
+        )
+        try:
+            async for chunk in resp.content.iter_chunked(chunk_bytes):
+                yield chunk
+        except asyncio.TimeoutError:
+            raise KubeError.timeout(f"GET {path}", idle_timeout) from None
+        except aiohttp.ClientError as e:
+            raise KubeError.unreachable(f"GET {path}", str(e)) from None
+        finally:
+            resp.release()
+
     async def follow_pod_logs(
         self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int = 100,
         idle_timeout: float = 300,

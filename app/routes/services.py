@@ -530,9 +530,10 @@ async def download_logs(request: Request, pod: str, container: str, ctx: Project
     obj = await _pod(kube, ctx, pod)
     _check_container(obj, container)
     query = svc_domain.LogQuery.parse(request.query_params)
-    text = await svc_domain.container_logs(kube, ctx.namespace, pod, container, actor=ctx.actor, query=query)
+    chunks = await svc_domain.container_log_download(kube, ctx.namespace, pod, container, actor=ctx.actor,
+                                                     query=query)
     suffix = "-previous" if query.previous else ""
-    return Response(text, media_type="text/plain; charset=utf-8", headers={
+    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{pod}-{container}{suffix}.log"'})
 
 

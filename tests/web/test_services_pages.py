@@ -204,6 +204,13 @@ async def test_pod_page_and_container_logs(demo: DemoProject, tenants: Tenants, 
     assert download.status_code == 200
     assert download.headers["content-disposition"] == f'attachment; filename="{name}-container-web.log"'
     assert download.headers["content-type"].startswith("text/plain") and "GET /" in download.text
+    assert "content-length" not in download.headers  # streamed as the node sends it, never held whole
+    everything = await b.get(logs_url + "/download?tail=all")
+    assert everything.status_code == 200 and everything.text.endswith("\n")
+    assert everything.text.count("\n") >= download.text.count("\n")
+    # A refusal comes before any byte of a file: the page says why instead of downloading an empty log.
+    no_previous = await b.get(logs_url + "/download?previous=1")
+    assert 400 <= no_previous.status_code < 500 and "content-disposition" not in no_previous.headers
     assert (await b.get(f"{demo.base}/pods/{name}/containers/nope/logs")).status_code == 404
     assert (await b.get(f"{demo.base}/pods/not-there")).status_code == 404
 
