@@ -71,6 +71,26 @@
       if (m && known.indexOf(m[1]) !== -1) { input[pair[0]] = prefix + "-" + m[2]; }
     });
   });
+  // A destructive button (data-countdown="3") can be pressed only after a few seconds, as the original
+  // console's Delete: a click or an Enter meant for something else deletes nothing. Without script it is
+  // enabled at once.
+  function countdown(root) {
+    var buttons = root && root.querySelectorAll ? root.querySelectorAll("[data-countdown]") : [];
+    Array.prototype.forEach.call(buttons, function (btn) {
+      if (btn.dataset.counting) { return; }
+      btn.dataset.counting = "1";
+      var label = btn.textContent, left = parseInt(btn.dataset.countdown, 10) || 3;
+      btn.disabled = true;
+      (function tick() {
+        if (left <= 0) { btn.disabled = false; btn.textContent = label; return; }
+        btn.textContent = label + " (" + left + "s)";
+        left -= 1;
+        setTimeout(tick, 1000);
+      })();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdown(document); });
+  document.addEventListener("htmx:load", function (evt) { countdown(evt.detail.elt); });
   // Followed logs stay scrolled to the newest line unless the reader scrolled up.
   document.addEventListener("htmx:sseMessage", function (evt) {
     var pre = document.getElementById("log-lines");

@@ -4,6 +4,7 @@ Access to NodePort → Delete with its workload."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -96,6 +97,11 @@ async def test_list_search_detail_logs_external_access_and_delete(page, live_ser
     await page.click("#more-menu >> text=Delete")
     await page.locator("dialog[open] #related-resources").wait_for()
     await page.check("dialog[open] #related-deployment-web-v1")
+    # As in the original console, Delete can be pressed only after a three-second countdown.
+    assert await page.locator("dialog[open] #confirm-delete").is_disabled()
+    assert re.fullmatch(r"Delete \([123]s\)", await page.inner_text("dialog[open] #confirm-delete"))
+    await page.locator("dialog[open] #confirm-delete:enabled").wait_for(timeout=6000)
+    assert await page.inner_text("dialog[open] #confirm-delete") == "Delete"
     await page.click("dialog[open] #confirm-delete")
     await page.locator("#delete-results").wait_for()
     await page.screenshot(path="test-results/services-delete.png")
