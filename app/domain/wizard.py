@@ -80,13 +80,11 @@ from app.domain import names, service_rules
 from app.domain.forms import (
     Errors,
     FormInput,
-    FormResult,
     OptInt,
     Row,
     Text,
     as_list,
     form_items,
-    parse_form,
     unflatten,
     validate_data,
 )
@@ -526,8 +524,6 @@ def _consistency_problems(draft: Draft) -> list[str]:
     return out
 
 
-_MISSING = object()
-
 # What `_consistency_problems` expects where a value is present: key -> (type, what is inside). Inside a
 # mapping: its own shape; inside a list: (type of each item, the item's shape). Absent or null is fine.
 Shape = dict[str, tuple[type, Any]]
@@ -682,11 +678,6 @@ class WizardStep(BaseModel):
     def form_values(self) -> dict[str, Any]:
         """Nested plain values for the step's template (and for `validate_data`)."""
         return self.model_dump(warnings=False)
-
-    @classmethod
-    def validate_form(cls, form: FormInput, context: StepContext) -> FormResult[Self]:
-        """Parse a posted form into validated values: `(values | None, errors, raw nested values)`."""
-        return parse_form(form, cls, context=context)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -286,7 +286,7 @@ def dump_yaml(objs: list[dict[str, Any]] | dict[str, Any]) -> str:
         _events(doc, events)
         events.append(DocumentEndEvent(explicit=False))
     events.append(StreamEndEvent())
-    text: str = yaml.emit(events, Dumper=_Dumper, allow_unicode=True, width=1 << 30)
+    text: str = yaml.emit(events, Dumper=_BaseDumper, allow_unicode=True, width=1 << 30)  # its emitter only
     return text
 
 
@@ -1121,10 +1121,6 @@ _RESOLVER = yaml.resolver.Resolver()
 _MEMO_LIMIT = 4096  # distinct short strings remembered (keys and common values repeat across dumps)
 _styles: dict[str, str | None] = {}
 _implicit: dict[tuple[str, str], tuple[bool, bool]] = {}
-
-
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
-    """Only its emitter is used (libyaml's, when PyYAML has it)."""
 
 
 def _str_style(data: str) -> str | None:

@@ -7,8 +7,9 @@ Objects are kept as their JSON text (compact, and each reader gets its own copy 
 The cluster still decides what each user may read: before a user's read is served from a store, a
 SelfSubjectAccessReview made *as that user* must allow that verb on that resource in that namespace.
 Its answer is kept for `review_seconds`, and every answer is dropped as soon as a RoleBinding or a
-ClusterRoleBinding changes anywhere (watches of both) or the console reconciles a membership. A kept refusal sends the read
-to the API server as the user (which decides afresh), so keeping it never lets anyone in.
+ClusterRoleBinding changes anywhere (watches of both) or the console reconciles a membership. A kept
+refusal sends the read to the API server as the user (which decides afresh), so keeping it never lets
+anyone in.
 
 Reads fall back to a live call (as the user) whenever the cache cannot answer: a kind it does not
 keep, a field selector or a page of a list, a selector it cannot evaluate, a store that is not in

@@ -7,6 +7,7 @@ the shared client); only the console's own requests (reconciler, health) are mad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -128,25 +129,35 @@ class KubeGateway:
         raw = await self._read(resp, what)
         return json.loads(raw) if raw else {}
 
-    async def _lines(self, resp: aiohttp.ClientResponse, what: str, idle: float) -> AsyncIterator[bytes]:
-        """Lines of a streamed body, of any length (aiohttp's own line reader stops at 128 KiB)."""
-        pending = b""
+    def _stream_timeout(self, idle: float) -> aiohttp.ClientTimeout:
+        """For a response read as it arrives: no total, each read waits at most `idle` seconds."""
+        return aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle)
+
+    async def _chunks(self, resp: aiohttp.ClientResponse, what: str, idle: float) -> AsyncIterator[bytes]:
+        """A streamed body as it arrives; a silent or broken stream ends with a KubeError."""
         try:
             async for chunk in resp.content.iter_any():
-                pending += chunk
-                if b"\n" not in chunk:
-                    continue
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    yield line + b"\n"
-            if pending:
-                yield pending
+                yield chunk
         except asyncio.TimeoutError:
             raise KubeError.timeout(what, idle) from None
         except aiohttp.ClientError as e:
             raise KubeError.unreachable(what, str(e)) from None
         finally:
             resp.release()
+
+    async def _lines(self, resp: aiohttp.ClientResponse, what: str, idle: float) -> AsyncIterator[bytes]:
+        """Lines of a streamed body, of any length (aiohttp's own line reader stops at 128 KiB)."""
+        pending = b""
+        async with contextlib.aclosing(self._chunks(resp, what, idle)) as chunks:
+            async for chunk in chunks:
+                pending += chunk
+                if b"\n" not in chunk:
+                    continue
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    yield line + b"\n"
+        if pending:
+            yield pending
 
     # -- reads -----------------------------------------------------------------------------------
     async def get(self, kind: str, namespace: str | None, name: str, *, actor: Actor, fresh: bool = False) -> Obj:
@@ -315,7 +326,7 @@ class KubeGateway:
         idle = idle_timeout if idle_timeout is not None else timeout_seconds + 30
         resp = await self._send(
             "GET", path, actor=actor, query=query,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle),
+            timeout=self._stream_timeout(idle),
         )
         try:
             async for line in self._lines(resp, f"watch {path}", idle):
@@ -328,40 +339,23 @@ class KubeGateway:
         self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int | None = 500,
         timestamps: bool = False, previous: bool = False,
     ) -> str:
-        query = [("container", container)]
-        if tail_lines:
-            query.append(("tailLines", str(tail_lines)))
-        if timestamps:
-            query.append(("timestamps", "true"))
-        if previous:
-            query.append(("previous", "true"))
+        query = _log_query(container, tail_lines=tail_lines, timestamps=timestamps, previous=previous)
         path = resource_for("Pod").path(namespace, pod, "log")
         resp = await self._send("GET", path, actor=actor, query=query)
         return (await self._read(resp, f"GET {path}")).decode("utf-8", "replace")
 
     async def pod_log_chunks(
         self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int | None = None,
-        previous: bool = False, idle_timeout: float = 60, chunk_bytes: int = 64 * 1024,
+        previous: bool = False, idle_timeout: float = 60,
     ) -> AsyncIterator[bytes]:
         """A container's log as it arrives, in chunks (a download of any size, never whole in memory).
         The request is made, and its refusal raised, at the first chunk; each read waits `idle_timeout`."""
-        query = [("container", container)]
-        if tail_lines:
-            query.append(("tailLines", str(tail_lines)))
-        if previous:
-            query.append(("previous", "true"))
+        query = _log_query(container, tail_lines=tail_lines, previous=previous)
         path = resource_for("Pod").path(namespace, pod, "log")
-        resp = await self._send(
-            "GET", path, actor=actor, query=query,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle_timeout),
-        )
+        resp = await self._send("GET", path, actor=actor, query=query, timeout=self._stream_timeout(idle_timeout))
         try:
-            async for chunk in resp.content.iter_chunked(chunk_bytes):
+            async for chunk in self._chunks(resp, f"GET {path}", idle_timeout):
                 yield chunk
-        except asyncio.TimeoutError:
-            raise KubeError.timeout(f"GET {path}", idle_timeout) from None
-        except aiohttp.ClientError as e:
-            raise KubeError.unreachable(f"GET {path}", str(e)) from None
         finally:
             resp.release()
 
@@ -369,12 +363,9 @@ class KubeGateway:
         self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int = 100,
         idle_timeout: float = 300,
     ) -> AsyncIterator[str]:
-        query = [("container", container), ("follow", "true"), ("tailLines", str(tail_lines))]
+        query = _log_query(container, tail_lines=tail_lines, follow=True)
         path = resource_for("Pod").path(namespace, pod, "log")
-        resp = await self._send(
-            "GET", path, actor=actor, query=query,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle_timeout),
-        )
+        resp = await self._send("GET", path, actor=actor, query=query, timeout=self._stream_timeout(idle_timeout))
         try:
             async for line in self._lines(resp, f"follow {path}", idle_timeout):
                 yield line.decode("utf-8", "replace")
@@ -399,3 +390,15 @@ class KubeGateway:
 
 def resource(kind: str) -> Resource:
     return resource_for(kind)
+
+
+def _log_query(container: str, *, tail_lines: int | None = None, timestamps: bool = False, previous: bool = False,
+               follow: bool = False) -> list[tuple[str, str]]:
+    """The query of a container's log read (`tail_lines` None or 0: everything the node still has)."""
+    query = [("container", container)]
+    if tail_lines:
+        query.append(("tailLines", str(tail_lines)))
+    for name, on in (("timestamps", timestamps), ("previous", previous), ("follow", follow)):
+        if on:
+            query.append((name, "true"))
+    return query

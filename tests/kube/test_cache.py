@@ -25,6 +25,15 @@ def _config_map(name: str, **labels: str) -> dict[str, Any]:
             "data": {"k": "v"}}
 
 
+async def _list_refused(kube: KubeGateway, namespace: str, who: Actor) -> bool:
+    """Whether listing the project's ConfigMaps as `who` is refused now."""
+    try:
+        await kube.items("ConfigMap", namespace, actor=who)
+    except KubeError as e:
+        return e.forbidden
+    return False
+
+
 class _Calls:
     """Counts the requests one gateway sends (the page's own, not the cache's watches)."""
 
@@ -142,15 +151,9 @@ async def test_a_removed_rolebinding_refuses_cached_reads_well_before_the_review
     binding = rbac.role_binding(demo.namespace, demo.operator.uid, ProjectRole.operator)["metadata"]["name"]
     await admin_kube.delete("RoleBinding", demo.namespace, binding, actor=CONSOLE)
 
-    async def refused() -> bool:
-        try:
-            await kube.items("ConfigMap", demo.namespace, actor=op)
-        except KubeError as e:
-            return e.forbidden
-        return False
-
     assert kube.cache is not None and kube.cache.review_seconds >= 10
-    assert await eventually(refused, timeout=5)  # the RoleBinding watch drops the kept answer
+    # the RoleBinding watch drops the kept answer
+    assert await eventually(lambda: _list_refused(kube, demo.namespace, op), timeout=5)
 
 
 async def test_a_removed_clusterrolebinding_refuses_cached_reads_well_before_the_review_expires(
@@ -188,15 +191,9 @@ async def test_a_removed_clusterrolebinding_refuses_cached_reads_well_before_the
         with contextlib.suppress(KubeError):
             await admin_kube.delete("ClusterRoleBinding", None, name, actor=CONSOLE)
 
-    async def refused() -> bool:
-        try:
-            await kube.items("ConfigMap", demo.namespace, actor=who)
-        except KubeError as e:
-            return e.forbidden
-        return False
-
     assert kube.cache is not None and kube.cache.review_seconds >= 10
-    assert await eventually(refused, timeout=5)  # the ClusterRoleBinding watch drops the kept answer
+    # the ClusterRoleBinding watch drops the kept answer
+    assert await eventually(lambda: _list_refused(kube, demo.namespace, who), timeout=5)
 
 
 async def test_a_kept_refusal_never_outlives_a_grant(demo: DemoProject, tenants, kube: KubeGateway,  # type: ignore[no-untyped-def]
