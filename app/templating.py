@@ -57,8 +57,10 @@ def _template_gettext(message: str, **variables: Any) -> Markup:
 
 class TranslatedLiterals(jinja2.ext.Extension):
     """`_("literal")` translated when the template is compiled, for the environment's `dockyard_locale`: the
-    text becomes part of the compiled template (escaped like any other output) instead of a call on every
-    render. A page has a hundred such strings. Calls with arguments (`_("...", n=1)`) stay calls."""
+    text becomes part of the compiled template instead of a call on every render (a page has a hundred
+    such strings). It stays what `_()` gives at run time, our catalogue's trusted text (Markup): written
+    as `("text"|safe)`, which Jinja folds into the template's static output. Calls with arguments
+    (`_("...", n=1)`) stay calls."""
 
     def __init__(self, environment: jinja2.Environment) -> None:
         super().__init__(environment)
@@ -80,8 +82,10 @@ class TranslatedLiterals(jinja2.ext.Extension):
             if kinds in (["name", "lparen"], ["name", "lparen", "string"]):
                 continue
             if kinds == ["name", "lparen", "string", "rparen"]:
-                yield Token(window[0].lineno, "string", translate(window[2].value))
-                window, previous = [], "string"
+                line = window[0].lineno
+                yield from (Token(line, "lparen", "("), Token(line, "string", translate(window[2].value)),
+                            Token(line, "pipe", "|"), Token(line, "name", "safe"), Token(line, "rparen", ")"))
+                window, previous = [], "rparen"
                 continue
             yield from window
             window, previous = [], token.type
