@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
 from app.kube.client import Actor, KubeGateway
 from app.kube.errors import KubeError
+from app.kube.store import page_of
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -362,39 +363,49 @@ class ServicePage:
     resource_version: str  # of the list: where the live watch starts
 
 
-def search_services(items: Iterable[Mapping[str, Any]], query: ListQuery) -> list[Mapping[str, Any]]:
-    """Filter (name: in the name or alias; app: in the app labels) and sort, like the original."""
+def service_matcher(query: ListQuery) -> Callable[[Mapping[str, Any]], bool] | None:
+    """The list's search (name: in the name or alias; app: in the app labels), None when there is none."""
     name, app = query.name.lower(), query.app.lower()
-    found = []
-    for svc in items:
+    if not (name or app):
+        return None
+
+    def match(svc: Mapping[str, Any]) -> bool:
         if name:
             meta = _meta(svc)
             if name not in meta.get("name", "").lower() and name not in _annotations(svc).get(ALIAS, "").lower():
-                continue
+                return False
         if app:
             labels = _labels(svc)
             values = [labels.get(k, "") for k in ("app", "app.kubernetes.io/name", "app.kubesphere.io/instance")]
             if not any(app in v.lower() for v in values if v):
-                continue
-        found.append(svc)
-    if query.sort == "name":
-        found.sort(key=lambda s: _meta(s).get("name", ""), reverse=not query.ascending)
-    else:
-        found.sort(key=lambda s: (_meta(s).get("creationTimestamp", ""), _meta(s).get("name", "")),
-                   reverse=not query.ascending)
-    return found
+                return False
+        return True
+
+    return match
+
+
+def list_order(query: ListQuery) -> tuple[str, bool]:
+    """(the gateway's order, descending) of the list's sort."""
+    return ("name" if query.sort == "name" else "created"), not query.ascending
+
+
+def search_services(items: Iterable[Mapping[str, Any]], query: ListQuery) -> list[Mapping[str, Any]]:
+    """Filter and sort a whole list like the original (the list page asks the gateway for one page)."""
+    order, descending = list_order(query)
+    found = page_of(items, order=order, descending=descending, page=1, limit=10**9,  # type: ignore[arg-type]
+                    match=service_matcher(query), resource_version="")
+    return found.items
 
 
 async def list_services(kube: KubeGateway, namespace: str, *, actor: Actor, query: ListQuery) -> ServicePage:
-    """One list call; search, sort and the page are cut here, so only one page of rows is built."""
-    result = await kube.list("Service", namespace, actor=actor)
-    found = search_services(result.get("items") or [], query)
-    pages = max(1, -(-len(found) // query.limit))
-    page = min(query.page, pages)
-    start = (page - 1) * query.limit
-    rows = [ServiceView.of(s) for s in found[start:start + query.limit]]
-    return ServicePage(rows=rows, total=len(found), page=page, pages=pages, query=query,
-                       resource_version=(result.get("metadata") or {}).get("resourceVersion", ""))
+    """One page from the gateway (from the cache: the cost of the page, not of the project's Services);
+    only that page's rows are built."""
+    order, descending = list_order(query)
+    found = await kube.page("Service", namespace, actor=actor, order=order, descending=descending,
+                            page=query.page, limit=query.limit, match=service_matcher(query))
+    rows = [ServiceView.of(s) for s in found.items]
+    return ServicePage(rows=rows, total=found.total, page=found.page, pages=found.pages, query=query,
+                       resource_version=found.resource_version)
 
 
 # -- the detail page -----------------------------------------------------------------------------------
@@ -697,7 +708,8 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
         if events else nothing(),
     }
     for kind in WORKLOAD_KINDS:
-        calls[kind] = (_soft(kube.items(kind, namespace, actor=actor), problems, "workloads", [])
+        calls[kind] = (_soft(kube.items(kind, namespace, actor=actor, template_selector=selector_string(selector)),
+                             problems, "workloads", [])
                        if selector and (status or events) else nothing())
     keys = list(calls)
     results = dict(zip(keys, await asyncio.gather(*calls.values())))

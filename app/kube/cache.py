@@ -2,7 +2,8 @@
 
 One *store* per kind and namespace, started by the first read of it: a list, then a watch from the
 list's version, made with the console's own identity. Stores nobody has read for `idle_seconds` stop.
-Objects are kept as their JSON text (compact, and each reader gets its own copy to change).
+Objects are decoded once per watch event and kept with indexes (`app.kube.store`): a read costs what
+it returns, not what the project holds.
 
 The cluster still decides what each user may read: before a user's read is served from a store, a
 SelfSubjectAccessReview made *as that user* must allow that verb on that resource in that namespace.
@@ -22,17 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES, resource_for
+from app.kube.store import Page, Store, _int, copy_json, parse_selector, selector_matcher, version_of
+
+__all__ = ["WatchCache", "selector_matcher"]
 
 log = logging.getLogger("dockyard.kube.cache")
 
@@ -51,115 +52,6 @@ LIST_PAGE = 500
 RETRY_SECONDS = (0.5, 1, 2, 5)
 
 
-# -- label selectors -------------------------------------------------------------------------------
-
-_TERM = re.compile(
-    r"\s*(?:(?P<not>!)\s*(?P<absent>[\w./-]+)"
-    r"|(?P<key>[\w./-]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[\w.-]*)"
-    r"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?)\s*(?:,|$)"
-)
-
-
-def selector_matcher(selector: str | None) -> Callable[[dict[str, str]], bool] | None:
-    """A predicate over labels for a label selector (equality and set based), None if it cannot parse."""
-    if not selector or not selector.strip():
-        return lambda labels: True
-    tests: list[Callable[[dict[str, str]], bool]] = []
-    pos = 0
-    text = selector.strip()
-    while pos < len(text):
-        m = _TERM.match(text, pos)
-        if not m or m.end() == pos:
-            return None
-        pos = m.end()
-        if m["absent"]:
-            tests.append(lambda labels, k=m["absent"]: k not in labels)
-        elif m["op"]:
-            k, v = m["key"], m["value"]
-            if m["op"] == "!=":
-                tests.append(lambda labels, k=k, v=v: labels.get(k) != v)
-            else:
-                tests.append(lambda labels, k=k, v=v: labels.get(k) == v)
-        elif m["setop"]:
-            values = frozenset(s.strip() for s in m["values"].split(",") if s.strip())
-            if m["setop"] == "in":
-                tests.append(lambda labels, k=m["key"], vs=values: labels.get(k) in vs)
-            else:
-                tests.append(lambda labels, k=m["key"], vs=values: labels.get(k) not in vs)
-        else:
-            tests.append(lambda labels, k=m["key"]: k in labels)
-    return lambda labels: all(t(labels) for t in tests)
-
-
-def _int(version: Any) -> int:
-    """A resourceVersion as a number (0 if it is not one)."""
-    try:
-        return int(version or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _version(obj: Obj) -> int:
-    """An object's resourceVersion as a number, to drop stale events."""
-    return _int((obj.get("metadata") or {}).get("resourceVersion"))
-
-
-@dataclass
-class _Entry:
-    labels: dict[str, str]
-    version: int
-    text: str
-
-
-@dataclass
-class _Store:
-    kind: str
-    namespace: str | None
-    objects: dict[str, _Entry] = field(default_factory=dict)
-    resource_version: str = ""  # where the watch resumes (bookmarks move it too)
-    # The version of the last change seen, to tell whether a page read before it: kinds share one
-    # version sequence (etcd's), so a page's version from another store compares correctly.
-    change_version: int = 0
-    synced: asyncio.Event = field(default_factory=asyncio.Event)
-    healthy: bool = False
-    last_read: float = field(default_factory=time.monotonic)
-    task: asyncio.Task[None] | None = None
-    deleted: dict[str, int] = field(default_factory=dict)  # name -> version it was deleted at
-    listeners: list[Callable[[Obj | None], None]] = field(default_factory=list)
-
-    def put(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        name = meta.get("name")
-        if not name:
-            return
-        version = _version(obj)
-        current = self.objects.get(name)
-        if current is not None and version and current.version > version:
-            return  # an older state than the one kept (e.g. a late event after a write-through)
-        if version and self.deleted.get(name, -1) >= version:
-            return
-        meta.pop("managedFields", None)  # never shown, and most of an object's size
-        if "kind" not in obj:  # list items come without them; a GET answers with them
-            res = resource_for(self.kind)
-            obj = {"kind": self.kind, "apiVersion": res.api_version, **obj}
-        self.objects[name] = _Entry(dict(meta.get("labels") or {}), version, json.dumps(obj))
-
-    def remove(self, name: str, version: int = 0) -> None:
-        """Forget an object; `version` 0 (unknown, e.g. a delete answered with a Status) always removes."""
-        current = self.objects.get(name)
-        if current is not None and version and current.version > version:
-            return
-        self.objects.pop(name, None)
-        if len(self.deleted) > 256:  # tombstones only matter until the watch catches up
-            self.deleted.clear()
-        self.deleted[name] = max(version, current.version if current else 0)
-
-    def changed(self, obj: Obj | None = None) -> None:
-        """Tell the listeners (live updates) what changed; None: anything may have (a re-list)."""
-        for listener in list(self.listeners):
-            listener(obj)
-
-
 class WatchCache:
     """The stores, the access reviews, and the tasks that keep them current."""
 
@@ -170,34 +62,42 @@ class WatchCache:
         self.review_seconds = review_seconds
         self.max_stores = max_stores
         self.sync_timeout = sync_timeout
-        self._stores: dict[tuple[str, str | None], _Store] = {}
+        self._stores: dict[tuple[str, str | None], Store] = {}
         self._unwatchable: set[str] = set()
         self._reviews: dict[tuple[str, str, str, str, str], tuple[float, bool]] = {}
         self._rbac_generation = 0
         self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Future[bool]] = {}
         self._reaper: asyncio.Task[None] | None = None
-        self._rbac: list[_Store] = []
+        self._rbac: list[Store] = []
         self.closed = False
 
     # -- reads -------------------------------------------------------------------------------------
     def keeps(self, kind: str) -> bool:
         return kind in CACHED_KINDS and kind not in self._unwatchable and not self.closed
 
-    async def list(self, kind: str, namespace: str | None, label_selector: str | None) -> Obj | None:
-        """A `<Kind>List` from the store, or None when the caller must read live."""
-        matches = selector_matcher(label_selector)
-        store = await self._ready(kind, namespace) if matches is not None else None
-        if store is None or matches is None:
+    async def list(self, kind: str, namespace: str | None, label_selector: str | None,
+                   template_selector: str | None = None) -> Obj | None:
+        """A `<Kind>List` of the shared objects (never change them), or None when the caller must read
+        live. `template_selector` also filters by pod template labels (the workloads behind a selector)."""
+        labels, template = parse_selector(label_selector), parse_selector(template_selector)
+        store = await self._ready(kind, namespace) if labels is not None and template is not None else None
+        if store is None or labels is None:
             return None
-        loads = json.loads
-        items = [loads(store.objects[name].text) for name in sorted(store.objects)
-                 if matches(store.objects[name].labels)]
         res = resource_for(kind)
         return {"kind": f"{kind}List", "apiVersion": res.api_version,
-                "metadata": {"resourceVersion": store.resource_version}, "items": items}
+                "metadata": {"resourceVersion": store.resource_version},
+                "items": store.select(labels, template)}
+
+    async def page(self, kind: str, namespace: str | None, *, order: str, descending: bool, page: int,
+                   limit: int, match: Callable[[Obj], bool] | None) -> Page | None:
+        """One page of the shared objects in `order`, filtered by `match`; None to read live."""
+        store = await self._ready(kind, namespace)
+        if store is None:
+            return None
+        return store.page(order=order, descending=descending, page=page, limit=limit, match=match)
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
-        """The object from the store (a KubeError 404 if it is not there), or None to read live."""
+        """A copy of the object from the store (a KubeError 404 if it is not there), or None to read live."""
         store = await self._ready(kind, namespace)
         if store is None:
             return None
@@ -206,9 +106,9 @@ class WatchCache:
             res = resource_for(kind)
             plural = f"{res.plural}.{res.group}" if res.group else res.plural
             raise KubeError(404, "NotFound", f'{plural} "{name}" not found', kind=res.plural, name=name)
-        return json.loads(entry.text)  # type: ignore[no-any-return]
+        return copy_json(entry.obj)  # type: ignore[no-any-return]
 
-    async def _ready(self, kind: str, namespace: str | None) -> _Store | None:
+    async def _ready(self, kind: str, namespace: str | None) -> Store | None:
         if not self.keeps(kind) or namespace == ALL_NAMESPACES:
             return None
         key = _key(kind, namespace)
@@ -262,9 +162,9 @@ class WatchCache:
         if answer.get("kind") == kind and (answer.get("metadata") or {}).get("deletionTimestamp"):
             store.put(answer)
         else:
-            store.remove(name, _version(answer) if answer.get("kind") == kind else 0)
+            store.remove(name, version_of(answer) if answer.get("kind") == kind else 0)
 
-    def _store_of(self, kind: str, namespace: str | None) -> _Store | None:
+    def _store_of(self, kind: str, namespace: str | None) -> Store | None:
         return self._stores.get(_key(kind, namespace)) if kind in CACHED_KINDS else None
 
     # -- access reviews ----------------------------------------------------------------------------
@@ -313,28 +213,28 @@ class WatchCache:
         self._rbac_generation += 1
 
     # -- stores ------------------------------------------------------------------------------------
-    def _start(self, kind: str, namespace: str | None) -> _Store:
+    def _start(self, kind: str, namespace: str | None) -> Store:
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap(), name="watch-cache reaper")
             self._rbac = self._start_rbac_watches()
         idle = [s for s in self._stores.values() if not s.listeners]
         if len(self._stores) >= self.max_stores and idle:
             self._stop(min(idle, key=lambda s: s.last_read))
-        store = _Store(kind, namespace)
+        store = Store(kind, namespace)
         self._stores[(kind, namespace)] = store
         store.task = asyncio.create_task(self._run(store), name=f"watch-cache {kind} {namespace or ''}")
         return store
 
-    def _start_rbac_watches(self) -> list[_Store]:
+    def _start_rbac_watches(self) -> list[Store]:
         """Watches that only say "RBAC changed": RoleBindings in every namespace, and ClusterRoleBindings
         (a grant or revocation through either drops every kept answer at once)."""
-        stores = [_Store("RoleBinding", ALL_NAMESPACES), _Store("ClusterRoleBinding", None)]
+        stores = [Store("RoleBinding", ALL_NAMESPACES), Store("ClusterRoleBinding", None)]
         for store in stores:
             store.listeners.append(self.forget_reviews)
             store.task = asyncio.create_task(self._run(store, keep=False), name=f"watch-cache rbac {store.kind}")
         return stores
 
-    def _stop(self, store: _Store) -> None:
+    def _stop(self, store: Store) -> None:
         self._stores.pop((store.kind, store.namespace), None)
         store.healthy = False
         if store.task is not None:
@@ -348,26 +248,35 @@ class WatchCache:
                 if now - store.last_read > self.idle_seconds and not store.listeners:
                     self._stop(store)
 
-    async def _run(self, store: _Store, *, keep: bool = True) -> None:
-        """List, then watch from there; on any break, list again. `keep=False` only signals changes."""
+    async def _run(self, store: Store, *, keep: bool = True) -> None:
+        """List, then watch from there. A broken watch resumes from the last version seen (reads go live
+        until its first event or bookmark arrives); a version too old (410 Gone) lists again.
+        `keep=False` only signals changes."""
         failures = 0
+        listed = False
         while True:
             try:
-                await self._list(store, keep)
-                store.healthy = True
-                store.synced.set()
-                store.changed()
-                failures = 0
+                if not listed:
+                    await self._list(store, keep)
+                    listed = True
+                    store.healthy = True
+                    store.synced.set()
+                    store.changed()
                 while True:  # the server ends each watch after its timeout: go on from where it stopped
                     async for event in self.gateway.watch(
                         store.kind, store.namespace, actor=CONSOLE, resource_version=store.resource_version,
                         timeout_seconds=WATCH_SECONDS,
                     ):
                         _apply(store, event, keep)
+                        if not store.healthy:  # resumed: the server has replayed what we missed up to here
+                            store.healthy = True
+                            store.changed()
+                        failures = 0
             except asyncio.CancelledError:
                 store.healthy = False
                 raise
             except _Relist:
+                listed = False
                 store.healthy = False
                 store.changed()
             except KubeError as e:
@@ -379,9 +288,12 @@ class WatchCache:
                     self._unwatchable.add(store.kind)
                     self._stores.pop((store.kind, store.namespace), None)
                     return
+                if e.status == 410 or not store.resource_version:
+                    listed = False
                 failures += 1
             except Exception:  # a malformed event or the like: start again from a fresh list
                 log.exception("watch cache %s %s", store.kind, store.namespace)
+                listed = False
                 store.healthy = False
                 store.synced.set()
                 store.changed()
@@ -389,9 +301,10 @@ class WatchCache:
             if failures:
                 await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
 
-    async def _list(self, store: _Store, keep: bool) -> None:
-        """Fill the store from a list, in pages: 5,000 pods at once would briefly cost hundreds of MB."""
-        fresh = _Store(store.kind, store.namespace)
+    async def _list(self, store: Store, keep: bool) -> None:
+        """Fill the store from a list, in pages: 5,000 pods at once would briefly cost hundreds of MB.
+        Readers keep the old contents (or wait) until the whole list is in: never a half-filled store."""
+        items: list[Obj] = []
         token: str | None = None
         version = ""
         while True:
@@ -400,15 +313,14 @@ class WatchCache:
             meta = page.get("metadata") or {}
             version = version or str(meta.get("resourceVersion", ""))  # every page is of the same snapshot
             if keep:
-                for item in page.get("items") or []:
-                    fresh.put(item)
+                items.extend(page.get("items") or [])
             del page
             token = meta.get("continue")
             if not token:
                 break
-        store.objects, store.resource_version = fresh.objects, version
+        store.fill(items)
+        store.resource_version = version
         store.change_version = max(store.change_version, _int(version))  # anything may have changed
-        store.deleted.clear()
 
     async def close(self) -> None:
         self.closed = True
@@ -428,7 +340,7 @@ class _Relist(Exception):
     """The watch cannot go on (410 Gone: its version is too old): list again."""
 
 
-def _apply(store: _Store, event: Obj, keep: bool) -> None:
+def _apply(store: Store, event: Obj, keep: bool) -> None:
     kind = event.get("type")
     obj = event.get("object") or {}
     if kind == "ERROR":
@@ -439,9 +351,9 @@ def _apply(store: _Store, event: Obj, keep: bool) -> None:
     if kind in ("ADDED", "MODIFIED") and keep:
         store.put(obj)
     elif kind == "DELETED" and keep:
-        store.remove((obj.get("metadata") or {}).get("name", ""), _version(obj))
+        store.remove((obj.get("metadata") or {}).get("name", ""), version_of(obj))
     if kind in ("ADDED", "MODIFIED", "DELETED"):
-        store.change_version = max(store.change_version, _version(obj))
+        store.change_version = max(store.change_version, version_of(obj))
         store.changed(obj)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from app.kube.errors import KubeError
 from app.kube.resources import Resource, resource_for
+from app.kube.store import Page, page_of, selector_matcher, template_labels
 
 if TYPE_CHECKING:
     from app.kube.cache import WatchCache
@@ -189,14 +190,43 @@ class KubeGateway:
         limit: int | None = None,
         continue_token: str | None = None,
         fresh: bool = False,
+        template_selector: str | None = None,
     ) -> Obj:
-        """A `<Kind>List`; items carry no kind/apiVersion (as the server sends them)."""
+        """A `<Kind>List`. Items served from the cache are shared: read them, never change them.
+        `template_selector` keeps only workloads whose pod template labels it selects (the cache answers
+        from an index; a live read filters here)."""
         if not (fresh or field_selector or limit or continue_token):
             cache = await self._cached(kind, namespace, actor, "list")
             if cache is not None:
-                found = await cache.list(kind, namespace, label_selector)
+                found = await cache.list(kind, namespace, label_selector, template_selector)
                 if found is not None:
                     return found
+        result = await self._list_live(kind, namespace, actor=actor, label_selector=label_selector,
+                                       field_selector=field_selector, limit=limit, continue_token=continue_token)
+        if template_selector:
+            picks = selector_matcher(template_selector)
+            if picks is None:
+                raise ValueError(f"unsupported template selector: {template_selector!r}")
+            result["items"] = [o for o in result.get("items") or [] if picks(template_labels(o))]
+        return result
+
+    async def page(self, kind: str, namespace: str, *, actor: Actor, order: str, descending: bool, page: int,
+                   limit: int, match: Callable[[Obj], bool] | None = None) -> Page:
+        """One page of a list in `order` ("name" or "created"), filtered by `match`, the page clamped to
+        those there are. From the cache it costs the page (plus one `match` per object); live, the list."""
+        cache = await self._cached(kind, namespace, actor, "list")
+        if cache is not None:
+            found = await cache.page(kind, namespace, order=order, descending=descending, page=page,
+                                     limit=limit, match=match)
+            if found is not None:
+                return found
+        result = await self._list_live(kind, namespace, actor=actor)
+        return page_of(result.get("items") or [], order=order, descending=descending, page=page, limit=limit,
+                       match=match, resource_version=(result.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def _list_live(self, kind: str, namespace: str | None, *, actor: Actor, label_selector: str | None = None,
+                         field_selector: str | None = None, limit: int | None = None,
+                         continue_token: str | None = None) -> Obj:
         query: list[tuple[str, str]] = []
         if label_selector:
             query.append(("labelSelector", label_selector))

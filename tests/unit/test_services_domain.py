@@ -12,6 +12,7 @@ import pytest
 from app.domain import services as s
 from app.domain.errors import Invalid
 from app.kube.errors import KubeError
+from app.kube.store import Page, page_of, template_labels
 
 
 def svc(name: str = "web", *, created: str = "2024-01-01T00:00:00Z", spec: dict | None = None,
@@ -98,7 +99,15 @@ class CountingKube:
         if kw.get("label_selector"):
             wanted = dict(p.split("=") for p in kw["label_selector"].split(","))
             items = [i for i in items if s.matches(wanted, i["metadata"].get("labels") or {})]
+        if kw.get("template_selector"):
+            wanted = dict(p.split("=") for p in kw["template_selector"].split(","))
+            items = [i for i in items if s.matches(wanted, template_labels(i))]
         return {"metadata": {"resourceVersion": "99"}, "items": items}
+
+    async def page(self, kind: str, namespace: str, **kw: Any) -> Page:
+        self.calls.append(("list", kind))
+        return page_of(self.objects.get(kind, []), order=kw["order"], descending=kw["descending"],
+                       page=kw["page"], limit=kw["limit"], match=kw["match"], resource_version="99")
 
     async def items(self, kind: str, namespace: str, **kw: Any) -> list[dict]:
         return (await self.list(kind, namespace, **kw))["items"]

@@ -648,3 +648,30 @@ async def test_a_conflict_shows_the_servers_latest_even_while_the_cache_lags(
         "op": "update", "yaml": textarea(merged.text, "yaml"), "resource_version": hidden(merged.text, "resource_version"),
         "base_yaml": textarea(merged.text, "base_yaml")})
     assert done.status_code == 303
+
+
+async def test_pages_never_change_the_objects_the_cache_shares(demo: DemoProject, tenants: Tenants,
+                                                               admin_kube: KubeGateway, kube: KubeGateway) -> None:
+    """Lists hand out the cache's own decoded objects (no copy per read): every page that reads them must
+    leave them as they were, or the next reader would see another page's changes."""
+    import copy
+    deployment, web = stateless("web", replicas=2)
+    await create(admin_kube, demo.namespace, deployment, web, plain_service("other", labels={"app": "shop"}))
+    await running_pods(admin_kube, demo.namespace, "app=web", 2)
+    b = await tenants.browser(demo.operator)
+    assert kube.cache is not None
+    urls = [f"{demo.base}/services", f"{demo.base}/services?name=we", f"{demo.base}/services?sort=name&order=asc",
+            f"{demo.base}/services/web", f"{demo.base}/services/web?tab=events", f"{demo.base}/services/web?tab=metadata",
+            f"{demo.base}/services/web/settings", f"{demo.base}/services/web/external-access",
+            f"{demo.base}/services/web/delete", f"{demo.base}/services/web/yaml",
+            f"{demo.base}/services/-/new/workloads", f"{demo.base}/services/-/new/workloads/picker?kind=Deployment"]
+    from app.kube.cache import CACHED_KINDS
+    for kind in CACHED_KINDS - {"StorageClass"}:  # fill the stores without any page
+        await kube.items(kind, demo.namespace, actor=CONSOLE)
+    stores = {key: store for key, store in kube.cache._stores.items() if key[1] == demo.namespace}
+    assert {"Service", "Pod", "Deployment"} <= {kind for kind, _ in stores}
+    before = {key: copy.deepcopy({n: e.obj for n, e in store.objects.items()}) for key, store in stores.items()}
+    for url in urls:
+        assert (await b.get(url)).status_code == 200, url
+    after = {key: {n: e.obj for n, e in store.objects.items()} for key, store in stores.items()}
+    assert after == before
