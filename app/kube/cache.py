@@ -50,6 +50,7 @@ RBAC_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding", "Role", "ClusterRol
 WATCH_SECONDS = 290
 LIST_PAGE = 500
 RETRY_SECONDS = (0.5, 1, 2, 5)
+UNWATCHABLE_SECONDS = 300
 
 
 class WatchCache:
@@ -63,7 +64,7 @@ class WatchCache:
         self.max_stores = max_stores
         self.sync_timeout = sync_timeout
         self._stores: dict[tuple[str, str | None], Store] = {}
-        self._unwatchable: set[str] = set()
+        self._unwatchable: dict[str, float] = {}  # kind -> when to try watching it again
         self._reviews: dict[tuple[str, str, str, str, str], tuple[float, bool]] = {}
         self._rbac_generation = 0
         self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Future[bool]] = {}
@@ -73,7 +74,10 @@ class WatchCache:
 
     # -- reads -------------------------------------------------------------------------------------
     def keeps(self, kind: str) -> bool:
-        return kind in CACHED_KINDS and kind not in self._unwatchable and not self.closed
+        if kind not in CACHED_KINDS or self.closed:
+            return False
+        until = self._unwatchable.get(kind)
+        return until is None or until < time.monotonic()
 
     async def list(self, kind: str, namespace: str | None, label_selector: str | None,
                    template_selector: str | None = None) -> Obj | None:
@@ -194,7 +198,9 @@ class WatchCache:
                     namespace=None, actor=actor, field_manager=None,
                 )
                 ok = bool((answer.get("status") or {}).get("allowed"))
-                if generation == self._rbac_generation:  # no RBAC change while we asked
+                # Kept only while the RBAC watches are in step: while they are down (an API server
+                # restart), a revocation could go unseen, so every read asks again.
+                if generation == self._rbac_generation and all(r.healthy for r in self._rbac):
                     if len(self._reviews) > 50_000:
                         self._reviews = {}
                     self._reviews[key] = (now + self.review_seconds, ok)
@@ -253,12 +259,12 @@ class WatchCache:
         until its first event or bookmark arrives); a version too old (410 Gone) lists again.
         `keep=False` only signals changes."""
         failures = 0
-        listed = False
+        listed = listed_once = False
         while True:
             try:
                 if not listed:
                     await self._list(store, keep)
-                    listed = True
+                    listed = listed_once = True
                     store.healthy = True
                     store.synced.set()
                     store.changed()
@@ -283,9 +289,11 @@ class WatchCache:
                 store.healthy = False
                 store.synced.set()  # readers stop waiting and read live
                 store.changed()
-                if e.forbidden or e.status in (404, 405):
+                # Refused from the start: the console's role lacks it (read live; try again later).
+                # Refused after it worked (an API server whose authorizer is still starting): retry.
+                if (e.forbidden or e.status in (404, 405)) and keep and not listed_once:
                     log.warning("not caching %s: the console may not watch it (%s)", store.kind, e.message)
-                    self._unwatchable.add(store.kind)
+                    self._unwatchable[store.kind] = time.monotonic() + UNWATCHABLE_SECONDS
                     self._stores.pop((store.kind, store.namespace), None)
                     return
                 if e.status == 410 or not store.resource_version:

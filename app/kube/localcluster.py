@@ -135,6 +135,22 @@ def stop(root: Path = DEFAULT_ROOT, log: Log = print) -> None:
         _stop_locked(root, log)
 
 
+def restart_apiserver(root: Path = DEFAULT_ROOT, *, down_seconds: float = 0.0, ready_timeout: float = 60.0) -> None:
+    """Stop the API server (every watch and connection breaks), leave it down `down_seconds`, and start it
+    again on the same address with the same etcd: what a control-plane upgrade or crash looks like."""
+    root = root.resolve()
+    with _locked(root):
+        state = _read_state(root)
+        pid = state["pids"]["kube-apiserver"]
+        _signal(pid, signal.SIGKILL)
+        if _wait_gone([pid], 10):
+            raise ClusterError("local cluster: kube-apiserver did not stop")
+        time.sleep(down_seconds)
+        state["pids"]["kube-apiserver"] = _start_component(root, "kube-apiserver", state)
+        _write_state(root, state)
+        _wait_apiserver(root, state, ready_timeout)
+
+
 def status(root: Path = DEFAULT_ROOT) -> ClusterInfo | None:
     """The running cluster under `root`, or None (does not start anything)."""
     root = root.resolve()

@@ -232,3 +232,40 @@ async def test_with_the_cache_turned_off_every_read_goes_to_the_api_server(
             b = Browser(client)
             assert (await b.login(demo.operator.username)).status_code == 303
             assert (await b.get(f"{demo.base}/services")).status_code == 200
+
+
+async def test_pages_recover_after_the_api_server_restarts_and_never_show_what_was_deleted_meanwhile(
+        demo: DemoProject, tenants, kube: KubeGateway, admin_kube: KubeGateway, cluster) -> None:  # type: ignore[no-untyped-def]
+    """The API server goes away under the cache's watches and comes back; a Service deleted before the
+    console's watch is back must never show, and the pages serve from the cache again afterwards."""
+    import asyncio
+
+    from app.kube import localcluster
+    from tests.web.services_fixtures import plain_service
+
+    assert kube.cache is not None
+    for name in ("keep", "doomed"):
+        await admin_kube.create(plain_service(name), namespace=demo.namespace, actor=CONSOLE)
+    b = await tenants.browser(demo.operator)
+    await eventually(lambda: _listed(b, demo, "keep", "doomed"))
+    store = kube.cache._stores[("Service", demo.namespace)]
+    assert store.healthy
+
+    await asyncio.to_thread(localcluster.restart_apiserver, cluster.root)
+    await admin_kube.delete("Service", demo.namespace, "doomed", actor=CONSOLE)  # before the watch is back
+
+    async def recovered() -> bool:
+        page = await b.get(f"{demo.base}/services")
+        assert "doomed" not in page.text  # never, at any moment after the delete
+        return page.status_code == 200 and "keep" in page.text and store.healthy and "doomed" not in store.objects
+    await eventually(recovered, timeout=60, interval=0.1)
+
+    await admin_kube.create(plain_service("after"), namespace=demo.namespace, actor=CONSOLE)
+    await eventually(lambda: "after" in store.objects)  # the watch follows changes again
+    assert kube.cache._stores[("Service", demo.namespace)] is store  # the same store: no console restart
+    assert "after" in (await b.get(f"{demo.base}/services")).text
+
+
+async def _listed(b, demo: DemoProject, *names: str) -> bool:  # type: ignore[no-untyped-def]
+    page = await b.get(f"{demo.base}/services")
+    return page.status_code == 200 and all(f">{n}<" in page.text or f"/services/{n}\"" in page.text for n in names)
