@@ -23,6 +23,7 @@ from app.domain.recent import Recent
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.kube.holder import GatewayHolder
+from app.fairness import FairShare
 from app.middleware import WebMiddleware
 from app.settings import ROOT, Settings, get_settings
 from app.templating import Renderer, is_partial
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
     if kube is not None:
         app.state.kube = kube
     app.state.renderer = Renderer(reload=settings.template_reload)
+    app.add_middleware(FairShare, limit=settings.session_concurrency)  # inside: its 429 gets the headers
     app.add_middleware(WebMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
 

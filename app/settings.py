@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 300
     reconcile_interval_seconds: int = 60
+    # Requests one session (or, signed out, one address) may have in flight at once; past it, 429.
+    session_concurrency: int = 8
     # Cheaper argon2 parameters for the test suite only.
     fast_password_hashing: bool = False
     log_json: bool = True

@@ -95,12 +95,21 @@ def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+# A page waits this long for its side reads (metrics, events, workloads); a late one is a message on
+# its section, so a slow metrics pipeline or a huge event list never stalls the page itself.
+SIDE_READ_SECONDS = 3.0
+
+
 async def _soft(call: Awaitable[T], problems: dict[str, str], key: str, default: T) -> T:
-    """A secondary read: a failure becomes a message on its section instead of failing the page."""
+    """A secondary read: a failure, or no answer within SIDE_READ_SECONDS, becomes a message on its
+    section instead of failing (or stalling) the page."""
     try:
-        return await call
+        return await asyncio.wait_for(call, SIDE_READ_SECONDS)
     except KubeError as e:
         problems[key] = e.message
+        return default
+    except asyncio.TimeoutError:
+        problems[key] = _("Not available right now: the cluster did not answer in time.")
         return default
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from app.kube.cache import WatchCache
 
 USER_PREFIX = "dockyard:user:"
+KEPT_SECONDS = {"PodMetrics": 10.0}  # kinds whose lists are kept briefly (see KubeGateway._kept)
 
 Obj = dict[str, Any]
 
@@ -54,6 +56,9 @@ class KubeGateway:
         self.api = api_client
         self.timeout = timeout
         self.cache: WatchCache | None = None  # reads served from watches (app.kube.cache), when set
+        # Metrics cannot be watched and change only when the pipeline scrapes (every 15 s): an answer
+        # is kept briefly, per user (the cluster decided for that user), so busy pages do not re-ask.
+        self._kept: dict[tuple[str, str, str, str], tuple[float, Obj]] = {}
 
     async def close(self) -> None:
         if self.cache is not None:
@@ -201,8 +206,18 @@ class KubeGateway:
                 found = await cache.list(kind, namespace, label_selector, template_selector)
                 if found is not None:
                     return found
+        keep_for = KEPT_SECONDS.get(kind, 0) if not (fresh or field_selector or limit or continue_token) else 0
+        if keep_for:
+            key = (actor.impersonate or "", kind, namespace or "", label_selector or "")
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] > time.monotonic():
+                return kept[1]
         result = await self._list_live(kind, namespace, actor=actor, label_selector=label_selector,
                                        field_selector=field_selector, limit=limit, continue_token=continue_token)
+        if keep_for:
+            if len(self._kept) > 10_000:
+                self._kept = {}
+            self._kept[key] = (time.monotonic() + keep_for, result)
         if template_selector:
             picks = selector_matcher(template_selector)
             if picks is None:
