@@ -12,13 +12,14 @@ import traceback
 from bench import report
 from bench.common import Figure, log, open_bench
 
-ALL = ("p1", "p2", "p3", "p4", "p5")
+ALL = ("p1", "p2", "p3", "p4", "p5", "p6")
 TITLES = {
     "p1": "page overhead",
     "p2": "create",
     "p3": "scale (1,000 Services, 5,000 pods)",
     "p4": "concurrency (100 sessions)",
     "p5": "weight of the wizard's first load",
+    "p6": "cost growth (100 / 1,000 / 10,000 Services)",
 }
 SETTINGS = (
     "BENCH_ITERATIONS",
@@ -28,13 +29,14 @@ SETTINGS = (
     "BENCH_P4_SECONDS",
     "BENCH_P4_SESSIONS",
     "BENCH_P4_THINK",
+    "BENCH_P6_SIZES",
 )
 
 
 async def main(selected: list[str], record: bool) -> int:
-    from bench import p1_pages, p2_create, p3_scale, p4_concurrency, p5_weight
+    from bench import p1_pages, p2_create, p3_scale, p4_concurrency, p5_weight, p6_growth
 
-    modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight}
+    modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight, "p6": p6_growth}
     figures: list[Figure] = []
     failed = False
     load_before = os.getloadavg()

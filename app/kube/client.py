@@ -206,7 +206,8 @@ class KubeGateway:
                 found = await cache.list(kind, namespace, label_selector, template_selector)
                 if found is not None:
                     return found
-        keep_for = KEPT_SECONDS.get(kind, 0) if not (fresh or field_selector or limit or continue_token) else 0
+        keep_for = (KEPT_SECONDS.get(kind, 0) if self.cache is not None  # the console's own gateway
+                    and not (fresh or field_selector or limit or continue_token) else 0)
         if keep_for:
             key = (actor.impersonate or "", kind, namespace or "", label_selector or "")
             kept = self._kept.get(key)
