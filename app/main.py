@@ -18,6 +18,7 @@ from app.db import new_engine, new_sessionmaker
 from app.deps import CsrfFailed, NotAuthenticated, verify_csrf
 from app.domain import rbac
 from app.domain.errors import DomainError
+from app.domain.leader import Leadership
 from app.domain.passwords import use_fast_hashing
 from app.domain.recent import Recent
 from app.i18n import _
@@ -31,17 +32,11 @@ from app.templating import Renderer, is_partial
 log = logging.getLogger("dockyard")
 
 
-async def _reconcile_forever(app: FastAPI) -> None:
-    """Repair RoleBindings at start and periodically (drift, tampering, missed updates)."""
-    interval = app.state.settings.reconcile_interval_seconds
-    while True:
-        try:
-            kube = await app.state.kube.get()
-            async with app.state.sessionmaker() as session:
-                await rbac.reconcile_all(session, kube)
-        except Exception as e:  # keep the loop alive; the next round retries
-            log.warning("periodic reconcile failed: %s", e)
-        await asyncio.sleep(interval)
+async def _reconcile(app: FastAPI) -> None:
+    """Repair RoleBindings (drift, tampering, missed updates): the leader's background work."""
+    kube = await app.state.kube.get()
+    async with app.state.sessionmaker() as session:
+        await rbac.reconcile_all(session, kube)
 
 
 def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None = None,
@@ -60,7 +55,12 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
                 watch_cache=settings.watch_cache, cache_idle_seconds=settings.watch_cache_idle_seconds,
                 access_review_seconds=settings.access_review_seconds,
             )
-        task = asyncio.create_task(_reconcile_forever(app)) if reconcile and settings.reconcile_interval_seconds > 0 else None
+        task = None
+        if reconcile and settings.reconcile_interval_seconds > 0:
+            # Several console processes: only the holder of the Lease reconciles (app/domain/leader.py).
+            app.state.leadership = Leadership(app.state.kube.get)
+            task = asyncio.create_task(app.state.leadership.run(
+                lambda: _reconcile(app), settings.reconcile_interval_seconds), name="reconciler leader")
         # What is loaded by now lives as long as the process (the Kubernetes client alone is ~100k
         # objects): keep it out of the cyclic GC, whose full passes over it stall every request ~90 ms.
         gc.freeze()
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+                await app.state.leadership.release()
             from app.domain import live
             await live.shutdown(app)
             await app.state.kube.close()
