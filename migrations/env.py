@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -26,10 +27,18 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Several console processes may start at once on one PostgreSQL: the first to take this lock migrates,
+# the others wait for it, then find nothing left to do (the current revision is read after the lock).
+# SQLite is locked by app.db.upgrade with a file lock instead.
+MIGRATION_LOCK = 0x646F636B  # "dock"
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
                       render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -42,3 +42,44 @@ def test_migrations_up_down_up() -> None:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             _roundtrip(f"sqlite+aiosqlite:///{Path(tmp) / 'm.db'}")
+
+
+def _migrate_together(url: str, processes: int = 4) -> None:
+    """Several console processes starting at once on one new database: each migrates; all succeed."""
+    import subprocess
+    import sys
+    import time
+    go = Path(tempfile.mkdtemp()) / "go"
+    # Each process imports everything first, then all start migrating at the same moment.
+    code = ("import os, sys, time; import alembic.command, app.db, app.models, sqlalchemy.dialects.postgresql\n"
+            "while not os.path.exists(sys.argv[2]): time.sleep(0.005)\n"
+            "app.db.upgrade(sys.argv[1])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, str(go)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in range(processes)]
+    time.sleep(4)
+    go.touch()
+    outputs = [(p.wait(timeout=120), p.stdout.read().decode()[-2000:]) for p in procs]  # type: ignore[union-attr]
+    assert all(rc == 0 for rc, _ in outputs), outputs
+    assert "project_member" in asyncio.run(_tables(url))
+
+    async def versions() -> list[str]:
+        from sqlalchemy import text
+        engine = new_engine(url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        await engine.dispose()
+        return [r[0] for r in rows]
+    assert len(asyncio.run(versions())) == 1
+
+
+def test_processes_starting_together_migrate_once() -> None:
+    wanted = os.environ.get("DOCKYARD_TEST_DATABASE_URL", "")
+    if wanted.startswith("postgresql"):
+        url, admin = asyncio.run(_create_postgres_database(wanted))
+        try:
+            _migrate_together(url)
+        finally:
+            asyncio.run(_drop_postgres_database(admin, url))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            _migrate_together(f"sqlite+aiosqlite:///{Path(tmp) / 'm.db'}")
