@@ -21,10 +21,10 @@ from app.domain.errors import DomainError
 from app.domain.leader import Leadership
 from app.domain.passwords import use_fast_hashing
 from app.domain.recent import Recent
+from app.fairness import FairShare
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.kube.holder import GatewayHolder
-from app.fairness import FairShare
 from app.middleware import WebMiddleware
 from app.settings import ROOT, Settings, get_settings
 from app.templating import Renderer, is_partial

@@ -8,9 +8,7 @@ objects are also checked against the server's OpenAPI schema and such fields are
 from __future__ import annotations
 
 import asyncio
-import time
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,46 +156,4 @@ async def dropped_fields(kube: KubeGateway, objects: list[Obj]) -> list[ObjectPr
 
 # -- double submit --------------------------------------------------------------------------------
 
-@dataclass
-class _Pending:
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    result: Any = None
-    at: float = field(default_factory=time.monotonic)
-
-
-class SubmissionGuard:
-    """A double click creates once: the second submit of the same form waits for, and gets, the first's result."""
-
-    def __init__(self, ttl: float = 600) -> None:
-        self.ttl = ttl
-        self._seen: dict[tuple[str, str], _Pending] = {}
-
-    async def once(self, key: tuple[str, str], work: Callable[[], Awaitable[Any]]) -> Any:
-        now = time.monotonic()
-        for k in [k for k, p in self._seen.items() if now - p.at > self.ttl]:
-            del self._seen[k]
-        if not key[1]:
-            return await work()
-        pending = self._seen.get(key)
-        if pending is not None:
-            await pending.done.wait()
-            return pending.result
-        pending = self._seen[key] = _Pending()
-        try:
-            pending.result = await work()
-            if not getattr(pending.result, "ok", True):
-                del self._seen[key]  # only a success is final; a corrected form may be sent again
-            return pending.result
-        except BaseException:
-            del self._seen[key]  # a failed attempt may be retried
-            raise
-        finally:
-            pending.done.set()
-
-    def forget(self, key: tuple[str, str]) -> None:
-        self._seen.pop(key, None)
-
-
-guard = SubmissionGuard()
-
-__all__ = ["CONSOLE", "CreateOutcome", "ObjectProblem", "create_all", "dropped_fields", "dry_run_all", "guard"]
+__all__ = ["CONSOLE", "CreateOutcome", "ObjectProblem", "create_all", "dropped_fields", "dry_run_all"]

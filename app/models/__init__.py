@@ -2,10 +2,11 @@
 
 from app.models.audit import AuditEvent
 from app.models.base import Base
+from app.models.submission import Submission
 from app.models.tenancy import Project, ProjectMember, ProjectRole, Workspace, WorkspaceMember, WorkspaceRole
 from app.models.user import AuthSession, LoginFailure, PlatformRole, User
 
 __all__ = [
     "AuditEvent", "AuthSession", "Base", "LoginFailure", "PlatformRole", "Project", "ProjectMember",
-    "ProjectRole", "User", "Workspace", "WorkspaceMember", "WorkspaceRole",
+    "ProjectRole", "Submission", "User", "Workspace", "WorkspaceMember", "WorkspaceRole",
 ]

@@ -12,7 +12,7 @@ The step forms keep their state in the form (hidden fields; see `app.domain.cust
 to their own URL with `op` telling what to do (next, prev, goto:<step>, add:<rows>, remove:<rows>:<i>,
 pick:<kind>:<name>, picker:<kind>, protocol:<i>, provider, switch, create). They work without
 JavaScript; with htmx the form replaces itself. Every create lands on the new Service's page, runs once
-per form (`creation.guard`), is audited, and is made as the user.
+per form (`submissions.guard`), is audited, and is made as the user.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
 from app.domain import custom_services as cs
-from app.domain import yaml_creation
+from app.domain import submissions, yaml_creation
 from app.domain.forms import flatten, form_items, unflatten
 from app.domain.manifests import LB_PROVIDERS, NODE_PORT_MAX, NODE_PORT_MIN, PROTOCOLS, STICKY_TIMEOUT_MAX
 from app.domain.yaml_gate import MAX_BYTES, dump_yaml
@@ -108,7 +108,7 @@ class _CreateFailed(Exception):
 
 @dataclass(frozen=True)
 class _Done:
-    """What one create attempt came to; `creation.guard` keeps only results that are `ok`."""
+    """What one create attempt came to; `submissions.guard` keeps only results that are `ok`."""
 
     ok: bool
 
@@ -353,7 +353,7 @@ async def _create_from_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, st
             return outcome
 
     try:
-        await creation_domain.guard.once(_once_key(ctx, state.submission, [service]), work)
+        await submissions.guard.once(request.app.state.sessionmaker, _once_key(ctx, state.submission, [service]), work)
     except _CreateFailed as failed:
         errors: dict[str, str] = {}
         target: str | None = None
@@ -505,7 +505,7 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         return _Done(True)
 
     try:
-        done = await creation_domain.guard.once(_once_key(ctx, submission, plan.as_dicts()), work)
+        done = await submissions.guard.once(request.app.state.sessionmaker, _once_key(ctx, submission, plan.as_dicts()), work)
     except _CreateFailed as failed:
         plan.server_problems = failed.outcome.problems
         ctx_vars["rolled_back"] = failed.outcome.rolled_back

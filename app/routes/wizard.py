@@ -39,6 +39,7 @@ from starlette.datastructures import UploadFile
 
 from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
+from app.domain import submissions
 from app.domain.forms import flatten, form_items, unflatten
 from app.domain.manifests import (
     ACCESS_MODES,
@@ -544,7 +545,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
         except _CreateFailed as failed:
             return failed.outcome
 
-    outcome = await creation_domain.guard.once((str(ctx.me.user.uid), state.submission), work)
+    outcome = await submissions.guard.once(request.app.state.sessionmaker, (str(ctx.me.user.uid), state.submission), work)
     if outcome is None:  # a simultaneous submit of the same form failed unexpectedly: let it be retried
         state.show(REVIEW)
         state.alerts.append(_("The service was not created. Please try again."))
