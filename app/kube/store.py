@@ -304,9 +304,6 @@ class Store:
              match: Callable[[Obj], bool] | None) -> Page:
         """A page in `order`: O(page) without `match`, one pass of `match` over the objects with it."""
         keys: list[Any] = self.by_created if order == "created" else self.by_name
-        names = (k[1] for k in keys) if order == "created" else iter(keys)
-        if descending:
-            names = (k[1] for k in reversed(keys)) if order == "created" else reversed(keys)
         if match is None:
             total = len(keys)
             page, pages, start = clamp_page(total, page, limit)
@@ -316,6 +313,8 @@ class Store:
                 window.reverse()
             chosen = [k[1] if order == "created" else k for k in window]
             return Page([self.objects[n].obj for n in chosen], total, page, pages, self.resource_version)
+        ordered = reversed(keys) if descending else iter(keys)
+        names = (k[1] for k in ordered) if order == "created" else ordered
         found = [self.objects[n].obj for n in names if match(self.objects[n].obj)]
         page, pages, start = clamp_page(len(found), page, limit)
         return Page(found[start:start + limit], len(found), page, pages, self.resource_version)
