@@ -191,13 +191,19 @@ def resolve_cluster(*, start_local: bool) -> str | None:
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Console processes (default DOCKYARD_WORKERS, 1). More than one needs PostgreSQL.")
+def serve(host: str, port: int, workers: int | None) -> None:
     """Migrate, seed the demo tenants on a new embedded database, and serve the console."""
     import uvicorn
 
     from app.db import upgrade
+    from app.settings import WORKERS_NEED_POSTGRES
 
     settings = get_settings()
+    workers = workers or settings.workers
+    if workers > 1 and settings.embedded_database:
+        raise click.ClickException(WORKERS_NEED_POSTGRES)
     db_file = Path(settings.database_url.split("///", 1)[-1]) if settings.embedded_database else None
     new_db = db_file is not None and not db_file.exists()
     upgrade(settings.database_url)
@@ -209,8 +215,8 @@ def serve(host: str, port: int) -> None:
             _print_passwords(asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"))))
         except Exception as e:
             click.echo(f"warning: demo tenants not seeded ({e}); run `dockyard demo seed` later", err=True)
-    click.echo(f"Dockyard on http://{host}:{port}")
-    uvicorn.run("app.asgi:app", host=host, port=port, proxy_headers=False, log_level="info")
+    click.echo(f"Dockyard on http://{host}:{port}" + (f" ({workers} processes)" if workers > 1 else ""))
+    uvicorn.run("app.asgi:app", host=host, port=port, proxy_headers=False, log_level="info", workers=workers)
 
 
 if __name__ == "__main__":

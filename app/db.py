@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.settings import ROOT
+
+log = logging.getLogger("dockyard.db")
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -80,3 +83,40 @@ def downgrade(url: str, revision: str) -> None:
 
 async def upgrade_async(url: str) -> None:
     await asyncio.to_thread(upgrade, url)
+
+
+async def follow_notifications(url: str, channel: str, *, on_notify: Callable[[], None],
+                               on_listening: Callable[[bool], None], check_seconds: float = 15.0) -> None:
+    """Forever (until cancelled): LISTEN on a PostgreSQL channel and call `on_notify` for each NOTIFY.
+
+    `on_listening(True)` once listening (and `on_notify` then too: anything may have changed while not
+    listening), `on_listening(False)` as soon as the connection is lost or stops answering; it is tried
+    again with a growing pause. Notifications are sent at commit, so a reader never sees them early."""
+    import asyncpg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    pause = 0.5
+    while True:
+        conn = None
+        try:
+            conn = await asyncpg.connect(dsn, timeout=10)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c: lost.set())
+            await conn.add_listener(channel, lambda *_args: on_notify())
+            on_listening(True)
+            on_notify()
+            pause = 0.5
+            while not lost.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(lost.wait(), check_seconds)
+                if not lost.is_set():  # a connection cut without a FIN only shows when used
+                    await conn.execute("SELECT 1", timeout=5)
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            log.warning("not listening for %s (%s); trying again in %.1f s", channel, e, pause)
+        finally:
+            on_listening(False)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 5)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 10.0)

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.db import new_engine, new_sessionmaker
+from app.db import follow_notifications, new_engine, new_sessionmaker
 from app.deps import CsrfFailed, NotAuthenticated, verify_csrf
-from app.domain import rbac
+from app.domain import rbac, recent
 from app.domain.errors import DomainError
 from app.domain.leader import Leadership
 from app.domain.passwords import use_fast_hashing
@@ -55,22 +55,34 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
                 watch_cache=settings.watch_cache, cache_idle_seconds=settings.watch_cache_idle_seconds,
                 access_review_seconds=settings.access_review_seconds,
             )
-        task = None
+        tasks = []
+        if not settings.embedded_database:
+            # Several processes on one PostgreSQL: another's sign-out or membership change must reach
+            # what this one keeps (app/domain/recent.py); until it listens, it keeps nothing.
+            def listening(ok: bool) -> None:
+                app.state.recent_sessions.trust(ok)
+                app.state.recent_access.trust(ok)
+
+            listening(False)
+            tasks.append(asyncio.create_task(follow_notifications(
+                settings.database_url, recent.CHANNEL, on_notify=recent.forget_everything,
+                on_listening=listening), name="tenancy notifications"))
         if reconcile and settings.reconcile_interval_seconds > 0:
             # Several console processes: only the holder of the Lease reconciles (app/domain/leader.py).
             app.state.leadership = Leadership(app.state.kube.get)
-            task = asyncio.create_task(app.state.leadership.run(
-                lambda: _reconcile(app), settings.reconcile_interval_seconds), name="reconciler leader")
+            tasks.append(asyncio.create_task(app.state.leadership.run(
+                lambda: _reconcile(app), settings.reconcile_interval_seconds), name="reconciler leader"))
         # What is loaded by now lives as long as the process (the Kubernetes client alone is ~100k
         # objects): keep it out of the cyclic GC, whose full passes over it stall every request ~90 ms.
         gc.freeze()
         try:
             yield
         finally:
-            if task:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+            if hasattr(app.state, "leadership"):
                 await app.state.leadership.release()
             from app.domain import live
             await live.shutdown(app)

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".dockyard"
 DEFAULT_SECRET = "dockyard-development-secret-change-me"
+WORKERS_NEED_POSTGRES = ("several console processes need PostgreSQL (set DOCKYARD_DATABASE_URL); "
+                         "SQLite is the single-process default")
 
 
 class Settings(BaseSettings):
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 300
     reconcile_interval_seconds: int = 60
+    # Console processes `dockyard serve` starts (uvicorn workers). More than one needs PostgreSQL: they
+    # share sessions, the submission guard and the sign-in throttle through it, and hear each other's
+    # tenancy changes by NOTIFY. SQLite is the single-process default.
+    workers: int = 1
     # Requests one session (or, signed out, one address) may have in flight at once; past it, 429.
     session_concurrency: int = 8
     # Cheaper argon2 parameters for the test suite only.
@@ -50,6 +56,12 @@ class Settings(BaseSettings):
     # Re-read templates edited on disk while the console runs (for working on them): every render then
     # checks each template file it uses, so it is off unless asked for.
     template_reload: bool = False
+
+    @model_validator(mode="after")
+    def _workers_need_a_shared_database(self) -> "Settings":
+        if self.workers < 1:
+            raise ValueError("DOCKYARD_WORKERS must be at least 1")
+        return self  # more than one on SQLite: refused by `dockyard serve`, with WORKERS_NEED_POSTGRES
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> "Settings":

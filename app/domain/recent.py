@@ -4,8 +4,11 @@ a small page's time.
 
 A write this process makes to the tables they come from empties every one of them when it commits (the
 SQLAlchemy session events below), so sign-out, a revoked session, a disabled user or a changed
-membership takes effect at once. A write by another process (the CLI, a second console) shows within
-`SECONDS`. Objects kept here are read-only snapshots (detached from their session).
+membership takes effect at once. On PostgreSQL the same write also sends a NOTIFY on `CHANNEL` (in its
+transaction, so it is delivered at commit): every console process listening empties its own at once
+(app/main.py follows the channel, and keeps nothing while it is not listening). On SQLite, the
+single-process default, a write by another process (the CLI) shows within `SECONDS`. Objects kept here
+are read-only snapshots (detached from their session).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ MAX_ENTRIES = 10_000
 TABLES = frozenset({"user", "workspace", "workspace_member", "project", "project_member"})
 SESSIONS_TABLE = "auth_session"
 _CHANGED = "dockyard_tenancy_changed"
+_NOTIFIED = "dockyard_tenancy_notified"
+CHANNEL = "dockyard_tenancy"
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -36,9 +41,17 @@ class Recent(Generic[K, V]):
         self.seconds = seconds
         self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
+        # False while other processes' writes could go unseen (not listening for them): keep nothing.
+        self.trusted = True
         _ALL.add(self)
 
+    def trust(self, trusted: bool) -> None:
+        self.trusted = trusted
+        self.clear()
+
     def get(self, key: K) -> V | None:
+        if not self.trusted:
+            return None
         found = self._entries.get(key)
         if found is None:
             return None
@@ -48,7 +61,7 @@ class Recent(Generic[K, V]):
         return found[1]
 
     def put(self, key: K, value: V) -> None:
-        if self.seconds <= 0:
+        if self.seconds <= 0 or not self.trusted:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
@@ -71,12 +84,21 @@ def _table(obj: Any) -> str:
     return str(getattr(table, "name", ""))
 
 
+def _changed(session: Session) -> None:
+    session.info[_CHANGED] = True
+    forget_everything()  # now, and again at commit (a reader may have kept the old rows meanwhile)
+    if not session.info.get(_NOTIFIED):
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+            session.info[_NOTIFIED] = True
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     changed = any(_table(o) in TABLES for o in (*session.new, *session.dirty, *session.deleted))
     if changed or any(_table(o) == SESSIONS_TABLE for o in session.deleted):
-        session.info[_CHANGED] = True
-        forget_everything()  # now, and again at commit (a reader may have kept the old rows meanwhile)
+        _changed(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -85,12 +107,12 @@ def _bulk_write(state: ORMExecuteState) -> None:
         return
     table = str(getattr(getattr(state.statement, "table", None), "name", ""))
     if table in TABLES or (table == SESSIONS_TABLE and state.is_delete):
-        state.session.info[_CHANGED] = True
-        forget_everything()
+        _changed(state.session)
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    session.info.pop(_NOTIFIED, None)
     if session.info.pop(_CHANGED, False):
         forget_everything()
 
@@ -98,3 +120,4 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_CHANGED, None)
+    session.info.pop(_NOTIFIED, None)

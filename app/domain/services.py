@@ -27,7 +27,7 @@ from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
 from app.kube.client import Actor, KubeGateway
 from app.kube.errors import KubeError
-from app.kube.store import page_of
+from app.kube.store import involved_object, page_of
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -629,25 +629,21 @@ def _event_time(e: Mapping[str, Any]) -> str:
             or e.get("firstTimestamp") or _meta(e).get("creationTimestamp") or "")
 
 
-def events_about(events: Iterable[Mapping[str, Any]], *, service: str, workloads: Iterable[WorkloadView],
-                 pods: Iterable[str]) -> list[EventView]:
+async def events_about(kube: KubeGateway, namespace: str, *, actor: Actor, service: str,
+                       workloads: Iterable[WorkloadView], pods: Iterable[str]) -> list[EventView]:
     """Events of the Service, its workloads (and their ReplicaSets) and its pods, newest first.
 
     Pods are also matched by their workload's name prefix, so the events of a pod that crashed and was
-    replaced stay visible."""
-    wanted = {("Service", service)} | {("Pod", p) for p in pods}
+    replaced stay visible. The cache answers from its index of events by the object they are about."""
+    objects = {("Service", service)} | {("Pod", p) for p in pods}
     prefixes = []
     for w in workloads:
-        wanted.add((w.kind, w.name))
+        objects.add((w.kind, w.name))
         prefixes.append(w.name + "-")
-    out: list[EventView] = []
-    for e in events:
-        obj = e.get("involvedObject") or e.get("regarding") or {}
-        kind, name = obj.get("kind", ""), obj.get("name", "")
-        related = (kind, name) in wanted or (
-            kind in ("Pod", "ReplicaSet", "ControllerRevision") and any(name.startswith(p) for p in prefixes))
-        if not related:
-            continue
+    found = await kube.events_about(namespace, actor=actor, objects=frozenset(objects), prefixes=prefixes)
+    out = []
+    for e in found:
+        kind, name = involved_object(e)
         out.append(EventView(type=e.get("type", "Normal"), reason=e.get("reason", ""), message=e.get("message") or e.get("note", ""),
                              count=int(e.get("count") or (e.get("series") or {}).get("count") or 1),
                              last_seen=_event_time(e), object_kind=kind, object_name=name))
@@ -713,8 +709,6 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
         "metrics": _soft(kube.items("PodMetrics", namespace, actor=actor, label_selector=selector_string(selector)),
                          {}, "metrics", None)
         if need_pods and status else none(),
-        "events": _soft(kube.items("Event", namespace, actor=actor), problems, "events", [])
-        if events else nothing(),
     }
     for kind in WORKLOAD_KINDS:
         calls[kind] = (_soft(kube.items(kind, namespace, actor=actor, template_selector=selector_string(selector)),
@@ -732,9 +726,10 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
     usage = {_meta(m).get("name"): m for m in metrics or []}
     pods = sorted(pods_list.get("items") or [], key=lambda p: _meta(p).get("name", ""))
     detail.pods = [pod_view(p, usage.get(_meta(p).get("name"))) for p in pods]
-    if events:
-        detail.events = events_about(results["events"], service=name, workloads=detail.workloads,
-                                     pods=[p.name for p in detail.pods])
+    if events:  # after the rest: which events belong here depends on the workloads and pods found
+        detail.events = await _soft(events_about(kube, namespace, actor=actor, service=name,
+                                                 workloads=detail.workloads, pods=[p.name for p in detail.pods]),
+                                    problems, "events", [])
     return detail
 
 

@@ -40,12 +40,13 @@ log = logging.getLogger("dockyard.kube.cache")
 
 Obj = dict[str, Any]
 
-# What the pages read over and over. Not Secrets (the console never holds them), not Events (many,
-# short-lived, read on demand), not PodMetrics (metrics.k8s.io cannot be watched).
+# What the pages read over and over. Not Secrets (the console never holds them), not PodMetrics
+# (metrics.k8s.io cannot be watched). Events are kept slimmed, for the Events tab's index only.
 CACHED_KINDS = frozenset({
     "Service", "Endpoints", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ConfigMap",
-    "PersistentVolumeClaim", "StorageClass",
+    "PersistentVolumeClaim", "StorageClass", "Event",
 })
+INDEX_ONLY_KINDS = frozenset({"Event"})  # never answer a plain list or get: the objects are slimmed
 # Writes to these change what users may do: the console forgets its access reviews at once.
 RBAC_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding", "Role", "ClusterRole"})
 WATCH_SECONDS = 290
@@ -85,6 +86,8 @@ class WatchCache:
                    template_selector: str | None = None) -> Obj | None:
         """A `<Kind>List` of the shared objects (never change them), or None when the caller must read
         live. `template_selector` also filters by pod template labels (the workloads behind a selector)."""
+        if kind in INDEX_ONLY_KINDS:
+            return None
         labels, template = parse_selector(label_selector), parse_selector(template_selector)
         store = await self._ready(kind, namespace) if labels is not None and template is not None else None
         if store is None or labels is None:
@@ -93,6 +96,12 @@ class WatchCache:
         return {"kind": f"{kind}List", "apiVersion": res.api_version,
                 "metadata": {"resourceVersion": store.resource_version},
                 "items": store.select(labels, template)}
+
+    async def about(self, namespace: str, objects: frozenset[tuple[str, str]], prefixes: list[str]
+                    ) -> list[Obj] | None:
+        """The shared (slimmed) Events about these objects, by the index; None to read live."""
+        store = await self._ready("Event", namespace)
+        return None if store is None else store.about(objects, prefixes)
 
     async def page(self, kind: str, namespace: str | None, *, order: str, descending: bool, page: int,
                    limit: int, match: Callable[[Obj], bool] | None) -> Page | None:
@@ -104,6 +113,8 @@ class WatchCache:
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         """A copy of the object from the store (a KubeError 404 if it is not there), or None to read live."""
+        if kind in INDEX_ONLY_KINDS:
+            return None
         store = await self._ready(kind, namespace)
         if store is None:
             return None

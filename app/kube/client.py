@@ -19,7 +19,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from app.kube.errors import KubeError
 from app.kube.resources import Resource, resource_for
-from app.kube.store import Page, page_of, selector_matcher, template_labels
+from app.kube.store import Page, is_about, page_of, selector_matcher, template_labels
 
 if TYPE_CHECKING:
     from app.kube.cache import WatchCache
@@ -261,6 +261,17 @@ class KubeGateway:
         if await self._cached(kind, namespace, actor, "watch") is None:
             await self.list(kind, namespace, actor=actor, label_selector=label_selector,
                             field_selector=field_selector, limit=1)
+
+    async def events_about(self, namespace: str, *, actor: Actor, objects: frozenset[tuple[str, str]],
+                           prefixes: list[str]) -> list[Obj]:
+        """Events about these (kind, name) objects, or about a Pod/ReplicaSet/ControllerRevision whose
+        name starts with one of `prefixes`. From the cache's index when it may answer; live, the list."""
+        cache = await self._cached("Event", namespace, actor, "list")
+        if cache is not None:
+            found = await cache.about(namespace, objects, prefixes)
+            if found is not None:
+                return found
+        return [e for e in await self.items("Event", namespace, actor=actor) if is_about(e, objects, prefixes)]
 
     async def items(self, kind: str, namespace: str | None, *, actor: Actor, **kw: Any) -> list[Obj]:
         return list((await self.list(kind, namespace, actor=actor, **kw)).get("items") or [])

@@ -4,7 +4,8 @@ Objects are decoded once, when their watch event arrives, and shared by every re
 change them (a `get` hands out a copy, since callers edit what they got; lists and pages hand out the
 shared objects, and `tests/kube/test_cache.py` checks that no page changes them). The indexes keep a
 read O(what it returns): by name, by creation time, and inverted indexes of labels and of pod
-template labels (a Service's pods and the workloads behind it, without scanning every pod).
+template labels (a Service's pods and the workloads behind it, without scanning every pod). Events are
+kept slimmed to what the pages show and indexed by the object they are about.
 """
 
 from __future__ import annotations
@@ -124,6 +125,39 @@ def page_of(items: Iterable[Obj], *, order: str, descending: bool, page: int, li
     return Page(found[start:start + limit], len(found), page, pages, resource_version)
 
 
+# -- events and the objects they are about ---------------------------------------------------------
+
+# A pod that crashed and was replaced, or a ReplicaSet, is found by its workload's name prefix.
+PREFIXED_KINDS = frozenset({"Pod", "ReplicaSet", "ControllerRevision"})
+_EVENT_FIELDS = ("type", "reason", "message", "note", "count", "series", "lastTimestamp", "eventTime",
+                 "firstTimestamp", "involvedObject", "regarding")
+
+
+def involved_object(event: Obj) -> tuple[str, str]:
+    """(kind, name) of what an Event is about (core/v1 `involvedObject`, events/v1 `regarding`)."""
+    obj = event.get("involvedObject") or event.get("regarding") or {}
+    return str(obj.get("kind", "")), str(obj.get("name", ""))
+
+
+def is_about(event: Obj, objects: frozenset[tuple[str, str]], prefixes: Iterable[str]) -> bool:
+    kind, name = involved_object(event)
+    return (kind, name) in objects or (kind in PREFIXED_KINDS and any(name.startswith(p) for p in prefixes))
+
+
+def _involved_key(event: Obj, name: str) -> tuple[str, str, str]:
+    kind, about = involved_object(event)
+    return about, kind, name
+
+
+def _slim_event(event: Obj) -> Obj:
+    """What the Events tab shows of an Event: a fraction of its memory in a project of thousands."""
+    meta = event.get("metadata") or {}
+    kept = {k: event[k] for k in _EVENT_FIELDS if k in event}
+    kept["metadata"] = {k: meta[k] for k in ("name", "namespace", "resourceVersion", "creationTimestamp")
+                        if k in meta}
+    return kept
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of decoded JSON (dicts, lists, scalars): a reader's own object to change."""
     if type(value) is dict:
@@ -212,6 +246,8 @@ class Store:
     by_created: list[tuple[str, str]] = field(default_factory=list)
     labels: _LabelIndex = field(default_factory=_LabelIndex)
     templates: _LabelIndex = field(default_factory=_LabelIndex)
+    # Events only: (object name, object kind, event name), sorted, for exact and prefix lookups.
+    involved: list[tuple[str, str, str]] = field(default_factory=list)
 
     # -- changes ---------------------------------------------------------------------------------
     def _entry(self, obj: Obj) -> _Entry | None:
@@ -219,6 +255,8 @@ class Store:
         if not meta.get("name"):
             return None
         meta.pop("managedFields", None)  # never shown, and most of an object's size
+        if self.kind == "Event":
+            obj = _slim_event(obj)
         if "kind" not in obj:  # list items come without them; a GET answers with them
             obj = {"kind": self.kind, "apiVersion": resource_for(self.kind).api_version, **obj}
         return _Entry(obj, dict(meta.get("labels") or {}), template_labels(obj), version_of(obj),
@@ -242,6 +280,8 @@ class Store:
         bisect.insort(self.by_created, (entry.created, name))
         self.labels.add(name, entry.labels)
         self.templates.add(name, entry.template)
+        if self.kind == "Event":
+            bisect.insort(self.involved, _involved_key(entry.obj, name))
 
     def remove(self, name: str, version: int = 0) -> None:
         """Forget an object; `version` 0 (unknown, e.g. a delete answered with a Status) always removes."""
@@ -262,6 +302,11 @@ class Store:
             del self.by_created[i]
         self.labels.drop(name, entry.labels)
         self.templates.drop(name, entry.template)
+        if self.kind == "Event":
+            key = _involved_key(entry.obj, name)
+            i = bisect.bisect_left(self.involved, key)
+            if i < len(self.involved) and self.involved[i] == key:
+                del self.involved[i]
 
     def fill(self, items: Iterable[Obj]) -> None:
         """Replace everything with a fresh list's items (indexes built once, not item by item)."""
@@ -277,6 +322,8 @@ class Store:
         for name, e in objects.items():
             self.labels.add(name, e.labels)
             self.templates.add(name, e.template)
+        if self.kind == "Event":
+            self.involved = sorted(_involved_key(e.obj, n) for n, e in objects.items())
         self.deleted.clear()
 
     def changed(self, obj: Obj | None = None) -> None:
@@ -299,6 +346,23 @@ class Store:
             if all(t(e.labels) for t in labels) and all(t(e.template) for t in template or ()):
                 out.append(e.obj)
         return out
+
+    def about(self, objects: frozenset[tuple[str, str]], prefixes: Iterable[str]) -> list[Obj]:
+        """The Events about `objects` (kind, name), or about a Pod/ReplicaSet named with one of `prefixes`:
+        O(what they find), by the index."""
+        found: set[str] = set()
+        for kind, name in objects:
+            i = bisect.bisect_left(self.involved, (name, kind, ""))
+            while i < len(self.involved) and self.involved[i][:2] == (name, kind):
+                found.add(self.involved[i][2])
+                i += 1
+        for prefix in prefixes:
+            i = bisect.bisect_left(self.involved, (prefix, "", ""))
+            while i < len(self.involved) and self.involved[i][0].startswith(prefix):
+                if self.involved[i][1] in PREFIXED_KINDS:
+                    found.add(self.involved[i][2])
+                i += 1
+        return [self.objects[n].obj for n in sorted(found)]
 
     def page(self, *, order: str, descending: bool, page: int, limit: int,
              match: Callable[[Obj], bool] | None) -> Page:

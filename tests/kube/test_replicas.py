@@ -159,3 +159,62 @@ async def test_two_replicas_share_sessions_and_creates_and_hand_the_lease_over(
 
 async def _holder_is(admin_kube: KubeGateway, pid: int) -> bool:
     return f"-{pid}-" in await _holder(admin_kube)
+
+
+async def test_a_sign_out_at_one_replica_ends_the_session_at_the_other_at_once(
+        replicas: list[Replica], demo: DemoProject, database_url: str) -> None:
+    """Each process keeps who a cookie is for a few seconds; on PostgreSQL a sign-out elsewhere reaches
+    it by NOTIFY at once (well inside those seconds), not when its entry expires."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several console processes need PostgreSQL (SQLite is the single-process default)")
+    first, second = replicas
+    at_first = _browser(first.url)
+    assert (await at_first.login(demo.operator.username)).status_code == 303
+    at_second = _browser(second.url, at_first.client.cookies)
+    at_second.csrf = at_first.csrf
+    assert (await at_second.get(f"{demo.base}/services")).status_code == 200  # now kept at the second
+
+    signed_out = time.monotonic()
+    assert (await at_first.post("/logout")).status_code == 303
+
+    async def refused() -> bool:
+        answer = await at_second.get(f"{demo.base}/services")
+        return answer.status_code in (302, 303, 401) and "/login" in answer.headers.get("location", "/login")
+    await eventually(refused, timeout=2.5)
+    assert time.monotonic() - signed_out < 4  # the kept entry (5 s) did not simply expire
+    await at_first.client.aclose()
+    await at_second.client.aclose()
+
+
+async def test_serve_with_two_workers(database_url: str, cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`dockyard serve --workers 2`: on SQLite a clear refusal; on PostgreSQL two processes answering."""
+    env = {**os.environ, "DOCKYARD_DATABASE_URL": database_url, "DOCKYARD_KUBECONFIG": str(cluster.console_kubeconfig),
+           "DOCKYARD_LOCAL_CLUSTER": "false", "DOCKYARD_FAST_PASSWORD_HASHING": "true", "DOCKYARD_LOG_JSON": "false",
+           "DOCKYARD_RECONCILE_INTERVAL_SECONDS": "0"}
+    port = _free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"]
+    if not database_url.startswith("postgresql"):
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and "need PostgreSQL" in done.stderr, done.stderr
+        return
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def workers() -> set[str]:
+            import re
+            return set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
+        await eventually(lambda: len(workers()) == 2, timeout=60)
+        async with httpx.AsyncClient() as c:
+            async def healthy() -> bool:
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await c.get(f"http://127.0.0.1:{port}/healthz", timeout=2)).status_code == 200
+                return False
+            await eventually(healthy, timeout=30)
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(20)
+        if proc.poll() is None:
+            proc.kill()

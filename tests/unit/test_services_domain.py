@@ -12,7 +12,7 @@ import pytest
 from app.domain import services as s
 from app.domain.errors import Invalid
 from app.kube.errors import KubeError
-from app.kube.store import Page, page_of, template_labels
+from app.kube.store import Page, Store, is_about, page_of, template_labels
 
 
 def svc(name: str = "web", *, created: str = "2024-01-01T00:00:00Z", spec: dict | None = None,
@@ -112,6 +112,10 @@ class CountingKube:
     async def items(self, kind: str, namespace: str, **kw: Any) -> list[dict]:
         return (await self.list(kind, namespace, **kw))["items"]
 
+    async def events_about(self, namespace: str, *, actor: Any, objects: frozenset, prefixes: list) -> list[dict]:
+        self.calls.append(("list", "Event"))
+        return [e for e in self.objects.get("Event", []) if is_about(e, objects, prefixes)]
+
     async def get(self, kind: str, namespace: str, name: str, **kw: Any) -> dict:
         self.calls.append(("get", kind))
         for obj in self.objects.get(kind, []):
@@ -208,14 +212,22 @@ def test_usage_formats() -> None:
     assert s.format_cpu(None) == s.format_memory(None) == "-"
 
 
-def test_events_of_the_service_its_workloads_and_pods_newest_first() -> None:
+async def test_events_of_the_service_its_workloads_and_pods_newest_first() -> None:
     def ev(kind: str, name: str, at: str, reason: str = "X") -> dict:
         return {"involvedObject": {"kind": kind, "name": name}, "reason": reason, "lastTimestamp": at, "count": 2}
     workloads = [s.WorkloadView("Deployment", "web-v1", 1, 1, "", [])]
     events = [ev("Service", "web", "2024-01-01T00:00:01Z"), ev("Deployment", "web-v1", "2024-01-01T00:00:03Z"),
               ev("ReplicaSet", "web-v1-5d9c", "2024-01-01T00:00:02Z"), ev("Pod", "web-v1-5d9c-old", "2024-01-01T00:00:05Z"),
               ev("Pod", "other-1", "2024-01-01T00:00:09Z"), ev("Service", "other", "2024-01-01T00:00:09Z")]
-    found = s.events_about(events, service="web", workloads=workloads, pods=["web-v1-5d9c-x1"])
+    store = Store("Event", "demo")
+    store.fill({**e, "metadata": {"name": f"e{i}", "resourceVersion": str(i + 1)}} for i, e in enumerate(events))
+
+    class Gateway:  # answers as the console's gateway does from the cache: by the index
+        async def events_about(self, namespace: str, *, actor: object, objects: frozenset, prefixes: list) -> list:
+            return store.about(objects, prefixes)
+
+    found = await s.events_about(Gateway(), "demo", actor=None, service="web",  # type: ignore[arg-type]
+                                 workloads=workloads, pods=["web-v1-5d9c-x1"])
     assert [(e.object_kind, e.object_name) for e in found] == [
         ("Pod", "web-v1-5d9c-old"), ("Deployment", "web-v1"), ("ReplicaSet", "web-v1-5d9c"), ("Service", "web")]
 

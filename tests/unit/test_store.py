@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.kube.store import Store, page_of, parse_selector, selector_matcher, template_labels
+from app.kube.store import Store, is_about, page_of, parse_selector, selector_matcher, template_labels
 
 NAMES = [f"svc-{i}" for i in range(12)]
 VALUES = ["a", "b", "c"]
@@ -96,3 +96,39 @@ def test_fill_replaces_everything_and_builds_the_indexes() -> None:
     assert [o["metadata"]["name"] for o in store.select(parse_selector("app=a") or [])] == ["p1", "p3", "p5"]
     first = store.page(order="created", descending=True, page=1, limit=2, match=None)
     assert [o["metadata"]["name"] for o in first.items] == ["p0", "p1"] and first.pages == 3
+
+
+OBJECTS = [("Service", "web"), ("Deployment", "web"), ("Pod", "web-5d-a"), ("ReplicaSet", "web-5d"),
+           ("Pod", "webby-1"), ("Service", "web-5d"), ("ControllerRevision", "web-7"), ("Pod", "db-0")]
+event_about_st = st.one_of(
+    st.tuples(st.just("put"), st.sampled_from(NAMES), st.sampled_from(OBJECTS)),
+    st.tuples(st.just("remove"), st.sampled_from(NAMES)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(event_about_st, max_size=40), st.sets(st.sampled_from(OBJECTS), max_size=3),
+       st.lists(st.sampled_from(["web-", "web", "db-", "nothing-"]), max_size=2), st.booleans())
+def test_events_by_the_object_they_are_about_are_what_a_scan_finds(
+        events: list[tuple[Any, ...]], objects: set[tuple[str, str]], prefixes: list[str], refill: bool) -> None:
+    store = Store("Event", "demo")
+    expected: dict[str, dict[str, Any]] = {}
+    for version, event in enumerate(events, start=1):
+        if event[0] == "put":
+            kind, about = event[2]
+            obj = {"metadata": {"name": event[1], "resourceVersion": str(version), "labels": {"a": "b"}},
+                   "involvedObject": {"kind": kind, "name": about, "uid": "u"}, "reason": "Started",
+                   "source": {"component": "kubelet"}}
+            store.put(obj)
+            expected[event[1]] = obj
+        else:
+            store.remove(event[1], version)
+            expected.pop(event[1], None)
+    if refill:
+        store.fill(list(expected.values()))
+    wanted = frozenset(objects)
+    want = sorted(n for n, o in expected.items() if is_about(o, wanted, prefixes))
+    got = store.about(wanted, prefixes)
+    assert [o["metadata"]["name"] for o in got] == want
+    # kept slimmed: what the Events tab shows, not the rest
+    assert all("source" not in o and "labels" not in o["metadata"] and o["reason"] == "Started" for o in got)
