@@ -73,6 +73,7 @@ from app.domain.service_rules import (
     check_exposure,
     check_pairs,
     check_sticky_session,
+    external_name_target_problem,
     parse_cause,
     row_dict,
 )
@@ -218,6 +219,9 @@ def external_name_problem(value: str) -> str | None:
         )
     if ":" in value:
         return _("Enter only the domain name, without a port; for example foo.bar.example.com.")
+    target = external_name_target_problem(value)
+    if target:
+        return target
     if any(c.isspace() for c in value):
         return _("The domain name cannot contain spaces.")
     name = value[:-1] if value.endswith(".") else value

@@ -8,6 +8,7 @@ from where the user is), and the length limit of annotation values (Specify Work
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from typing import Literal, Self
@@ -33,6 +34,8 @@ __all__ = [
     "check_exposure",
     "check_pairs",
     "check_sticky_session",
+    "external_name_target_problem",
+    "service_abuse",
     "parse_cause",
     "row_dict",
 ]
@@ -171,3 +174,49 @@ def parse_cause(cause: str) -> list[str | int]:
         value = plain or bracket
         parts.append(int(value) if value.isdigit() else value)
     return parts
+
+
+# ---------------------------------------------------------------------------------------------------
+# Services a tenant may not make: they would reach or intercept what is outside the project.
+
+# Names that resolve inside the cluster: `<svc>.<ns>.svc[...]`, `*.cluster.local`, `kubernetes.default...`.
+_INTERNAL_NAMES = frozenset({"kubernetes", "kubernetes.default", "kubernetes.default.svc"})
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def external_name_target_problem(value: str) -> str | None:
+    """Why an ExternalName Service may not point at `value` (a tenant's alias for another project's
+    Service, the API server, the node itself or the cloud's metadata address), or None."""
+    host = value.strip().lower().rstrip(".").strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        kind = _("a link-local address") if address.is_link_local else _("an IP address")
+        return _("An External Service cannot point at {what} ({host}): enter the domain name of a service "
+                 "outside the cluster.").format(what=kind, host=host)
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return _("An External Service cannot point at {host}: it is this machine, not an external service."
+                 ).format(host=host)
+    labels = host.split(".")
+    if (host in _INTERNAL_NAMES or host.startswith("kubernetes.default.") or "svc" in labels[1:]
+            or host == "cluster.local" or host.endswith(".cluster.local")):
+        return _("An External Service cannot point at {host}: it is a name inside the cluster. To reach a "
+                 "Service of this project, use its name directly.").format(host=host)
+    return None
+
+
+def service_abuse(obj: dict) -> list[tuple[tuple[str, ...], str]]:
+    """(field path, reason) for each part of a Service a project member may not set."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    found: list[tuple[tuple[str, ...], str]] = []
+    if spec.get("externalIPs"):
+        found.append((("spec", "externalIPs"), _(
+            "spec.externalIPs cannot be set: a Service with external IPs can take the traffic of any "
+            "address in the cluster (CVE-2020-8554). Use a NodePort or LoadBalancer Service instead.")))
+    if spec.get("type") == "ExternalName" and isinstance(spec.get("externalName"), str):
+        problem = external_name_target_problem(spec["externalName"])
+        if problem:
+            found.append((("spec", "externalName"), problem))
+    return found

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.manifests import plain_copy
 from app.domain.names import info_problems
+from app.domain.service_rules import external_name_target_problem
 from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
 from app.kube.client import Actor, KubeGateway
@@ -1160,6 +1161,8 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
         elif len(address) > 253 or not _DNS1123_SUBDOMAIN.match(address):
             errors["spec.externalName"] = _("Enter a domain name such as api.example.com (lowercase letters, numbers, "
                                             "hyphens and dots).")
+        elif problem := external_name_target_problem(address):
+            errors["spec.externalName"] = problem
         if errors:
             raise Invalid(next(iter(errors.values())), errors=errors)
         spec["externalName"] = address

@@ -46,6 +46,7 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 
 from app.domain.manifests import plain_copy
+from app.domain.service_rules import service_abuse
 from app.i18n import _
 
 try:  # libyaml: same grammar as go-yaml v2, and fast
@@ -943,6 +944,12 @@ class _Gate:
                 ("type",),
             )
             return
+        if kind == "Service":
+            refused = service_abuse(obj)
+            for path, message in refused:
+                report(message, path)
+            if refused:
+                return
         first = self.seen.get((kind, name))
         if first is not None:
             first_source, first_doc = first
