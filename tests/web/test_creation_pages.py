@@ -211,6 +211,9 @@ BAD_ADDRESSES = [
     ("api..example.com", "Invalid domain name"),
     ("a" * 64 + ".example.com", "at most 63 characters"),
     (".".join(["abcdefghij"] * 24), "at most 253 characters"),
+    ("kubernetes.default.svc.cluster.local", "inside the cluster"),  # an alias of the API server
+    ("web.other-project.svc", "inside the cluster"),
+    ("localhost", "this machine"),
 ]
 
 
