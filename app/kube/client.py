@@ -133,7 +133,7 @@ class KubeGateway:
         what = kw.get("what") or f"{method} {path}"
         resp = await self._send(method, path, actor=actor, **kw)
         raw = await self._read(resp, what)
-        return json.loads(raw) if raw else {}
+        return _decoded(raw, what) if raw else {}
 
     def _stream_timeout(self, idle: float) -> aiohttp.ClientTimeout:
         """For a response read as it arrives: no total, each read waits at most `idle` seconds."""
@@ -388,7 +388,7 @@ class KubeGateway:
         try:
             async for line in self._lines(resp, f"watch {path}", idle):
                 if line.strip():
-                    yield json.loads(line)
+                    yield _decoded(line, f"watch {path}")
         finally:
             resp.release()
 
@@ -443,6 +443,19 @@ class KubeGateway:
         """A plain-text endpoint such as `/readyz` or `/healthz`."""
         resp = await self._send("GET", path, actor=actor, timeout=timeout)
         return (await self._read(resp, f"GET {path}")).decode("utf-8", "replace")
+
+
+def _decoded(raw: bytes, what: str) -> Obj:
+    """The JSON object the API server answered; anything else is a KubeError, never a crash."""
+    try:
+        found = json.loads(raw)
+    except ValueError as e:  # also UnicodeDecodeError
+        first = raw.lstrip()[:1]
+        shape = "HTML" if first == b"<" else "cut off" if first in (b"{", b"[") else "not JSON"
+        raise KubeError.unreadable(what, f"{shape}, {len(raw)} bytes: {e.__class__.__name__}") from None
+    if not isinstance(found, dict):
+        raise KubeError.unreadable(what, f"a JSON {type(found).__name__}, not an object")
+    return found
 
 
 def resource(kind: str) -> Resource:

@@ -75,5 +75,11 @@ class KubeError(Exception):
         return cls(0, "Timeout", f"The Kubernetes API did not answer {what} within {seconds:g} s.")
 
     @classmethod
+    def unreadable(cls, what: str, detail: str) -> "KubeError":
+        """A 2xx answer that is not a whole JSON object (a proxy's HTML page, a cut-off body)."""
+        return cls(0, "Unreadable", f"The Kubernetes API answered {what} with something that is not a "
+                                    f"Kubernetes object ({detail}). A proxy in between may have answered instead.")
+
+    @classmethod
     def unreachable(cls, what: str, detail: str) -> "KubeError":
         return cls(0, "Unreachable", f"The Kubernetes API could not be reached for {what}: {detail}")

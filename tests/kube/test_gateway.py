@@ -240,3 +240,38 @@ async def test_an_impersonated_project_admin_adds_members_but_cannot_escalate(co
     with pytest.raises(KubeError) as err:
         await console_kube.delete("Namespace", None, namespace, actor=admin)
     assert err.value.forbidden
+
+
+@pytest.fixture
+async def garbling_server() -> AsyncIterator[tuple[int, list[bytes]]]:
+    """An HTTP server answering 200 with whatever body the test puts first in the list."""
+    bodies: list[bytes] = [b"<html><body>Proxy login</body></html>"]
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = bodies[0]
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1], bodies
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.mark.parametrize("body", [b"<html><body>Proxy login</body></html>", b'{"kind": "ConfigMap", "metad',
+                                  b"\xff\xfe not utf-8", b'["a", "list"]'])
+async def test_an_answer_that_is_not_a_kubernetes_object_is_a_clear_error(
+        garbling_server: tuple[int, list[bytes]], body: bytes) -> None:
+    port, bodies = garbling_server
+    bodies[0] = body
+    gw = KubeGateway(ApiClient(configuration=Configuration(host=f"http://127.0.0.1:{port}")), timeout=2)
+    try:
+        with pytest.raises(KubeError) as err:
+            await gw.get("ConfigMap", "default", "x", actor=CONSOLE)
+        assert err.value.status == 0 and err.value.reason == "Unreadable"
+        assert "not a Kubernetes object" in err.value.message
+    finally:
+        await gw.close()
