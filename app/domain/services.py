@@ -28,7 +28,7 @@ from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
 from app.kube.client import Actor, KubeGateway
 from app.kube.errors import KubeError
-from app.kube.store import involved_object, page_of
+from app.kube.store import TextMatch, involved_object, page_of
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -373,25 +373,26 @@ class ServicePage:
     resource_version: str  # of the list: where the live watch starts
 
 
+def service_search_text(svc: Mapping[str, Any]) -> str:
+    """What the list's name search looks in: the name and the alias, in lower case."""
+    return f"{_meta(svc).get('name', '')}\n{_annotations(svc).get(ALIAS, '')}".lower()
+
+
 def service_matcher(query: ListQuery) -> Callable[[Mapping[str, Any]], bool] | None:
-    """The list's search (name: in the name or alias; app: in the app labels), None when there is none."""
+    """The list's search (name: in the name or alias; app: in the app labels), None when there is none.
+    The name search is a TextMatch: the watch cache keeps each Service's search text."""
     name, app = query.name.lower(), query.app.lower()
     if not (name or app):
         return None
 
-    def match(svc: Mapping[str, Any]) -> bool:
-        if name:
-            meta = _meta(svc)
-            if name not in meta.get("name", "").lower() and name not in _annotations(svc).get(ALIAS, "").lower():
-                return False
-        if app:
-            labels = _labels(svc)
-            values = [labels.get(k, "") for k in ("app", "app.kubernetes.io/name", "app.kubesphere.io/instance")]
-            if not any(app in v.lower() for v in values if v):
-                return False
-        return True
+    def app_match(svc: Mapping[str, Any]) -> bool:
+        labels = _labels(svc)
+        values = [labels.get(k, "") for k in ("app", "app.kubernetes.io/name", "app.kubesphere.io/instance")]
+        return any(app in v.lower() for v in values if v)
 
-    return match
+    if name:
+        return TextMatch(service_search_text, name, app_match if app else None)  # type: ignore[arg-type]
+    return app_match
 
 
 def list_order(query: ListQuery) -> tuple[str, bool]:

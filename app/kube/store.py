@@ -116,6 +116,19 @@ def clamp_page(total: int, page: int, limit: int) -> tuple[int, int, int]:
     return page, pages, (page - 1) * limit
 
 
+@dataclass(frozen=True)
+class TextMatch:
+    """A search for `needle` in a text derived from each object by `text` (a module-level function:
+    the store keeps each object's text with it, derived once per object version), and `rest`, if any."""
+
+    text: Callable[[Obj], str]
+    needle: str
+    rest: Callable[[Obj], bool] | None = None
+
+    def __call__(self, obj: Obj) -> bool:
+        return self.needle in self.text(obj) and (self.rest is None or self.rest(obj))
+
+
 def page_of(items: Iterable[Obj], *, order: str, descending: bool, page: int, limit: int,
             match: Callable[[Obj], bool] | None, resource_version: str) -> Page:
     """A page cut from a whole list (a live read): the same order and clamping as the store's pages."""
@@ -189,6 +202,13 @@ class _Entry:
     template: Labels
     version: int
     created: str
+    texts: dict[Callable[[Obj], str], str] = field(default_factory=dict)  # TextMatch texts, derived once
+
+    def text(self, derive: Callable[[Obj], str]) -> str:
+        found = self.texts.get(derive)
+        if found is None:
+            found = self.texts[derive] = derive(self.obj)
+        return found
 
 
 class _LabelIndex:
@@ -379,6 +399,11 @@ class Store:
             return Page([self.objects[n].obj for n in chosen], total, page, pages, self.resource_version)
         ordered = reversed(keys) if descending else iter(keys)
         names = (k[1] for k in ordered) if order == "created" else ordered
-        found = [self.objects[n].obj for n in names if match(self.objects[n].obj)]
+        if isinstance(match, TextMatch):  # the texts kept with the objects: no re-deriving per read
+            derive, needle, rest = match.text, match.needle, match.rest
+            entries = (self.objects[n] for n in names)
+            found = [e.obj for e in entries if needle in e.text(derive) and (rest is None or rest(e.obj))]
+        else:
+            found = [self.objects[n].obj for n in names if match(self.objects[n].obj)]
         page, pages, start = clamp_page(len(found), page, limit)
         return Page(found[start:start + limit], len(found), page, pages, self.resource_version)
