@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import follow_notifications, new_engine, new_sessionmaker
-from app.deps import CsrfFailed, NotAuthenticated, verify_csrf
+from app.deps import CsrfFailed, NotAuthenticated, session_cookie_name, verify_csrf
 from app.domain import rbac, recent
 from app.domain.errors import DomainError
 from app.domain.leader import Leadership
@@ -25,7 +25,7 @@ from app.fairness import FairShare
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.kube.holder import GatewayHolder
-from app.middleware import WebMiddleware
+from app.middleware import BodyLimit, WebMiddleware
 from app.settings import ROOT, Settings, get_settings
 from app.templating import Renderer, is_partial
 
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
         app.state.kube = kube
     app.state.renderer = Renderer(reload=settings.template_reload)
     app.add_middleware(FairShare, limit=settings.session_concurrency)  # inside: its 429 gets the headers
+    app.add_middleware(BodyLimit, session_cookies=(session_cookie_name(settings),))  # inside: headers, locale
     app.add_middleware(WebMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
 
@@ -133,6 +134,9 @@ async def _audit_refusal(request: Request, reason: str) -> None:
     from app.domain import audit
 
     signed = getattr(request.state, "signed", None)
+    if signed is None:  # nobody to hold to account: anonymous noise must not fill the audit log
+        log.info("refused an anonymous %s %s: %s", request.method, request.url.path[:200], reason[:200])
+        return
     scope = getattr(request.state, "audit_scope", None) or _scope_from_path(request.url.path)
     try:
         await audit.record(request.app.state.sessionmaker, audit.AuditEntry(

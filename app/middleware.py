@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, locale, security headers (CSP, no-store), and access logging."""
+"""Pure ASGI middleware: request id, locale, security headers (CSP, no-store), access logging, body caps."""
 
 from __future__ import annotations
 
@@ -75,3 +75,75 @@ class WebMiddleware:
             if not path.startswith("/static/"):
                 log.debug("%s %s %s %.1fms rid=%s", scope.get("method"), path, status_holder["status"],
                           (time.perf_counter() - started) * 1000, request_id)
+
+
+# Bodies are capped before anything reads them: a form, even with the YAML gate's 256 KiB text and the
+# wizard's 256 KiB draft, fits in 1 MiB; without a session cookie only the sign-in form can be meant.
+MAX_BODY = 1024 * 1024
+MAX_ANONYMOUS_BODY = 16 * 1024
+
+
+class BodyLimit:
+    """413 for a body over the cap: at once when Content-Length says so, else as soon as the bytes that
+    arrive pass it (a chunked body is never read whole first)."""
+
+    def __init__(self, app: ASGIApp, *, session_cookies: tuple[str, ...]) -> None:
+        self.app = app
+        self.session_cookies = tuple(f"{name}=" for name in session_cookies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        cookie = headers.get(b"cookie", b"").decode("latin-1")
+        cap = MAX_BODY if any(name in cookie for name in self.session_cookies) else MAX_ANONYMOUS_BODY
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = 0
+        if declared > cap:
+            await _too_large(send, cap)
+            return
+        seen = 0
+        exceeded = False
+        answered = False
+
+        async def counted() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > cap:
+                    exceeded = True
+                    raise _TooLarge()
+            return message
+
+        async def tracked(message: Message) -> None:
+            # Whatever the app made of the cut body (FastAPI answers its own 400), the user gets the 413.
+            nonlocal answered
+            if exceeded:
+                if not answered:
+                    answered = True
+                    await _too_large(send, cap)
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            pass
+        if exceeded and not answered:
+            await _too_large(send, cap)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, cap: int) -> None:
+    body = i18n._("The request is too large (at most {size} KiB).").format(size=cap // 1024).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
