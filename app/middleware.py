@@ -77,9 +77,10 @@ class WebMiddleware:
                           (time.perf_counter() - started) * 1000, request_id)
 
 
-# Bodies are capped before anything reads them: a form, even with the YAML gate's 256 KiB text and the
-# wizard's 256 KiB draft, fits in 1 MiB; without a session cookie only the sign-in form can be meant.
-MAX_BODY = 1024 * 1024
+# Bodies are capped before anything reads them. Without a session cookie only the sign-in form can be
+# meant. Signed in, the cap leaves room for the YAML gate to answer an over-large paste or upload (its own
+# cap is 256 KiB) with its message in the form, rather than a bare 413.
+MAX_BODY = 16 * 1024 * 1024
 MAX_ANONYMOUS_BODY = 16 * 1024
 
 

@@ -1,4 +1,4 @@
-"""Limits before work: bodies are capped before anything reads them (16 KiB without a session, 1 MiB
+"""Limits before work: bodies are capped before anything reads them (16 KiB without a session, 16 MiB
 with one), and nobody signed in leaves rows in the audit log."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ async def test_a_big_anonymous_body_is_refused_before_it_is_read(tenants: Tenant
     assert sent * 1024 <= MAX_ANONYMOUS_BODY + 2 * 1024  # stopped reading at the cap, not at the end
 
 
-async def test_a_signed_in_body_over_a_mebibyte_is_refused(demo: DemoProject, tenants: Tenants) -> None:
+async def test_a_signed_in_body_over_the_cap_is_refused(demo: DemoProject, tenants: Tenants) -> None:
     b = await tenants.browser(demo.operator)
     url = f"{demo.base}/services/-/new/yaml"
     answer = await b.post(url, {"yaml": "a" * (MAX_BODY + 1)})
