@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.access import Permission, WorkspaceAccess, platform_can
-from app.domain.errors import Forbidden, Invalid, NotFound
+from app.domain.errors import DomainError, Forbidden, Invalid, NotFound
 from app.domain.names import dns1123_label_problem, info_problems
 from app.i18n import _
 from app.models import Project, ProjectMember, User, Workspace, WorkspaceMember, WorkspaceRole
@@ -73,6 +73,26 @@ async def list_members(session: AsyncSession, ws: Workspace) -> list[WorkspaceMe
     ))
 
 
+async def _lock_members(session: AsyncSession, ws: Workspace) -> None:
+    """Serialize membership changes of one workspace until the transaction ends: a no-op UPDATE of its
+    row takes PostgreSQL's row lock (a concurrent change waits, then counts what was committed) and
+    SQLite's write lock (the statement opens the transaction, so no older snapshot is kept). A refusal
+    ends the transaction at once: the refusal's audit row is written by another session."""
+    await session.execute(update(Workspace).where(Workspace.id == ws.id).values(name=Workspace.name))
+
+
+async def _still_manages(session: AsyncSession, access: WorkspaceAccess, ws: Workspace) -> None:
+    """Take the lock, then check the actor's role again: another admin may have removed them meanwhile."""
+    await _lock_members(session, ws)
+    if access.user.is_platform_admin:
+        return
+    role = await session.scalar(select(WorkspaceMember.role).where(
+        WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == access.user.id))
+    if role != WorkspaceRole.admin:
+        await session.commit()
+        raise Forbidden(_("Only a workspace administrator can manage members."))
+
+
 def _parse_role(role: str) -> WorkspaceRole:
     try:
         return WorkspaceRole(role)
@@ -81,6 +101,7 @@ def _parse_role(role: str) -> WorkspaceRole:
 
 
 async def _admin_count(session: AsyncSession, ws: Workspace) -> int:
+    """Call under `_lock_members`, so two admins removing each other at once cannot both see two."""
     return int(await session.scalar(
         select(func.count()).select_from(WorkspaceMember).where(
             WorkspaceMember.workspace_id == ws.id, WorkspaceMember.role == WorkspaceRole.admin)
@@ -92,6 +113,16 @@ async def set_member(session: AsyncSession, *, access: WorkspaceAccess, ws: Work
     if not access.can(Permission.manage_workspace_members):
         raise Forbidden(_("Only a workspace administrator can manage members."))
     new_role = _parse_role(role)
+    await _still_manages(session, access, ws)
+    try:
+        return await _set_member_locked(session, access=access, ws=ws, username=username, new_role=new_role)
+    except DomainError:
+        await session.commit()  # nothing was changed: end the transaction so the lock goes (objects stay loaded)
+        raise
+
+
+async def _set_member_locked(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str,
+                             new_role: WorkspaceRole) -> WorkspaceMember:
     user = await session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
         raise Invalid(_("User {name} does not exist.").format(name=username), field="username")
@@ -115,6 +146,15 @@ async def remove_member(session: AsyncSession, *, access: WorkspaceAccess, ws: W
     """Remove a user from the workspace and from every project in it."""
     if not access.can(Permission.manage_workspace_members):
         raise Forbidden(_("Only a workspace administrator can manage members."))
+    await _still_manages(session, access, ws)
+    try:
+        await _remove_member_locked(session, access=access, ws=ws, username=username)
+    except DomainError:
+        await session.commit()
+        raise
+
+
+async def _remove_member_locked(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str) -> None:
     user = await session.scalar(select(User).where(User.username == username))
     member = user and await session.scalar(
         select(WorkspaceMember).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
