@@ -134,6 +134,53 @@ def demo_seed() -> None:
     _print_passwords(asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"))))
 
 
+@main.group("pod-security")
+def pod_security() -> None:
+    """The projects' Pod Security levels."""
+
+
+async def _pod_security_report(kubeconfig: str | None, level: str | None) -> list[str]:
+    from sqlalchemy import select
+
+    from app.domain import project_security
+    from app.kube.client import CONSOLE
+    from app.kube.config import new_gateway
+    from app.models import Project
+
+    settings = get_settings()
+    kube = await new_gateway(kubeconfig, settings.context, timeout=settings.kube_timeout_seconds)
+
+    async def run(session):  # type: ignore[no-untyped-def]
+        lines = []
+        for project in await session.scalars(select(Project).order_by(Project.name)):
+            judged = project_security.parse_level(level) if level else project_security.level_of(project)
+            found = await project_security.report(kube, project.name, judged, actor=CONSOLE)
+            lines.append(f"{project.name} ({judged.value}): " + (f"{len(found)} workload(s) do not meet it"
+                                                                 if found else "every workload meets it"))
+            for f in found:
+                lines.extend(f"  {f.kind} {f.name}: {v.control}: {v.message}" for v in f.violations)
+        return lines
+    try:
+        return await _with_session(run)
+    finally:
+        await kube.close()
+
+
+@pod_security.command("report")
+@click.option("--level", type=click.Choice(["privileged", "baseline", "restricted"]), default=None,
+              help="Judge every project at this level instead of its own (e.g. before tightening).")
+def pod_security_report(level: str | None) -> None:
+    """List the workloads that do not meet their project's level (after the upgrade: baseline)."""
+    from app.kube.errors import KubeError
+
+    kubeconfig = resolve_cluster(start_local=False)
+    try:
+        lines = asyncio.run(_pod_security_report(kubeconfig, level))
+    except KubeError as e:
+        raise click.ClickException(f"the cluster did not answer: {e}") from None
+    click.echo("\n".join(lines) or "no projects")
+
+
 @main.group()
 def cluster() -> None:
     """The local Kubernetes control plane for development and tests."""

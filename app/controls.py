@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import Undefined
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from app.i18n import _
 
@@ -98,25 +98,40 @@ def select(name: Any, label: Any, options: Any, value: Any, errors: Any, help: A
     )
 
 
-def checkbox(name: Any, label: Any, value: Any, errors: Any, help: Any = "") -> Markup:
+def _why_not(fid: str, reason: Any) -> tuple[str, str]:
+    """The attributes and the note of a control that is shown but cannot be used, and why."""
+    if not reason:
+        return "", ""
+    return (f' disabled aria-describedby="{fid}-why"',
+            f'<span class="help disabled-why" id="{fid}-why">{_esc(reason)}</span>')
+
+
+def checkbox(name: Any, label: Any, value: Any, errors: Any, help: Any = "", disabled_reason: Any = "") -> Markup:
+    """`disabled_reason`: shown beside a box that cannot be ticked. A ticked box stays usable (it would
+    not be posted if disabled, and the value would be lost silently): its error says what to do."""
     fid = _esc(field_id(name))
     err = errors.get(name) if errors else None
     checked = " checked" if value in TRUE_VALUES else ""
+    off, why = _why_not(fid, "" if checked else disabled_reason)
     return Markup(
         f'<div class="field" id="{fid}-field">\n'
         f'  <label class="switch"><input type="checkbox" id="{fid}" name="{_esc(name)}" value="on"{checked}'
-        f'{_invalid(fid, err)}> {_esc(label)}</label>{_tail(fid, err, help)}\n</div>'
+        f'{_invalid(fid, err)}{off}> {_esc(label)}</label>{why}{_tail(fid, err, help)}\n</div>'
     )
 
 
-def act(value: Any, label: Any, cls: Any = "", id: Any = None, title: Any = "") -> Markup:  # noqa: A002
-    """A submit button of the wizard form: the server acts on its value."""
+def act(value: Any, label: Any, cls: Any = "", id: Any = None, title: Any = "",  # noqa: A002
+        disabled_reason: Any = "") -> Markup:
+    """A submit button of the wizard form: the server acts on its value. With `disabled_reason` it is
+    shown disabled, the reason beside it (what the project does not allow, not hidden)."""
     attrs = f' class="{_esc(cls)}"' if cls else ""
     if id:
         attrs += f' id="{_esc(id)}"'
     if title:
         attrs += f' title="{_esc(title)}" aria-label="{_esc(title)}"'
-    return Markup(f'<button type="submit" name="action" value="{_esc(_text(value))}"{attrs}>{_esc(label)}</button>')
+    off, why = _why_not(_esc(id or field_id(value)), disabled_reason)
+    return Markup(f'<button type="submit" name="action" value="{_esc(_text(value))}"{attrs}{off}>'
+                  f'{_esc(label)}</button>{why}')
 
 
 def message(name: Any, errors: Any) -> Markup:

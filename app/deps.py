@@ -16,10 +16,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import auth as auth_domain
+from app.domain import project_security
 from app.domain import projects as projects_domain
 from app.domain import workspaces as workspaces_domain
 from app.domain.access import Permission, ProjectAccess, WorkspaceAccess, platform_can
 from app.domain.errors import Forbidden
+from app.domain.pod_security import Level
 from app.domain.recent import Recent
 from app.i18n import _
 from app.kube.client import Actor, KubeGateway
@@ -185,6 +187,11 @@ class ProjectCtx:
     @property
     def can_edit(self) -> bool:
         return self.access.can(Permission.edit_resources)
+
+    @property
+    def pod_security(self) -> Level:
+        """The level every pod this request sends must meet (from the project's row, never a form)."""
+        return project_security.level_of(self.project)
 
 
 async def release_connection(session: AsyncSession) -> None:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import follow_notifications, new_engine, new_sessionmaker
 from app.deps import CsrfFailed, NotAuthenticated, session_cookie_name, verify_csrf
-from app.domain import rbac, recent
+from app.domain import project_security, rbac, recent
 from app.domain.errors import DomainError
 from app.domain.leader import Leadership
 from app.domain.passwords import use_fast_hashing
@@ -25,18 +25,22 @@ from app.fairness import FairShare
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.kube.holder import GatewayHolder
-from app.middleware import BodyLimit, WebMiddleware
+from app.middleware import BodyLimit, PageDeadline, WebMiddleware
+from app.quiet_log import QuietLog
 from app.settings import ROOT, Settings, get_settings
 from app.templating import Renderer, is_partial
 
 log = logging.getLogger("dockyard")
+anonymous_refusals = QuietLog(log)
 
 
 async def _reconcile(app: FastAPI) -> None:
-    """Repair RoleBindings (drift, tampering, missed updates): the leader's background work."""
+    """Repair RoleBindings and the namespaces' Pod Security labels (drift, tampering, missed updates,
+    projects made before levels existed): the leader's background work."""
     kube = await app.state.kube.get()
     async with app.state.sessionmaker() as session:
         await rbac.reconcile_all(session, kube)
+        await project_security.label_all(session, kube)
 
 
 def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None = None,
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, *, kube: GatewayHolder | None =
         app.state.kube = kube
     app.state.renderer = Renderer(reload=settings.template_reload)
     app.add_middleware(FairShare, limit=settings.session_concurrency)  # inside: its 429 gets the headers
+    app.add_middleware(PageDeadline, seconds=settings.page_deadline_seconds)
     app.add_middleware(BodyLimit, session_cookies=(session_cookie_name(settings),))  # inside: headers, locale
     app.add_middleware(WebMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
@@ -135,7 +140,8 @@ async def _audit_refusal(request: Request, reason: str) -> None:
 
     signed = getattr(request.state, "signed", None)
     if signed is None:  # nobody to hold to account: anonymous noise must not fill the audit log
-        log.info("refused an anonymous %s %s: %s", request.method, request.url.path[:200], reason[:200])
+        anonymous_refusals.warning("anonymous refusal", "refused an anonymous %s %r: %s", request.method,
+                                   request.url.path[:200], reason[:200])
         return
     scope = getattr(request.state, "audit_scope", None) or _scope_from_path(request.url.path)
     try:

@@ -1,8 +1,10 @@
-"""Pure ASGI middleware: request id, locale, security headers (CSP, no-store), access logging, body caps."""
+"""Pure ASGI middleware: request id, locale, security headers (CSP, no-store), access logging, body caps,
+the page's deadline for cluster calls."""
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from http.cookies import SimpleCookie
@@ -10,6 +12,7 @@ from http.cookies import SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
+from app.kube.breaker import page_deadline
 
 log = logging.getLogger("dockyard.http")
 
@@ -78,10 +81,13 @@ class WebMiddleware:
 
 
 # Bodies are capped before anything reads them. Without a session cookie only the sign-in form can be
-# meant. Signed in, the cap leaves room for the YAML gate to answer an over-large paste or upload (its own
-# cap is 256 KiB) with its message in the form, rather than a bare 413.
+# meant. Signed in: a form at most 1 MiB, except on the pages that take YAML (pasted or uploaded: Edit by
+# YAML, the wizard's Edit Mode, Edit YAML), which leave room for the YAML gate to answer an over-large
+# text (its own cap is 256 KiB) with its message in the form, not a bare 413.
 MAX_BODY = 16 * 1024 * 1024
+MAX_FORM_BODY = 1024 * 1024
 MAX_ANONYMOUS_BODY = 16 * 1024
+YAML_ROUTES = re.compile(r"/workspaces/[^/]+/projects/[^/]+/services/(?:-/new/(?:yaml|stateless|stateful)|[^/]+/yaml)")
 
 
 class BodyLimit:
@@ -98,7 +104,10 @@ class BodyLimit:
             return
         headers = dict(scope.get("headers", []))
         cookie = headers.get(b"cookie", b"").decode("latin-1")
-        cap = MAX_BODY if any(name in cookie for name in self.session_cookies) else MAX_ANONYMOUS_BODY
+        if not any(name in cookie for name in self.session_cookies):
+            cap = MAX_ANONYMOUS_BODY
+        else:
+            cap = MAX_BODY if YAML_ROUTES.fullmatch(str(scope.get("path", ""))) else MAX_FORM_BODY
         try:
             declared = int(headers.get(b"content-length", b"0"))
         except ValueError:
@@ -148,3 +157,23 @@ async def _too_large(send: Send, cap: int) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+# Responses that stream for as long as the user watches (live updates, followed logs, downloads).
+STREAM_SUFFIXES = ("/watch", "/logs/stream", "/logs/download")
+
+
+class PageDeadline:
+    """One deadline for all the cluster calls a page makes, so a slow API server costs a page at most
+    `seconds` however many calls it needs (each call waits only for what is left)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).endswith(STREAM_SUFFIXES):
+            await self.app(scope, receive, send)
+            return
+        with page_deadline(self.seconds):
+            await self.app(scope, receive, send)

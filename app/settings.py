@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Behind HTTPS the session cookie is marked Secure (and named __Host-...).
     secure_cookies: bool = False
     kube_timeout_seconds: float = 10.0
+    # All the cluster calls of one page together (app.kube.breaker.page_deadline); streams are exempt.
+    page_deadline_seconds: float = 15.0
     # Serve the pages' reads from watches (app.kube.cache); each user's read is still authorized by
     # the cluster (an access review as that user, kept `access_review_seconds`).
     watch_cache: bool = True

@@ -9,11 +9,11 @@ from typing import Any
 
 import jinja2
 import jinja2.ext
-from jinja2.lexer import Token, TokenStream
-from markupsafe import Markup
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from jinja2.lexer import Token, TokenStream
 from jinja2_fragments import render_block
+from markupsafe import Markup
 
 from app import i18n
 from app.controls import CONTROLS

@@ -12,7 +12,7 @@ import traceback
 from bench import report
 from bench.common import Figure, log, open_bench
 
-ALL = ("p1", "p2", "p3", "p4", "p5", "p6")
+ALL = ("p1", "p2", "p3", "p4", "p5", "p6")  # p7 (a team on a big project, ~40 min) only when named
 TITLES = {
     "p1": "page overhead",
     "p2": "create",
@@ -20,6 +20,7 @@ TITLES = {
     "p4": "concurrency (100 sessions)",
     "p5": "weight of the wizard's first load",
     "p6": "cost growth (100 / 1,000 / 10,000 Services)",
+    "p7": "a team's load (100 sessions on 1,000 and 10,000 Services)",
 }
 SETTINGS = (
     "BENCH_ITERATIONS",
@@ -30,13 +31,19 @@ SETTINGS = (
     "BENCH_P4_SESSIONS",
     "BENCH_P4_THINK",
     "BENCH_P6_SIZES",
+    "BENCH_P7_SIZES",
+    "BENCH_P7_SECONDS",
+    "BENCH_P7_SESSIONS",
+    "BENCH_P7_THINK",
+    "BENCH_SERVER_WORKERS",
 )
 
 
 async def main(selected: list[str], record: bool) -> int:
-    from bench import p1_pages, p2_create, p3_scale, p4_concurrency, p5_weight, p6_growth
+    from bench import p1_pages, p2_create, p3_scale, p4_concurrency, p5_weight, p6_growth, p7_team
 
-    modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight, "p6": p6_growth}
+    modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight, "p6": p6_growth,
+               "p7": p7_team}
     figures: list[Figure] = []
     failed = False
     load_before = os.getloadavg()
@@ -79,15 +86,16 @@ async def main(selected: list[str], record: bool) -> int:
 def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "benchmarks", nargs="*", metavar="pN", help="which to run (p1 ... p5); all when none is named"
+        "benchmarks", nargs="*", metavar="pN", help="which to run (p1 ... p7); p1-p6 when none is named"
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.benchmarks = [b.lower() for b in args.benchmarks]
-    unknown = [b for b in args.benchmarks if b not in ALL]
+    known = (*ALL, "p7")
+    unknown = [b for b in args.benchmarks if b not in known]
     if unknown:
-        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(ALL)}")
-    selected = [b for b in ALL if b in (args.benchmarks or ALL)]
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
+    selected = [b for b in known if b in (args.benchmarks or ALL)]
     return asyncio.run(main(selected, record=not args.no_record))
 
 

@@ -29,7 +29,14 @@ from app.domain.access import WorkspaceAccess  # noqa: E402
 from app.kube.client import CONSOLE, KubeGateway  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import (  # noqa: E402
-    PlatformRole, Project, ProjectMember, ProjectRole, User, Workspace, WorkspaceMember, WorkspaceRole,
+    PlatformRole,
+    Project,
+    ProjectMember,
+    ProjectRole,
+    User,
+    Workspace,
+    WorkspaceMember,
+    WorkspaceRole,
 )
 from app.settings import Settings  # noqa: E402
 
@@ -189,6 +196,17 @@ class Tenants:
             project = await projects_domain.create_project(s, self.kube, ws=ws, access=access, name=name)
         await self.cluster_grants(project, creator)
         return project
+
+    async def pod_security(self, project: Project, level: str) -> None:
+        """Give the project a Pod Security level as a platform admin would (row and namespace labels)."""
+        from app.domain import project_security
+
+        async with self._session() as s:
+            row = await s.get(Project, project.id)
+            row.pod_security = level  # type: ignore[union-attr]
+            await s.commit()
+        project.pod_security = level
+        await project_security.apply_labels(self.kube, project)
 
     async def project_member(self, project: Project, user: User, role: ProjectRole) -> None:
         from app.domain import rbac

@@ -74,6 +74,7 @@ class ProjectAccess:
     user: User
     role: ProjectRole | None  # effective role; None means the project is invisible (404)
     member_role: ProjectRole | None = None  # the user's own project membership, if any
+    workspace_role: WorkspaceRole | None = None  # their role in the project's workspace, if any
 
     def can(self, perm: Permission) -> bool:
         r = self.role

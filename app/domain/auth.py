@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.passwords import verify_password
 from app.models import AuthSession, LoginFailure, User
 from app.models.base import utcnow
+from app.quiet_log import QuietLog
 from app.settings import Settings
+
+failures = QuietLog(logging.getLogger("dockyard.auth"))
 
 
 def _digest(token: str) -> str:
@@ -69,6 +73,10 @@ async def authenticate(
     if not ok or user is None or user.disabled:
         session.add(LoginFailure(username=username[:63], ip=ip[:64]))
         await session.commit()
+        # An unknown name is not written down: it is often a password typed in the wrong field. A known
+        # one is quoted (%r), so a name cannot forge a log line.
+        who = repr(username[:63]) if user is not None else f"an unknown name ({len(username)} characters)"
+        failures.warning("failed sign-in", "failed sign-in for %s from %s", who, ip[:64])
         return None
     await session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.ip == ip))
     token = secrets.token_urlsafe(32)

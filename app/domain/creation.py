@@ -12,6 +12,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.pod_security import Level, violations
 from app.domain.schema_check import SchemaIndex
 from app.i18n import _
 from app.kube.client import CONSOLE, Actor, KubeGateway
@@ -55,6 +56,8 @@ class CreateOutcome:
     created: list[tuple[str, str]] = field(default_factory=list)
     problems: list[ObjectProblem] = field(default_factory=list)
     rolled_back: list[tuple[str, str]] = field(default_factory=list)
+    # (kind, name, uid) of objects whose create answer was lost, found on the server by reading them back
+    read_back: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -78,8 +81,27 @@ def ordered(objects: list[Obj]) -> list[Obj]:
     return sorted(objects, key=lambda o: ORDER.get(o.get("kind", ""), 2))
 
 
-async def dry_run_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj]) -> list[ObjectProblem]:
-    """Ask the API server to validate every object (dryRun=All), as the user, without creating anything."""
+def pod_security_problems(objects: list[Obj], level: Level) -> list[ObjectProblem]:
+    """Every pod template against the project's Pod Security level: the console's own gate, on every
+    creation path, so a cluster without Pod Security Admission is protected too."""
+    from app.domain.yaml_gate import format_path
+
+    out = []
+    for obj in objects:
+        kind, name = obj.get("kind", "?"), (obj.get("metadata") or {}).get("name", "?")
+        for v in violations(obj, level):
+            out.append(ObjectProblem(kind, name, _("{control}: {message}").format(control=v.control, message=v.message),
+                                     format_path(v.path)))
+    return out
+
+
+async def dry_run_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj],
+                      pod_security: Level) -> list[ObjectProblem]:
+    """Check the pods against the project's level, then ask the API server to validate every object
+    (dryRun=All), as the user, without creating anything."""
+    if refused := pod_security_problems(objects, pod_security):
+        return refused
+
     async def one(obj: Obj) -> list[ObjectProblem]:
         try:
             await kube.create(obj, namespace=namespace, actor=actor, dry_run=True)
@@ -90,19 +112,35 @@ async def dry_run_all(kube: KubeGateway, *, actor: Actor, namespace: str, object
     return [p for r in results for p in r]
 
 
-async def create_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj]) -> CreateOutcome:
-    """All or nothing: dry-run all, then create in dependency order; if one fails, delete what was made."""
+async def create_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj],
+                     pod_security: Level) -> CreateOutcome:
+    """All or nothing: check and dry-run all, then create in dependency order; if one fails, delete
+    what was made. `pod_security` is the project's level (`project_security.level_of`)."""
     outcome = CreateOutcome()
     for obj in objects:
         obj.setdefault("metadata", {})["namespace"] = namespace
-    outcome.problems = await dry_run_all(kube, actor=actor, namespace=namespace, objects=objects)
+    outcome.problems = await dry_run_all(kube, actor=actor, namespace=namespace, objects=objects,
+                                         pod_security=pod_security)
     if outcome.problems:
         return outcome
     for obj in ordered(objects):
+        kind, name = obj["kind"], obj["metadata"]["name"]
         try:
             await kube.create(obj, namespace=namespace, actor=actor)
         except KubeError as e:
+            # No answer (timed out, cut, unreadable): the server may have made it all the same. The dry
+            # run found no such object a moment ago, so one that exists now is this create's.
+            found = await _read_back(kube, kind, namespace, name, actor) if e.status == 0 else None
+            if isinstance(found, dict):
+                outcome.created.append((kind, name))
+                outcome.read_back.append((kind, name, (found.get("metadata") or {}).get("uid", "")))
+                continue
             outcome.problems = _problems_from(obj, e)
+            if found is _UNKNOWN:
+                outcome.problems.append(ObjectProblem(kind, name, _(
+                    "The cluster did not answer, so it is not known whether {kind} {name} was created. It "
+                    "is being removed again if it was.").format(kind=kind, name=name)))
+                outcome.created.append((kind, name))  # removed below if it exists; a 404 is fine
             for kind, name in reversed(outcome.created):
                 try:
                     # Background: a Service deleted in the foreground keeps its node port held on 1.20.
@@ -114,8 +152,20 @@ async def create_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects
                             "It was created but could not be removed again: {msg}").format(msg=undo.message)))
             outcome.created = []
             return outcome
-        outcome.created.append((obj["kind"], obj["metadata"]["name"]))
+        outcome.created.append((kind, name))
     return outcome
+
+
+_UNKNOWN = object()
+
+
+async def _read_back(kube: KubeGateway, kind: str, namespace: str, name: str, actor: Actor) -> Obj | object | None:
+    """The object as the server has it after a write whose answer was lost: the object, None when it
+    does not exist, `_UNKNOWN` when the server does not answer this either."""
+    try:
+        return await kube.get(kind, namespace, name, actor=actor, fresh=True)
+    except KubeError as e:
+        return None if e.not_found else _UNKNOWN
 
 
 # -- fields the server would drop ----------------------------------------------------------------
@@ -156,4 +206,5 @@ async def dropped_fields(kube: KubeGateway, objects: list[Obj]) -> list[ObjectPr
 
 # -- double submit --------------------------------------------------------------------------------
 
-__all__ = ["CONSOLE", "CreateOutcome", "ObjectProblem", "create_all", "dropped_fields", "dry_run_all"]
+__all__ = ["CONSOLE", "CreateOutcome", "ObjectProblem", "create_all", "dropped_fields", "dry_run_all",
+           "pod_security_problems"]

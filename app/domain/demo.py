@@ -12,7 +12,16 @@ from app.domain import users as users_domain
 from app.domain import workspaces as workspaces_domain
 from app.domain.access import ProjectAccess, WorkspaceAccess
 from app.kube.client import KubeGateway
-from app.models import PlatformRole, Project, ProjectMember, ProjectRole, User, Workspace, WorkspaceMember, WorkspaceRole
+from app.models import (
+    PlatformRole,
+    Project,
+    ProjectMember,
+    ProjectRole,
+    User,
+    Workspace,
+    WorkspaceMember,
+    WorkspaceRole,
+)
 
 WORKSPACE = "demo-workspace"
 PROJECT = "demo-project"

@@ -7,10 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import rbac
 from app.domain.access import (
-    Permission, ProjectAccess, WorkspaceAccess, effective_project_role,
+    Permission,
+    ProjectAccess,
+    WorkspaceAccess,
+    effective_project_role,
 )
 from app.domain.errors import Forbidden, Invalid, NotFound, Unavailable
 from app.domain.names import dns1123_label_problem, info_problems
+from app.domain.pod_security import DEFAULT_LEVEL, namespace_labels
 from app.i18n import _
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
@@ -18,7 +22,7 @@ from app.models import Project, ProjectMember, ProjectRole, User, Workspace, Wor
 
 WORKSPACE_LABEL = "kubesphere.io/workspace"
 # Namespaces Dockyard must never adopt as projects.
-RESERVED = {"default", "kube-system", "kube-public", "kube-node-lease", "dockyard-system"}
+RESERVED = {"default", "kube-system", "kube-public", "kube-node-lease", "dockyard-system", "dockyard-users"}
 
 
 async def list_projects(session: AsyncSession, *, ws: Workspace, access: WorkspaceAccess) -> list[Project]:
@@ -46,7 +50,8 @@ async def project_access_by_name(session: AsyncSession, user: User, ws_name: str
     role = effective_project_role(user, member, WorkspaceRole(ws_role) if ws_role else None)
     if role is None:
         raise NotFound(_("Project not found."))
-    return project.workspace, project, ProjectAccess(user=user, role=role, member_role=member)
+    return project.workspace, project, ProjectAccess(user=user, role=role, member_role=member,
+                                                     workspace_role=WorkspaceRole(ws_role) if ws_role else None)
 
 
 async def create_project(
@@ -71,7 +76,8 @@ async def create_project(
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {
             "name": name,
-            "labels": {WORKSPACE_LABEL: ws.name, "app.kubernetes.io/managed-by": "dockyard"},
+            "labels": {WORKSPACE_LABEL: ws.name, "app.kubernetes.io/managed-by": "dockyard",
+                       **namespace_labels(DEFAULT_LEVEL)},
             "annotations": {"kubesphere.io/creator": access.user.username,
                             **({"kubesphere.io/alias-name": alias} if alias else {}),
                             **({"kubesphere.io/description": description} if description else {})},
@@ -88,7 +94,7 @@ async def create_project(
         raise Invalid(_("The cluster refused the namespace: {msg}").format(msg=e.message), field="name") from None
     try:
         project = Project(name=name, workspace_id=ws.id, alias=alias.strip(), description=description,
-                          creator_id=access.user.id)
+                          creator_id=access.user.id, pod_security=DEFAULT_LEVEL.value)
         session.add(project)
         await session.flush()
         session.add(ProjectMember(project_id=project.id, user_id=access.user.id, role=ProjectRole.admin))

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.access import effective_project_role
-from app.kube.client import CONSOLE, KubeGateway, user_identity
+from app.kube import identity
+from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
 from app.models import PlatformRole, Project, ProjectMember, ProjectRole, User, WorkspaceMember, WorkspaceRole
 
@@ -45,7 +46,7 @@ def role_binding(namespace: str, user_uid: str, role: ProjectRole) -> dict:
             "labels": {MANAGED_BY: MANAGER, USER_LABEL: user_uid, ROLE_LABEL: role.value},
         },
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role(role)},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user_identity(user_uid)}],
+        "subjects": [identity.subject(user_uid)],
     }
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import rbac
 from app.domain.auth import revoke_all_sessions
 from app.domain.errors import Invalid, NotFound
 from app.domain.names import EMAIL, USERNAME
 from app.domain.passwords import hash_password, password_problem
 from app.i18n import _
+from app.kube.client import KubeGateway
+from app.kube.errors import KubeError
 from app.models import PlatformRole, User
 from app.models.base import utcnow
+
+log = logging.getLogger("dockyard")
 
 
 async def list_users(session: AsyncSession, *, query: str = "") -> list[User]:
@@ -78,13 +85,22 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
     await session.commit()
 
 
-async def set_disabled(session: AsyncSession, user: User, disabled: bool, *, actor: User) -> None:
+async def set_disabled(session: AsyncSession, kube: KubeGateway, user: User, disabled: bool, *,
+                       actor: User) -> None:
+    """Disable (or enable) an account. Disabled: its sessions end, its ServiceAccount is removed (every
+    token of it stops working at once) and its RoleBindings go. Enabled: they come back."""
     if user.id == actor.id and disabled:
         raise Invalid(_("You cannot disable your own account."))
     user.disabled = disabled
     if disabled:
         await revoke_all_sessions(session, user.id)
     await session.commit()
+    if disabled:
+        try:
+            await kube.tokens.remove_account(user.uid)
+        except KubeError as e:  # its bindings still go below, and the reconciler retries them
+            log.warning("could not remove the service account of %s: %s", user.username, e)
+    await rbac.reconcile_all(session, kube)
 
 
 async def set_platform_role(session: AsyncSession, user: User, role: str, *, actor: User) -> None:

@@ -147,6 +147,7 @@ from app.domain.manifests import (
     with_host_time_volume,
     workload_name,
 )
+from app.domain.pod_security import Level, allows_host_path
 from app.domain.service_rules import (
     KeyValueRow,
     PortRow,
@@ -156,6 +157,7 @@ from app.domain.service_rules import (
     parse_cause,
     row_dict,
 )
+from app.domain.yaml_gate import format_path
 from app.i18n import LazyString, _, lazy_
 
 __all__ = [
@@ -232,6 +234,15 @@ class VolumesContext:
     pvcs: Sequence[str] | None = None
     storage_classes: Sequence[str] | None = None
     default_storage_class: str | None = None
+    pod_security: Level | None = None  # the project's level; None: unknown, left to the creation gate
+
+    @property
+    def host_path_refusal(self) -> str | None:
+        """Why the project's pods may not mount host paths (None when they may, or the level is unknown)."""
+        if self.pod_security is None or allows_host_path(self.pod_security):
+            return None
+        return _("The {level} Pod Security level of this project does not allow HostPath volumes "
+                 "(they give pods access to the node's files).").format(level=self.pod_security.value)
 
 
 @dataclass(frozen=True)
@@ -469,7 +480,7 @@ def _consistency_problems(draft: Draft) -> list[str]:
         if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
             wrong = True
             out.append(
-                _("{kind} {path}: every value must be text.").format(kind=what, path=_format_path(path))
+                _("{kind} {path}: every value must be text.").format(kind=what, path=format_path(path))
             )
     if wrong:
         return out
@@ -587,14 +598,7 @@ def _shape_problems(obj: Mapping[str, Any], shape: Shape, path: tuple[str | int,
 
 def _shape_message(what: str, path: tuple[str | int, ...], typ: type) -> str:
     return _("{kind} {path} must be {what}.").format(
-        kind=what, path=_format_path(path), what=_("a mapping") if typ is dict else _("a list"))
-
-
-def _format_path(path: Iterable[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
+        kind=what, path=format_path(path), what=_("a mapping") if typ is dict else _("a list"))
 
 
 def _format_labels(labels: Mapping[str, Any]) -> str:
@@ -1077,6 +1081,8 @@ class ContainerImage(WizardStep):
             elif not PATTERN_IMAGE.fullmatch(c.image):
                 e.add(f"{p}.image", _("Invalid image."))
             self._check_resources(e, p, c)
+            if c.sync_host_timezone and resources and resources.host_path_refusal:
+                e.add(f"{p}.sync_host_timezone", resources.host_path_refusal)
             for attr in ("command", "args"):
                 try:
                     split_list(getattr(c, attr))
@@ -1828,7 +1834,9 @@ class Volumes(WizardStep):
                         _("{name} does not exist in this project.").format(name=v.claim_name),
                     )
             elif v.type == "hostpath":
-                if not v.host_path:
+                if resources and resources.host_path_refusal:
+                    e.add(f"{p}.host_path", resources.host_path_refusal)
+                elif not v.host_path:
                     e.add(f"{p}.host_path", _("Please set a host path for the volume."))
                 elif not v.host_path.startswith("/"):
                     e.add(f"{p}.host_path", _("The host path must be an absolute path, starting with /."))

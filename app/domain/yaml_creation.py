@@ -7,7 +7,8 @@ from typing import Any
 
 from app.domain import creation
 from app.domain.creation import ObjectProblem
-from app.domain.yaml_gate import Manifest, Problem, dump_yaml, parse_many, strip_server_fields
+from app.domain.pod_security import Level
+from app.domain.yaml_gate import Manifest, Problem, dump_yaml, locate, parse_many, strip_server_fields
 from app.i18n import _
 from app.kube.client import Actor, KubeGateway
 
@@ -49,30 +50,49 @@ class Plan:
         return [strip_server_fields(m.obj, for_create=True) for m in self.objects]
 
 
-def read(files: list[tuple[str, str | bytes]], *, namespace: str) -> Plan:
-    """Parse and check the documents (no cluster call)."""
+def read(files: list[tuple[str, str | bytes]], *, namespace: str, pod_security: Level) -> Plan:
+    """Parse and check the documents, pods against the project's Pod Security level (no cluster call)."""
     if len(files) > MAX_FILES:
         return Plan(problems=[Problem("", 0, None, None, _("At most {n} files at once.").format(n=MAX_FILES))])
     result = parse_many(files, namespace=namespace)
     plan = Plan(objects=result.objects, problems=result.problems)
+    if plan.ok:
+        plan.problems = _pod_security_problems(files, plan.objects, pod_security)
+        if plan.problems:
+            plan.objects = []
     if plan.ok and not plan.service_name:
         plan.problems.append(Problem("", 0, None, None, _(
             "Add at least one Service: this page creates a Service and the objects it uses.")))
     return plan
 
 
-async def check(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str) -> Plan:
+def _pod_security_problems(files: list[tuple[str, str | bytes]], objects: list[Manifest],
+                           level: Level) -> list[Problem]:
+    """A refusal per control a pod template breaks, at the line and column of the field."""
+    texts = {source: data.decode("utf-8", "replace") if isinstance(data, bytes) else data for source, data in files}
+    out: list[Problem] = []
+    for m in objects:
+        for p in creation.pod_security_problems([m.obj], level):
+            at = locate(texts.get(m.source, ""), p.kind, p.name, p.field) or (m.line, None)
+            out.append(Problem(m.source, m.document, at[0], at[1], p.message, p.field))
+    return out
+
+
+async def check(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str, pod_security: Level) -> Plan:
     """Server-side checks: unknown fields, then a dry run of every object as the user."""
     if not plan.ok:
         return plan
     objs = plan.as_dicts()
     plan.dropped = await creation.dropped_fields(kube, objs)
-    plan.server_problems = await creation.dry_run_all(kube, actor=actor, namespace=namespace, objects=objs)
+    plan.server_problems = await creation.dry_run_all(kube, actor=actor, namespace=namespace, objects=objs,
+                                                      pod_security=pod_security)
     return plan
 
 
-async def create(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str) -> creation.CreateOutcome:
-    return await creation.create_all(kube, actor=actor, namespace=namespace, objects=plan.as_dicts())
+async def create(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str,
+                 pod_security: Level) -> creation.CreateOutcome:
+    return await creation.create_all(kube, actor=actor, namespace=namespace, objects=plan.as_dicts(),
+                                     pod_security=pod_security)
 
 
 def download_name(text_objects: list[Manifest], namespace: str) -> str:

@@ -63,6 +63,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_DOCUMENTS",
     "GateResult",
+    "format_path",
     "Manifest",
     "Problem",
     "dump_yaml",
@@ -560,7 +561,27 @@ class _Doc:
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
-def _format_path(path: Iterable[Any]) -> str:
+PORT_KEYS = frozenset({"port", "targetPort", "nodePort", "containerPort", "hostPort"})
+
+
+def _port_problems(node: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """Port numbers beyond 65535 anywhere in the object (the API server would answer with its decoder's
+    raw message about int32); the other port rules are the schema's and the server's."""
+    out: list[tuple[tuple, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in PORT_KEYS and type(value) is int and not 0 <= value <= 65535:
+                out.append(((*path, key), _("{field} is {value}: a port number is between 1 and 65535.")
+                            .format(field=key, value=value)))
+            elif isinstance(value, (dict, list)):
+                out.extend(_port_problems(value, (*path, key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out.extend(_port_problems(value, (*path, i)))
+    return out
+
+
+def format_path(path: Iterable[Any]) -> str:
     """("spec", "ports", 0, "port") -> "spec.ports[0].port"; keys with dots etc. go in brackets."""
     out = ""
     for part in path:
@@ -623,7 +644,7 @@ class _Reader:
         line = mark.line + 1 if mark is not None else None
         column = mark.column + 1 if mark is not None else None
         self.gate.add(
-            Problem(self.source, index, line, column, message, _format_path(path) if path else None)
+            Problem(self.source, index, line, column, message, format_path(path) if path else None)
         )
 
     def here(self) -> tuple:
@@ -661,6 +682,15 @@ class _Reader:
                 self.problem(
                     _Mark(mark.line, indent.index("\t")),
                     _("A tab is used for indentation; YAML allows only spaces there."),
+                    once="syntax",
+                )
+                return
+            key = line_text[: mark.column].strip().removeprefix("- ").strip("'\"")
+            if len(key) > MAX_KEY_CHARS:  # YAML's own limit on a key written without `? `
+                self.problem(
+                    _Mark(mark.line, len(indent)),
+                    _("This key is {n} characters long; keys are at most {limit} characters (a label key at "
+                      "most 317).").format(n=len(key), limit=MAX_KEY_CHARS),
                     once="syntax",
                 )
                 return
@@ -886,6 +916,7 @@ class _Gate:
         assert text is not None
         self.bytes_left -= size
         before = len(self.problems)
+        self.text = text  # to find deep fields' lines (`locate`) for the problems of this text
         docs = _Reader(self, source).read(text)
         found = False
         try:
@@ -914,8 +945,13 @@ class _Gate:
 
         def report(message: str, path: tuple | None = None, at: tuple | None = None) -> None:
             """`at` is where to point when it differs from `path` (the parent of a missing key)."""
-            line, column = doc.positions.get(at or path or (), (doc.line, doc.column))
-            self.add(Problem(source, doc.index, line, column, message, _format_path(path) if path else None))
+            where = at or path or ()
+            found = doc.positions.get(where)
+            if found is None and len(where) > 2 and isinstance(obj, dict):
+                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                found = locate(self.text, str(obj.get("kind")), str(meta.get("name")), format_path(where))
+            line, column = found or (doc.line, doc.column)
+            self.add(Problem(source, doc.index, line, column, message, format_path(path) if path else None))
 
         obj = doc.root
         if not isinstance(obj, dict):
@@ -943,6 +979,11 @@ class _Gate:
                 .format(type=_SA_TOKEN_SECRET_TYPE),
                 ("type",),
             )
+            return
+        out_of_range = _port_problems(obj)
+        for path, message in out_of_range:
+            report(message, path)
+        if out_of_range:
             return
         if kind == "Service":
             refused = service_abuse(obj)

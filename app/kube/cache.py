@@ -191,7 +191,7 @@ class WatchCache:
         res = resource_for(kind)
         group = res.group
         ns = namespace if res.namespaced else None
-        key = (actor.impersonate or "", verb, group, res.plural, ns or "")
+        key = (actor.user_id or "", verb, group, res.plural, ns or "")
         now = time.monotonic()
         kept = self._reviews.get(key)
         if kept is not None and kept[0] > now:

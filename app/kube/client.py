@@ -1,7 +1,8 @@
 """The Kubernetes gateway: one ApiClient per process, a timeout on every call, errors as KubeError.
 
-Requests made on behalf of a user carry `Impersonate-User` set per call (never as a default header of
-the shared client); only the console's own requests (reconciler, health) are made without it.
+Requests made on behalf of a user carry that user's own token (their ServiceAccount's, from
+`app.kube.identity`), set per call (never as a default header of the shared client); only the console's
+own requests (reconciler, health, the token requests) carry the console's credentials.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from kubernetes_asyncio.client import ApiClient
 
+from app.kube import identity
+from app.kube.breaker import Breaker, time_left
 from app.kube.errors import KubeError
 from app.kube.resources import Resource, resource_for
 from app.kube.store import Page, is_about, page_of, selector_matcher, template_labels
@@ -24,26 +27,31 @@ from app.kube.store import Page, is_about, page_of, selector_matcher, template_l
 if TYPE_CHECKING:
     from app.kube.cache import WatchCache
 
-USER_PREFIX = "dockyard:user:"
 KEPT_SECONDS = {"PodMetrics": 10.0}  # kinds whose lists are kept briefly (see KubeGateway._kept)
 
 Obj = dict[str, Any]
 
 
 def user_identity(user_id: int | str) -> str:
-    """The Kubernetes user name the console impersonates for a Dockyard user (immutable id, never a name)."""
-    return f"{USER_PREFIX}{user_id}"
+    """The Kubernetes user name of a Dockyard user (by immutable id, never a name): their ServiceAccount."""
+    return identity.username(user_id)
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who a request is made for: a Dockyard user (impersonated) or the console itself (`None`)."""
+    """Who a request is made for: a Dockyard user (`user_id`, acting through their ServiceAccount's
+    token) or the console itself (`None`)."""
 
-    impersonate: str | None
+    user_id: str | None
 
     @classmethod
     def user(cls, user_id: int | str) -> "Actor":
-        return cls(user_identity(user_id))
+        return cls(str(user_id))
+
+    @property
+    def identity(self) -> str | None:
+        """The user name the API server sees (None: the console's own)."""
+        return None if self.user_id is None else identity.username(self.user_id)
 
 
 CONSOLE = Actor(None)
@@ -52,18 +60,33 @@ CONSOLE = Actor(None)
 class KubeGateway:
     """Methods named by intent over the raw REST API. JSON in, dicts out: no model classes."""
 
-    def __init__(self, api_client: ApiClient, *, timeout: float = 10.0) -> None:
+    def __init__(self, api_client: ApiClient, *, timeout: float = 10.0, users_api: ApiClient | None = None) -> None:
         self.api = api_client
+        self.users_api = users_api or api_client  # for users' requests: never the console's client certificate
         self.timeout = timeout
         self.cache: WatchCache | None = None  # reads served from watches (app.kube.cache), when set
         # Metrics cannot be watched and change only when the pipeline scrapes (every 15 s): an answer
         # is kept briefly, per user (the cluster decided for that user), so busy pages do not re-ask.
         self._kept: dict[tuple[str, str, str, str], tuple[float, Obj]] = {}
+        self.breaker = Breaker(self._probe)
+        self.tokens = identity.UserTokens(self._as_console)
 
     async def close(self) -> None:
+        await self.breaker.close()
         if self.cache is not None:
             await self.cache.close()
         await self.api.close()
+        if self.users_api is not self.api:
+            await self.users_api.close()
+
+    async def _as_console(self, method: str, path: str, body: Obj | None) -> Obj:
+        return await self._json(method, path, actor=CONSOLE, body=body)
+
+    async def _probe(self) -> None:
+        """The breaker's question: does the API server answer at all (any status will do)?"""
+        resp = await self._send("GET", "/readyz", actor=CONSOLE, timeout=2.0, content_type="text/plain",
+                                probe=True)
+        resp.release()
 
     async def _cached(self, kind: str, namespace: str | None, actor: Actor, verb: str) -> WatchCache | None:
         """The cache, if it may answer this read: it keeps the kind and the cluster lets the user do it.
@@ -71,7 +94,7 @@ class KubeGateway:
         cache = self.cache
         if cache is None or not cache.keeps(kind):
             return None
-        if actor.impersonate is None:
+        if actor.user_id is None:
             return cache
         try:
             return cache if await cache.allowed(actor, verb, kind, namespace) else None
@@ -90,20 +113,55 @@ class KubeGateway:
         content_type: str = "application/json",
         timeout: float | aiohttp.ClientTimeout | None = None,
         what: str = "",
+        probe: bool = False,
     ) -> aiohttp.ClientResponse:
+        """Send one request. Unless it is the breaker's own probe, an open breaker refuses it at once, and
+        a plain timeout is shortened to what is left of the page's deadline."""
         headers = {"Content-Type": content_type, "Accept": "application/json"}
-        if actor.impersonate is not None:
-            headers["Impersonate-User"] = actor.impersonate
-        t = timeout if timeout is not None else self.timeout
         what = what or f"{method} {path}"
+        t = timeout if timeout is not None else self.timeout
+        if not probe:
+            self.breaker.check(what)
+            if not isinstance(t, aiohttp.ClientTimeout):
+                t = time_left(t)
+        for attempt in (1, 2):
+            if actor.user_id is not None:
+                headers["Authorization"] = "Bearer " + await self.tokens.token(actor.user_id)
+            try:
+                resp = await self._call(method, path, query=query, headers=headers, body=body, timeout=t,
+                                        what=what, as_console=actor.user_id is None)
+            except KubeError as e:
+                if not probe:
+                    self.breaker.record(e)
+                raise
+            if not probe:
+                self.breaker.record(None)
+            if resp.status == 401 and actor.user_id is not None and attempt == 1:
+                # The token kept here was revoked (the account was removed and made again): a new one.
+                resp.release()
+                self.tokens.forget(actor.user_id)
+                continue
+            break
+        if resp.status >= 400:
+            try:
+                data = await resp.read()
+            finally:
+                resp.release()
+            raise KubeError.from_response(resp.status, data, resp.reason or "")
+        return resp
+
+    async def _call(self, method: str, path: str, *, query: list[tuple[str, str]] | None, headers: dict[str, str],
+                    body: Any, timeout: float | aiohttp.ClientTimeout, what: str,
+                    as_console: bool) -> aiohttp.ClientResponse:
+        t = timeout
         try:
-            resp = await self.api.call_api(
+            resp = await (self.api if as_console else self.users_api).call_api(
                 path,
                 method,
                 query_params=query or [],
                 header_params=headers,
                 body=body,
-                auth_settings=["BearerToken"],
+                auth_settings=["BearerToken"] if as_console else [],
                 _preload_content=False,
                 _request_timeout=t,
             )
@@ -111,12 +169,6 @@ class KubeGateway:
             raise KubeError.timeout(what, t if isinstance(t, (int, float)) else self.timeout) from None
         except aiohttp.ClientError as e:
             raise KubeError.unreachable(what, str(e)) from None
-        if resp.status >= 400:
-            try:
-                data = await resp.read()
-            finally:
-                resp.release()
-            raise KubeError.from_response(resp.status, data, resp.reason or "")
         return resp
 
     async def _read(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
@@ -209,7 +261,7 @@ class KubeGateway:
         keep_for = (KEPT_SECONDS.get(kind, 0) if self.cache is not None  # the console's own gateway
                     and not (fresh or field_selector or limit or continue_token) else 0)
         if keep_for:
-            key = (actor.impersonate or "", kind, namespace or "", label_selector or "")
+            key = (actor.user_id or "", kind, namespace or "", label_selector or "")
             kept = self._kept.get(key)
             if kept is not None and kept[0] > time.monotonic():
                 return kept[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -39,4 +40,11 @@ async def new_gateway(kubeconfig: str | None, context: str | None = None, *, tim
     else:
         kconfig.load_incluster_config(client_configuration=cfg, try_refresh_token=True)
     cfg.connection_pool_maxsize = pool_size
-    return KubeGateway(ApiClient(configuration=cfg), timeout=timeout)
+    users = None
+    if cfg.cert_file:
+        # The API server reads a client certificate before a bearer token: users' requests, which carry
+        # their own token, must not present the console's certificate too.
+        users_cfg = copy.deepcopy(cfg)
+        users_cfg.cert_file = users_cfg.key_file = None
+        users = ApiClient(configuration=users_cfg)
+    return KubeGateway(ApiClient(configuration=cfg), timeout=timeout, users_api=users)

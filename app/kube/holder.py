@@ -39,6 +39,7 @@ class GatewayHolder:
                             # Its own connection pool: each store holds one watch open.
                             own = await new_gateway(self.kubeconfig, self.context, timeout=self.timeout,
                                                     pool_size=1024)
+                            own.tokens = gateway.tokens  # the access reviews are made with the same tokens
                             gateway.cache = WatchCache(
                                 own, idle_seconds=self.cache_idle_seconds,
                                 review_seconds=self.access_review_seconds, sync_timeout=self.timeout,

@@ -58,6 +58,8 @@ class Project(Base):
     description: Mapped[str] = mapped_column(String(256), default="")
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The Pod Security Standards level its pods must meet (app.domain.pod_security.Level).
+    pod_security: Mapped[str] = mapped_column(String(16), default="baseline", server_default="baseline")
 
     workspace: Mapped[Workspace] = relationship(lazy="joined")
     creator: Mapped[User | None] = relationship(lazy="joined")

@@ -7,7 +7,6 @@ from fastapi.responses import Response
 
 from app.deps import KubeDep, PlatformAdmin, SessionDep
 from app.domain import audit as audit_domain
-from app.domain import rbac
 from app.domain import users as users_domain
 from app.domain.errors import Invalid
 from app.models import PlatformRole
@@ -49,11 +48,10 @@ async def create_user(
 
 @router.post("/admin/users/{username}/disable")
 async def disable_user(request: Request, username: str, me: PlatformAdmin, session: SessionDep, kube: KubeDep) -> Response:
-    """Disable an account: its sessions end now and its RoleBindings go at the reconcile that follows."""
+    """Disable an account: its sessions, its cluster identity and its RoleBindings end now."""
     user = await users_domain.get_user(session, username)
     async with audited(request, me, "disable", "User", username, workspace="", project=""):
-        await users_domain.set_disabled(session, user, True, actor=me.user)
-    await rbac.reconcile_all(session, kube)
+        await users_domain.set_disabled(session, kube, user, True, actor=me.user)
     return see_other(request, "/admin/users")
 
 
@@ -61,8 +59,7 @@ async def disable_user(request: Request, username: str, me: PlatformAdmin, sessi
 async def enable_user(request: Request, username: str, me: PlatformAdmin, session: SessionDep, kube: KubeDep) -> Response:
     user = await users_domain.get_user(session, username)
     async with audited(request, me, "enable", "User", username, workspace="", project=""):
-        await users_domain.set_disabled(session, user, False, actor=me.user)
-    await rbac.reconcile_all(session, kube)
+        await users_domain.set_disabled(session, kube, user, False, actor=me.user)
     return see_other(request, "/admin/users")
 
 

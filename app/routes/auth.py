@@ -6,7 +6,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.deps import (
-    PRE_SESSION_CSRF_COOKIE, CurrentUser, OptionalSigned, SessionDep, SettingsDep, pre_session_csrf,
+    PRE_SESSION_CSRF_COOKIE,
+    CurrentUser,
+    OptionalSigned,
+    SessionDep,
+    SettingsDep,
+    pre_session_csrf,
     session_cookie_name,
 )
 from app.domain import auth as auth_domain

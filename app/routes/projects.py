@@ -5,10 +5,20 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from app.deps import KubeDep, ProjectAdmin, ProjectViewer, SessionDep, WorkspaceProjectCreator, WorkspaceViewer
+from app.deps import (
+    KubeDep,
+    ProjectAdmin,
+    ProjectViewer,
+    SessionDep,
+    WorkspaceProjectCreator,
+    WorkspaceViewer,
+)
+from app.domain import project_security
 from app.domain import projects as projects_domain
 from app.domain.access import Permission
-from app.domain.errors import Forbidden, Invalid
+from app.domain.errors import Forbidden, Invalid, Unavailable
+from app.domain.pod_security import Level
+from app.kube.errors import KubeError
 from app.models import ProjectRole
 from app.routes.common import audited, render, render_page_or_block, see_other
 
@@ -45,10 +55,38 @@ async def create_project(
 
 
 @router.get("/workspaces/{ws}/projects/{project}")
-async def show_project(request: Request, ctx: ProjectViewer, session: SessionDep) -> Response:
-    """Project overview."""
+async def show_project(request: Request, ctx: ProjectViewer, session: SessionDep, kube: KubeDep) -> Response:
+    """Project overview, with its Pod Security level and the workloads that do not meet it."""
+    return await _overview(request, ctx, session, kube)
+
+
+async def _overview(request: Request, ctx, session, kube, *, errors=None, status: int = 200) -> Response:  # type: ignore[no-untyped-def]
     members = await projects_domain.list_members(session, ctx.project)
-    return render(request, "projects/detail.html", {"members": members, "tab": "overview"})
+    level = ctx.pod_security
+    try:
+        findings = await project_security.report(kube, ctx.namespace, level, actor=ctx.actor)
+        report_error = ""
+    except KubeError as e:
+        findings, report_error = [], e.message
+    return render_page_or_block(request, "projects/detail.html", {
+        "members": members, "tab": "overview", "level": level, "levels": list(Level),
+        "level_titles": project_security.LEVEL_TITLES, "level_help": project_security.LEVEL_HELP,
+        "refusals": {lv: project_security.choice_problem(ctx.access, lv) for lv in Level},
+        "findings": findings, "report_error": report_error, "errors": errors or {},
+    }, block="pod_security", status_code=status)
+
+
+@router.post("/workspaces/{ws}/projects/{project}/pod-security")
+async def set_pod_security(request: Request, ctx: ProjectViewer, session: SessionDep, kube: KubeDep,
+                           level: Annotated[str, Form()] = "") -> Response:
+    """Change the project's Pod Security level (workspace admin; privileged: platform admin only)."""
+    try:
+        async with audited(request, ctx.me, "set-pod-security", "Project", ctx.project.name) as note:
+            note["detail"] = f"{ctx.project.pod_security} -> {level}"
+            await project_security.set_level(session, kube, project=ctx.project, access=ctx.access, level=level)
+    except (Invalid, Unavailable) as e:
+        return await _overview(request, ctx, session, kube, errors={"level": e.message}, status=422)
+    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}#pod-security")
 
 
 @router.get("/workspaces/{ws}/projects/{project}/members")

@@ -30,7 +30,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -187,7 +187,8 @@ async def _choices(request: Request, ctx: ProjectCtx, kube: KubeGateway, *, fres
     if found is None:
         found = await load_choices(kube, ctx.namespace, ctx.actor)
         cache.put(key, found)
-    return found
+    # The level is read from the project's row on every request: a cached answer never outlives a change.
+    return replace(found, resources=replace(found.resources, pod_security=ctx.pod_security))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -536,7 +537,8 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
         try:
             async with audited(request, ctx.me, "create", "Service", name) as note:
                 outcome = await creation_domain.create_all(kube, actor=ctx.actor, namespace=ctx.namespace,
-                                                           objects=[dict(o) for o in objects])
+                                                           objects=[dict(o) for o in objects],
+                                                           pod_security=ctx.pod_security)
                 note["detail"] = ", ".join(f"{k}/{n}" for k, n in outcome.created) or "; ".join(
                     map(str, outcome.problems))
                 if not outcome.ok:
@@ -719,6 +721,7 @@ def _choices_context(choices: ProjectChoices) -> dict[str, Any]:
         "offered_secrets": choices.offered_secrets,
         "pvcs": resources.pvcs,
         "storage_classes": resources.storage_classes,
+        "host_path_refusal": resources.host_path_refusal or "",
         "protocols": PROTOCOLS,
         "default_port_name": default_port_name,
     }

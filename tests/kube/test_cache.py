@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.domain import rbac
+from app.kube import identity
 from app.kube.cache import selector_matcher
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
@@ -166,7 +167,7 @@ async def test_a_removed_clusterrolebinding_refuses_cached_reads_well_before_the
     await admin_kube.create({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": who.impersonate}],
+        "subjects": [identity.subject(auditor.uid)],
     }, namespace=None, actor=CONSOLE)
     try:
         calls = _Calls(kube, monkeypatch)

@@ -16,7 +16,15 @@ from app.kube.client import CONSOLE, KubeGateway
 from tests.cluster import eventually
 from tests.conftest import DemoProject, Tenants
 from tests.web.services_fixtures import running_pods
-from tests.web.test_creation_pages import current_step, deployment, field_value, post_yaml, submit, text_of, urls
+from tests.web.test_creation_pages import (
+    current_step,
+    deployment,
+    field_value,
+    post_yaml,
+    submit,
+    text_of,
+    urls,
+)
 
 pytestmark = pytest.mark.cluster
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from app.kube import identity
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
 from tests.cluster import eventually, unique_name
@@ -32,13 +33,13 @@ def deployment(name: str) -> Obj:
 
 async def bind(kube: KubeGateway, namespace: str, user: Actor, role: str, *, actor: Actor = CONSOLE) -> Obj:
     """What the console's reconciler does: a RoleBinding of a Dockyard role for a user."""
-    assert user.impersonate is not None
+    assert user.user_id is not None
     return await kube.create({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": f"{role}-{user.impersonate.rsplit(':', 1)[1]}",
+        "metadata": {"name": f"{role}-{user.user_id}",
                      "labels": {"app.kubernetes.io/managed-by": "dockyard"}},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user.impersonate}],
+        "subjects": [identity.subject(user.user_id)],
     }, namespace=namespace, actor=actor)
 
 
@@ -199,7 +200,7 @@ async def test_an_impersonated_viewer_reads_but_the_api_server_refuses_its_write
     with pytest.raises(KubeError) as err:
         await console_kube.create(deployment("nope"), namespace=namespace, actor=viewer)
     assert err.value.forbidden
-    assert viewer.impersonate is not None and viewer.impersonate in err.value.message
+    assert viewer.identity is not None and viewer.identity in err.value.message
 
 
 async def test_an_impersonated_user_without_a_binding_sees_nothing(console_kube: KubeGateway,

@@ -21,7 +21,8 @@ import pytest_asyncio
 
 from app.domain import rbac
 from app.domain.leader import LEASE, NAMESPACE
-from app.kube.client import CONSOLE, KubeGateway, user_identity
+from app.kube import identity
+from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
 from tests.cluster import REPO, eventually, unique_name
 from tests.conftest import Browser, DemoProject
@@ -132,7 +133,7 @@ async def test_two_replicas_share_sessions_and_creates_and_hand_the_lease_over(
             managed = await admin_kube.items("RoleBinding", demo.namespace, actor=CONSOLE,
                                              label_selector=f"{rbac.MANAGED_BY}={rbac.MANAGER}")
             # Not the operator's own binding: the creates that follow are made as the operator.
-            operator = user_identity(demo.operator.uid)
+            operator = identity.account_name(demo.operator.uid)
             victim = next(b["metadata"]["name"] for b in managed
                           if operator not in {x.get("name") for x in b.get("subjects") or []})
             await admin_kube.delete("RoleBinding", demo.namespace, victim, actor=CONSOLE)

@@ -71,6 +71,7 @@ async def endpoint_ips(kube: KubeGateway, namespace: str, name: str, count: int)
 
 async def test_create_a_stateless_service_with_a_node_port(demo: DemoProject, tenants: Tenants,
                                                            admin_kube: KubeGateway) -> None:
+    await tenants.pod_security(demo.project, "privileged")  # it syncs the host's timezone: a hostPath volume
     w = await Wizard(await tenants.browser(demo.operator), f"{demo.base}/services/-/new/stateless").open()
     assert (await w.fill(name="nginx-demo", alias="Nginx-Demo", description="demo")).status_code == 200
     await w.press("add-container:worker")

@@ -8,7 +8,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.kube.store import Store, TextMatch, is_about, page_of, parse_selector, selector_matcher, template_labels
+from app.kube.store import (
+    Store,
+    TextMatch,
+    is_about,
+    page_of,
+    parse_selector,
+    selector_matcher,
+    template_labels,
+)
 
 NAMES = [f"svc-{i}" for i in range(12)]
 VALUES = ["a", "b", "c"]

@@ -20,8 +20,8 @@ from app.domain.yaml_gate import (
     Manifest,
     Problem,
     dump_yaml,
-    parse_many,
     parse_manifests,
+    parse_many,
     strip_server_fields,
 )
 
@@ -323,8 +323,8 @@ HOSTILE: dict[str, Case] = {
     ),
     "implicit key over 1024 characters": (
         lambda: SERVICE + "k" * 2000 + ": v\n",
-        "not well formed",
-        (15, 2001),
+        "2000 characters long",
+        (15, 1),
     ),
     # YAML 1.1 surprises: reported, not guessed
     "on as a value": (SERVICE.replace("app: web\n", "app: on\n", 1), "on means true or false", (6, 10)),
@@ -879,3 +879,29 @@ def test_random_yamlish_text_never_breaks_the_gate(text: str) -> None:
 @given(st.binary(max_size=200) | st.text(max_size=200))
 def test_arbitrary_bytes_and_text_never_break_the_gate(data: bytes | str) -> None:
     _accepted_invariants(parse_manifests(data, namespace=NS), CREATABLE_KINDS)
+
+
+@pytest.mark.parametrize("field,value", [("port", 2**63 - 1), ("targetPort", 70000), ("nodePort", -1)])
+def test_an_impossible_port_is_answered_by_the_gate_at_its_line(field: str, value: int) -> None:
+    text = (f"apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n"
+            f"  - name: http\n    {field}: {value}\n")
+    result = parse_manifests(text, namespace=NS)
+    assert not result.ok
+    problem = result.problems[0]
+    assert (problem.line, problem.path) == (8, f"spec.ports[0].{field}")
+    assert "a port number is between 1 and 65535" in problem.message and str(value) in problem.message
+
+
+def test_a_container_port_deep_in_a_workload_is_located_too() -> None:
+    text = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  template:\n    spec:\n"
+            "      containers:\n      - name: a\n        image: nginx\n        ports:\n"
+            "        - containerPort: 99999\n")
+    problem = parse_manifests(text, namespace=NS).problems[0]
+    assert (problem.line, problem.column) == (12, 26)
+
+
+def test_an_over_long_key_gets_the_gates_own_message_at_its_line() -> None:
+    text = f"apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels:\n    {'k' * 1100}: v\n"
+    problem = parse_manifests(text, namespace=NS).problems[0]
+    assert problem.line == 6 and problem.column == 5
+    assert "1100 characters long" in problem.message and "not well formed" not in problem.message

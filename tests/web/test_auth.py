@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 
 from app.models import PlatformRole
@@ -146,3 +148,15 @@ async def test_health_endpoints(tenants: Tenants) -> None:
 def user_suffix() -> str:
     import secrets
     return secrets.token_hex(3)
+
+
+async def test_a_failed_sign_in_logs_a_known_name_but_never_an_unknown_one(tenants, caplog) -> None:  # type: ignore[no-untyped-def]
+    user = await tenants.user("known")
+    browser = await tenants.browser()
+    with caplog.at_level(logging.WARNING, logger="dockyard.auth"):
+        await browser.login(user.username, "not-the-password")
+        await browser.login("my-Secret-Passw0rd", "x")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dockyard.auth"]
+    assert any(repr(user.username) in line for line in lines)
+    assert any("an unknown name (18 characters)" in line for line in lines)
+    assert not any("my-Secret-Passw0rd" in line for line in lines)

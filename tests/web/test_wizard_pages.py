@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 import re
-from urllib.parse import urlencode
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from app.domain.wizard import Draft
-from app.models.audit import AuditEvent
 from app.kube.client import CONSOLE, KubeGateway
+from app.models.audit import AuditEvent
 from tests.conftest import Browser, DemoProject, Tenants
 from tests.web.services_fixtures import create, plain_service
 
