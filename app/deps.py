@@ -10,7 +10,7 @@ import hmac
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -192,6 +192,11 @@ class ProjectCtx:
     def pod_security(self) -> Level:
         """The level every pod this request sends must meet (from the project's row, never a form)."""
         return project_security.level_of(self.project)
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """The project's rules for what its members create, as the creation paths take them."""
+        return {"pod_security": self.pod_security, "external_ips_allowed": self.project.allow_external_ips}
 
 
 async def release_connection(session: AsyncSession) -> None:

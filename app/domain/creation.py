@@ -14,6 +14,7 @@ from typing import Any
 
 from app.domain.pod_security import Level, violations
 from app.domain.schema_check import SchemaIndex
+from app.domain.service_rules import service_abuse
 from app.i18n import _
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
@@ -95,11 +96,22 @@ def pod_security_problems(objects: list[Obj], level: Level) -> list[ObjectProble
     return out
 
 
+def service_problems(objects: list[Obj], external_ips_allowed: bool) -> list[ObjectProblem]:
+    """The YAML gate's Service rules again, for objects that did not come through it (the forms)."""
+    out = []
+    for obj in objects:
+        if obj.get("kind") == "Service":
+            name = (obj.get("metadata") or {}).get("name", "?")
+            for path, message in service_abuse(obj, external_ips_allowed=external_ips_allowed):
+                out.append(ObjectProblem("Service", name, message, ".".join(path)))
+    return out
+
+
 async def dry_run_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj],
-                      pod_security: Level) -> list[ObjectProblem]:
-    """Check the pods against the project's level, then ask the API server to validate every object
-    (dryRun=All), as the user, without creating anything."""
-    if refused := pod_security_problems(objects, pod_security):
+                      pod_security: Level, external_ips_allowed: bool = False) -> list[ObjectProblem]:
+    """Check the pods against the project's level and the Services against what a tenant may reach,
+    then ask the API server to validate every object (dryRun=All), as the user, creating nothing."""
+    if refused := pod_security_problems(objects, pod_security) + service_problems(objects, external_ips_allowed):
         return refused
 
     async def one(obj: Obj) -> list[ObjectProblem]:
@@ -113,14 +125,14 @@ async def dry_run_all(kube: KubeGateway, *, actor: Actor, namespace: str, object
 
 
 async def create_all(kube: KubeGateway, *, actor: Actor, namespace: str, objects: list[Obj],
-                     pod_security: Level) -> CreateOutcome:
+                     pod_security: Level, external_ips_allowed: bool = False) -> CreateOutcome:
     """All or nothing: check and dry-run all, then create in dependency order; if one fails, delete
     what was made. `pod_security` is the project's level (`project_security.level_of`)."""
     outcome = CreateOutcome()
     for obj in objects:
         obj.setdefault("metadata", {})["namespace"] = namespace
     outcome.problems = await dry_run_all(kube, actor=actor, namespace=namespace, objects=objects,
-                                         pod_security=pod_security)
+                                         pod_security=pod_security, external_ips_allowed=external_ips_allowed)
     if outcome.problems:
         return outcome
     for obj in ordered(objects):

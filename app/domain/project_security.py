@@ -117,6 +117,15 @@ async def set_level(session: AsyncSession, kube: KubeGateway, *, project: Projec
     return chosen
 
 
+async def set_external_ips(session: AsyncSession, *, project: Project, access: ProjectAccess, allowed: bool) -> None:
+    """Let the project's Services set spec.externalIPs, or not: only a platform admin decides (it lets
+    a tenant take traffic meant for any address, CVE-2020-8554)."""
+    if not access.user.is_platform_admin:
+        raise Forbidden(_("Only a platform administrator can allow external IPs."))
+    await session.execute(update(Project).where(Project.id == project.id).values(allow_external_ips=allowed))
+    await session.commit()
+
+
 @dataclass(frozen=True)
 class Finding:
     """A workload of the project that does not meet a level, and why."""
@@ -148,4 +157,4 @@ async def report(kube: KubeGateway, namespace: str, level: Level, *, actor: Acto
 
 
 __all__ = ["LEVEL_HELP", "LEVEL_TITLES", "Finding", "Level", "apply_labels", "choice_problem", "findings", "label_all",
-           "level_of", "parse_level", "report", "set_level"]
+           "level_of", "parse_level", "report", "set_external_ips", "set_level"]

@@ -207,14 +207,16 @@ def external_name_target_problem(value: str) -> str | None:
     return None
 
 
-def service_abuse(obj: dict) -> list[tuple[tuple[str, ...], str]]:
-    """(field path, reason) for each part of a Service a project member may not set."""
+def service_abuse(obj: dict, *, external_ips_allowed: bool = False) -> list[tuple[tuple[str, ...], str]]:
+    """(field path, reason) for each part of a Service a project member may not set. External IPs only
+    where a platform admin allowed them for the project."""
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     found: list[tuple[tuple[str, ...], str]] = []
-    if spec.get("externalIPs"):
+    if spec.get("externalIPs") and not external_ips_allowed:
         found.append((("spec", "externalIPs"), _(
-            "spec.externalIPs cannot be set: a Service with external IPs can take the traffic of any "
-            "address in the cluster (CVE-2020-8554). Use a NodePort or LoadBalancer Service instead.")))
+            "spec.externalIPs cannot be set in this project: a Service with external IPs can take the traffic "
+            "of any address in the cluster (CVE-2020-8554). Use a NodePort or LoadBalancer Service instead, or "
+            "ask a platform administrator to allow external IPs for the project.")))
     if spec.get("type") == "ExternalName" and isinstance(spec.get("externalName"), str):
         problem = external_name_target_problem(spec["externalName"])
         if problem:

@@ -896,9 +896,10 @@ def download_name(svc: Mapping[str, Any]) -> str:
     return f"{meta.get('name', 'service')}.{meta.get('namespace', 'default')}.service.yaml"
 
 
-def parse_service_yaml(text: str, *, namespace: str, name: str) -> Obj:
+def parse_service_yaml(text: str, *, namespace: str, name: str, external_ips_allowed: bool = False) -> Obj:
     """Exactly one Service, this one; refusals carry line and column."""
-    result = parse_manifests(text, namespace=namespace, allowed_kinds=frozenset({"Service"}))
+    result = parse_manifests(text, namespace=namespace, allowed_kinds=frozenset({"Service"}),
+                             external_ips_allowed=external_ips_allowed)
     if not result.ok:
         problems = [str(p) for p in result.problems]
         raise Invalid(problems[0], errors={"yaml": "\n".join(problems)})
@@ -914,10 +915,10 @@ def parse_service_yaml(text: str, *, namespace: str, name: str) -> Obj:
 
 
 async def update_from_yaml(kube: KubeGateway, namespace: str, name: str, *, actor: Actor, text: str,
-                           resource_version: str) -> Obj:
+                           resource_version: str, external_ips_allowed: bool = False) -> Obj:
     """Replace the Service with the edited YAML, on condition that it is still the version the user
     loaded. Owner references (hidden from the editor) are carried over from the server's copy."""
-    obj = parse_service_yaml(text, namespace=namespace, name=name)
+    obj = parse_service_yaml(text, namespace=namespace, name=name, external_ips_allowed=external_ips_allowed)
     if not resource_version:
         raise Invalid(_("The form is missing the version it was loaded from. Reload the page."))
     current = await get_service(kube, namespace, name, actor=actor, fresh=True)  # a write: the server's copy

@@ -50,11 +50,12 @@ class Plan:
         return [strip_server_fields(m.obj, for_create=True) for m in self.objects]
 
 
-def read(files: list[tuple[str, str | bytes]], *, namespace: str, pod_security: Level) -> Plan:
+def read(files: list[tuple[str, str | bytes]], *, namespace: str, pod_security: Level,
+         external_ips_allowed: bool = False) -> Plan:
     """Parse and check the documents, pods against the project's Pod Security level (no cluster call)."""
     if len(files) > MAX_FILES:
         return Plan(problems=[Problem("", 0, None, None, _("At most {n} files at once.").format(n=MAX_FILES))])
-    result = parse_many(files, namespace=namespace)
+    result = parse_many(files, namespace=namespace, external_ips_allowed=external_ips_allowed)
     plan = Plan(objects=result.objects, problems=result.problems)
     if plan.ok:
         plan.problems = _pod_security_problems(files, plan.objects, pod_security)
@@ -78,21 +79,23 @@ def _pod_security_problems(files: list[tuple[str, str | bytes]], objects: list[M
     return out
 
 
-async def check(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str, pod_security: Level) -> Plan:
+async def check(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str, pod_security: Level,
+                external_ips_allowed: bool = False) -> Plan:
     """Server-side checks: unknown fields, then a dry run of every object as the user."""
     if not plan.ok:
         return plan
     objs = plan.as_dicts()
     plan.dropped = await creation.dropped_fields(kube, objs)
     plan.server_problems = await creation.dry_run_all(kube, actor=actor, namespace=namespace, objects=objs,
-                                                      pod_security=pod_security)
+                                                      pod_security=pod_security,
+                                                      external_ips_allowed=external_ips_allowed)
     return plan
 
 
 async def create(kube: KubeGateway, plan: Plan, *, actor: Actor, namespace: str,
-                 pod_security: Level) -> creation.CreateOutcome:
+                 pod_security: Level, external_ips_allowed: bool = False) -> creation.CreateOutcome:
     return await creation.create_all(kube, actor=actor, namespace=namespace, objects=plan.as_dicts(),
-                                     pod_security=pod_security)
+                                     pod_security=pod_security, external_ips_allowed=external_ips_allowed)
 
 
 def download_name(text_objects: list[Manifest], namespace: str) -> str:

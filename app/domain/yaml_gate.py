@@ -232,6 +232,7 @@ def parse_manifests(
     namespace: str,
     allowed_kinds: frozenset[str] = CREATABLE_KINDS,
     source: str = "",
+    external_ips_allowed: bool = False,
 ) -> GateResult:
     """Read one text of YAML (or JSON) documents into Kubernetes objects for `namespace`.
 
@@ -239,8 +240,11 @@ def parse_manifests(
     apiVersion in KIND_API_VERSIONS) and a valid `metadata.name`. A missing (or empty) namespace becomes
     `namespace`; any other is refused. Server-managed fields are stripped as by
     `strip_server_fields(obj, for_create=False)`: creation paths also call it with `for_create=True`.
+    Services may not point outside what a tenant may reach (`service_rules.service_abuse`), nor set
+    externalIPs unless `external_ips_allowed` (the project's allowance, from its row).
     """
-    return parse_many([(source, text)], namespace=namespace, allowed_kinds=allowed_kinds)
+    return parse_many([(source, text)], namespace=namespace, allowed_kinds=allowed_kinds,
+                      external_ips_allowed=external_ips_allowed)
 
 
 def parse_many(
@@ -248,6 +252,7 @@ def parse_many(
     *,
     namespace: str,
     allowed_kinds: frozenset[str] = CREATABLE_KINDS,
+    external_ips_allowed: bool = False,
 ) -> GateResult:
     """Like `parse_manifests` for several uploaded files (several documents each), judged together:
     the size and document caps apply to all files at once, a kind+name may appear only once across
@@ -255,7 +260,7 @@ def parse_many(
     unknown = allowed_kinds - KIND_API_VERSIONS.keys()
     if unknown:
         raise ValueError(f"no apiVersion known for kinds {sorted(unknown)}")
-    gate = _Gate(namespace=namespace, allowed_kinds=allowed_kinds)
+    gate = _Gate(namespace=namespace, allowed_kinds=allowed_kinds, external_ips_allowed=external_ips_allowed)
     for source, data in files:
         gate.read(source, data)
     return gate.result()
@@ -879,9 +884,10 @@ class _Reader:
 
 
 class _Gate:
-    def __init__(self, *, namespace: str, allowed_kinds: frozenset[str]) -> None:
+    def __init__(self, *, namespace: str, allowed_kinds: frozenset[str], external_ips_allowed: bool) -> None:
         self.namespace = namespace
         self.allowed_kinds = allowed_kinds
+        self.external_ips_allowed = external_ips_allowed
         self.bytes_left = MAX_BYTES
         self.documents_left = MAX_DOCUMENTS
         self.problems: list[Problem] = []
@@ -986,7 +992,7 @@ class _Gate:
         if out_of_range:
             return
         if kind == "Service":
-            refused = service_abuse(obj)
+            refused = service_abuse(obj, external_ips_allowed=self.external_ips_allowed)
             for path, message in refused:
                 report(message, path)
             if refused:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -60,6 +60,8 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The Pod Security Standards level its pods must meet (app.domain.pod_security.Level).
     pod_security: Mapped[str] = mapped_column(String(16), default="baseline", server_default="baseline")
+    # Whether its Services may set spec.externalIPs (CVE-2020-8554): a platform admin's decision.
+    allow_external_ips: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     workspace: Mapped[Workspace] = relationship(lazy="joined")
     creator: Mapped[User | None] = relationship(lazy="joined")

@@ -346,7 +346,7 @@ async def _create_from_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, st
     async def work() -> creation_domain.CreateOutcome:
         async with audited(request, ctx.me, "create", "Service", name) as note:
             outcome = await creation_domain.create_all(kube, actor=ctx.actor, namespace=ctx.namespace,
-                                                       objects=[service], pod_security=ctx.pod_security)
+                                                       objects=[service], **ctx.rules)
             note["detail"] = f"{flow.slug}: " + ("; ".join(map(str, outcome.problems)) or "Service/" + name)
             if not outcome.ok:
                 raise _CreateFailed(outcome)
@@ -467,7 +467,7 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         ctx_vars["error"] = error or _("Choose one or more .yaml or .yml files first.")
         return _yaml_page(request, ctx_vars, 422)
     if files:
-        plan = yaml_creation.read(files, namespace=ctx.namespace, pod_security=ctx.pod_security)
+        plan = yaml_creation.read(files, namespace=ctx.namespace, **ctx.rules)
         ctx_vars["uploaded"] = [n for n, _d in files]
         if plan.problems and not plan.objects:
             # Keep the files' text in the editor so the user can fix it where it broke.
@@ -476,11 +476,11 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
             return _yaml_page(request, ctx_vars, 422)
         ctx_vars["text"] = dump_yaml([m.obj for m in plan.objects])
         plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                         pod_security=ctx.pod_security)
+                                         **ctx.rules)
         ctx_vars["plan"] = plan
         return _yaml_page(request, ctx_vars, 200 if plan.ok else 422)
 
-    plan = yaml_creation.read([("", text)], namespace=ctx.namespace, pod_security=ctx.pod_security)
+    plan = yaml_creation.read([("", text)], namespace=ctx.namespace, **ctx.rules)
     if action == "download":
         return _attachment(text, yaml_creation.download_name(plan.objects, ctx.namespace))
     ctx_vars["plan"] = plan
@@ -488,7 +488,7 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         return _yaml_page(request, ctx_vars, 422)
     if action != "create":
         plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                         pod_security=ctx.pod_security)
+                                         **ctx.rules)
         return _yaml_page(request, ctx_vars, 200 if plan.ok else 422)
     accept_dropped = bool(form.get("accept_dropped"))
 
@@ -496,12 +496,12 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         # The dry run is part of the one-time work: a second click gets the first's result instead of
         # a dry run that finds the objects the first click created.
         await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                         pod_security=ctx.pod_security)
+                                         **ctx.rules)
         if not plan.ok or (plan.dropped and not accept_dropped):
             return _Done(False)
         async with audited(request, ctx.me, "create", "Service", plan.service_name or "") as note:
             outcome = await yaml_creation.create(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                                 pod_security=ctx.pod_security)
+                                                 **ctx.rules)
             note["detail"] = "yaml: " + (", ".join(f"{k}/{n}" for k, n in outcome.created)
                                          or "; ".join(map(str, outcome.problems)))
             if not outcome.ok:

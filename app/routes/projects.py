@@ -89,6 +89,16 @@ async def set_pod_security(request: Request, ctx: ProjectViewer, session: Sessio
     return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}#pod-security")
 
 
+@router.post("/workspaces/{ws}/projects/{project}/external-ips")
+async def set_external_ips(request: Request, ctx: ProjectViewer, session: SessionDep,
+                           allowed: Annotated[str, Form()] = "") -> Response:
+    """Allow the project's Services external IPs, or not (platform admin only)."""
+    async with audited(request, ctx.me, "set-external-ips", "Project", ctx.project.name) as note:
+        note["detail"] = f"allowed={bool(allowed)}"
+        await project_security.set_external_ips(session, project=ctx.project, access=ctx.access, allowed=bool(allowed))
+    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}#external-ips")
+
+
 @router.get("/workspaces/{ws}/projects/{project}/members")
 async def list_project_members(request: Request, ctx: ProjectViewer, session: SessionDep) -> Response:
     return await _members_page(request, ctx, session)

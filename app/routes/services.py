@@ -293,7 +293,8 @@ async def edit_yaml(request: Request, name: str, ctx: ProjectEditor, kube: KubeD
     try:
         async with audited(request, ctx.me, "edit-yaml", "Service", name):
             await svc_domain.update_from_yaml(kube, ctx.namespace, name, actor=ctx.actor, text=text,
-                                              resource_version=version)
+                                              resource_version=version,
+                                              external_ips_allowed=ctx.project.allow_external_ips)
     except Invalid as e:
         return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
                           errors=e.errors or {"yaml": e.message}, status=422)

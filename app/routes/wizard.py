@@ -473,8 +473,8 @@ def _enter_yaml(state: State, ctx: ProjectCtx) -> None:
 def _parse_yaml(state: State, ctx: ProjectCtx) -> Draft | None:
     """The editor's text as a draft, or None with the problems (document, line, column) set."""
     kind = WORKLOAD_KINDS[state.flavor]
-    result = parse_manifests(state.yaml_text, namespace=ctx.namespace,
-                             allowed_kinds=frozenset({kind, "Service"}))
+    result = parse_manifests(state.yaml_text, namespace=ctx.namespace, allowed_kinds=frozenset({kind, "Service"}),
+                             external_ips_allowed=ctx.project.allow_external_ips)
     if result.problems:
         state.problems = result.problems
         return None
@@ -538,7 +538,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
             async with audited(request, ctx.me, "create", "Service", name) as note:
                 outcome = await creation_domain.create_all(kube, actor=ctx.actor, namespace=ctx.namespace,
                                                            objects=[dict(o) for o in objects],
-                                                           pod_security=ctx.pod_security)
+                                                           **ctx.rules)
                 note["detail"] = ", ".join(f"{k}/{n}" for k, n in outcome.created) or "; ".join(
                     map(str, outcome.problems))
                 if not outcome.ok:

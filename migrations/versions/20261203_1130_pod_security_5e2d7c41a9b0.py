@@ -1,4 +1,5 @@
-"""project.pod_security: the Pod Security Standards level of each project; existing projects move to baseline
+"""project.pod_security, project.allow_external_ips: each project's Pod Security level (existing projects
+move to baseline) and whether a platform admin allowed its Services external IPs (no: the default)
 
 Revision ID: 5e2d7c41a9b0
 Revises: 3c1f0a9e7b21
@@ -19,8 +20,10 @@ depends_on: Union[str, Sequence[str], None] = None
 def upgrade() -> None:
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pod_security', sa.String(length=16), server_default='baseline', nullable=False))
+        batch_op.add_column(sa.Column('allow_external_ips', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('project', schema=None) as batch_op:
+        batch_op.drop_column('allow_external_ips')
         batch_op.drop_column('pod_security')

@@ -247,3 +247,34 @@ async def test_the_reconciler_labels_a_namespace_made_before_levels_existed(
     assert done[demo.namespace] is True
     ns = await admin_kube.get("Namespace", None, demo.namespace, actor=CONSOLE, fresh=True)
     assert ns["metadata"]["labels"][LABELS + "enforce"] == "baseline"
+
+
+async def test_external_ips_only_where_a_platform_admin_allowed_them(demo: DemoProject, tenants: Tenants,
+                                                                    admin_kube: KubeGateway) -> None:
+    def service(name: str) -> str:
+        return dump_yaml({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                          "spec": {"selector": {"app": name}, "ports": [{"name": "http-80", "port": 80}],
+                                   "externalIPs": ["203.0.113.7"]}})
+    resp = await post_yaml(await yaml_browser(demo, tenants), text=service("grab"), action="create")
+    assert resp.status_code == 422 and "ask a platform administrator" in problems_shown(resp.text)
+
+    url = f"{demo.base}/external-ips"
+    ws_admin = await tenants.browser(demo.admin)
+    page = await ws_admin.get(demo.base)
+    assert "may not set external IPs" in page.text and 'id="toggle-external-ips"' not in page.text
+    assert (await ws_admin.post(url, {"allowed": "on"})).status_code == 403
+    platform = await tenants.browser(await tenants.user("platform", PlatformRole.admin))
+    await platform.get(demo.base)
+    assert (await platform.post(url, {"allowed": "on"})).status_code == 303
+
+    resp = await post_yaml(await yaml_browser(demo, tenants), text=service("allowed"), action="create")
+    assert resp.status_code == 303, problems_shown(resp.text)
+    made = await admin_kube.get("Service", demo.namespace, "allowed", actor=CONSOLE, fresh=True)
+    assert made["spec"]["externalIPs"] == ["203.0.113.7"]
+
+    await platform.get(demo.base)
+    assert (await platform.post(url, {"allowed": ""})).status_code == 303
+    resp = await post_yaml(await yaml_browser(demo, tenants), text=service("again"), action="create")
+    assert resp.status_code == 422
+    assert [e.outcome for e in await _audit(tenants, "set-external-ips", demo.namespace)] == ["denied", "success",
+                                                                                               "success"]

@@ -59,6 +59,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", P): Rule(PROJECT_VIEW, "project"),
     ("GET", P + "/members"): Rule(PROJECT_VIEW, "project"),
     ("POST", P + "/pod-security"): Rule(WORKSPACE_ADMIN, "project"),
+    ("POST", P + "/external-ips"): Rule(PLATFORM_ADMIN, "project"),
     ("POST", P + "/members"): Rule(PROJECT_ADMIN, "project"),
     ("POST", P + "/members/{username}/remove"): Rule(PROJECT_ADMIN, "project"),
     ("GET", "/admin/users"): Rule(PLATFORM_ADMIN, "none"),
