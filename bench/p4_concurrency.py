@@ -210,6 +210,22 @@ class Session:
             await self.close_stream()
 
 
+async def sign_in_all(server, users, first_page: str) -> list[Browser]:  # type: ignore[no-untyped-def]
+    """A session per user, signed in ten at a time, each having loaded `first_page` and its static files
+    once (a browser caches them)."""
+    sem = asyncio.Semaphore(10)
+
+    async def sign_in(user):  # type: ignore[no-untyped-def]
+        async with sem:
+            b = await server_browser(server, user, connections=3)
+            page = await b.client.get(first_page)
+            for asset in sorted(set(_STATIC.findall(page.text))):
+                await b.client.get(asset)
+            return b
+
+    return list(await asyncio.gather(*(sign_in(u) for u in users)))
+
+
 async def start_py_spy(pid: int, seconds: float) -> asyncio.subprocess.Process | None:
     """With BENCH_P4_PYSPY=<file.txt>, sample the console with py-spy (the `bench` extra) during the run and
     write collapsed stacks there (for flamegraph tools or a quick `sort -t' ' -k2 -n`)."""
@@ -256,17 +272,7 @@ async def run(bench: Bench) -> list[Figure]:
     )
     tally = Tally()
     async with console_server(bench, "p4-console") as server:
-        sem = asyncio.Semaphore(10)
-
-        async def sign_in(user):  # type: ignore[no-untyped-def]
-            async with sem:
-                b = await server_browser(server, user, connections=3)
-                page = await b.client.get(f"{t.base}/services")
-                for asset in sorted(set(_STATIC.findall(page.text))):
-                    await b.client.get(asset)
-                return b
-
-        browsers = await asyncio.gather(*(sign_in(u) for u in t.users))
+        browsers = await sign_in_all(server, t.users, f"{t.base}/services")
         log(f"P4: {len(browsers)} sessions signed in; console RSS {server.rss_mb():.0f} MB")
         proc = server.ps
         watched = {"console": proc, "load generator": psutil.Process()}

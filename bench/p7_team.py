@@ -35,9 +35,8 @@ from bench.common import (
     env_int,
     log,
     ms,
-    server_browser,
 )
-from bench.p4_concurrency import _STATIC, Session, Tally
+from bench.p4_concurrency import Session, Tally, sign_in_all
 from bench.p6_growth import env_str, grow, settle
 
 P50_TARGET = 30.0
@@ -97,17 +96,7 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
     tally = Tally()
     workers = env_int("BENCH_SERVER_WORKERS", 1)
     async with console_server(bench, f"p7-console-{size}") as server:
-        sem = asyncio.Semaphore(10)
-
-        async def sign_in(user):  # type: ignore[no-untyped-def]
-            async with sem:
-                b = await server_browser(server, user, connections=3)
-                page = await b.client.get(f"{t.base}/services")
-                for asset in sorted(set(_STATIC.findall(page.text))):
-                    await b.client.get(asset)
-                return b
-
-        browsers = await asyncio.gather(*(sign_in(u) for u in t.users))
+        browsers = await sign_in_all(server, t.users, f"{t.base}/services")
         log(f"P7 at {size}: {len(browsers)} sessions signed in; console RSS {server.rss_mb():.0f} MB")
         rng = random.Random(14)
         started = time.monotonic()
