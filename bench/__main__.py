@@ -21,6 +21,7 @@ TITLES = {
     "p5": "weight of the wizard's first load",
     "p6": "cost growth (100 / 1,000 / 10,000 Services)",
     "p7": "a team's load (100 sessions on 1,000 and 10,000 Services)",
+    "p8": "throughput held with p99 <= 250 ms, 1 and 2 workers (1,000 Services)",
 }
 SETTINGS = (
     "BENCH_ITERATIONS",
@@ -36,14 +37,26 @@ SETTINGS = (
     "BENCH_P7_SESSIONS",
     "BENCH_P7_THINK",
     "BENCH_SERVER_WORKERS",
+    "BENCH_P8_STEPS",
+    "BENCH_P8_STEP_SECONDS",
+    "BENCH_P8_WORKERS",
 )
 
 
 async def main(selected: list[str], record: bool) -> int:
-    from bench import p1_pages, p2_create, p3_scale, p4_concurrency, p5_weight, p6_growth, p7_team
+    from bench import (
+        p1_pages,
+        p2_create,
+        p3_scale,
+        p4_concurrency,
+        p5_weight,
+        p6_growth,
+        p7_team,
+        p8_throughput,
+    )
 
     modules = {"p1": p1_pages, "p2": p2_create, "p3": p3_scale, "p4": p4_concurrency, "p5": p5_weight, "p6": p6_growth,
-               "p7": p7_team}
+               "p7": p7_team, "p8": p8_throughput}
     figures: list[Figure] = []
     failed = False
     load_before = os.getloadavg()
@@ -91,7 +104,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     args = parser.parse_args(argv)
     args.benchmarks = [b.lower() for b in args.benchmarks]
-    known = (*ALL, "p7")
+    known = (*ALL, "p7", "p8")
     unknown = [b for b in args.benchmarks if b not in known]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")

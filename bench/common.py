@@ -34,7 +34,7 @@ PASSWORD = "bench-password-not-secret"
 os.environ.setdefault("DOCKYARD_FAST_PASSWORD_HASHING", "true")
 os.environ["DOCKYARD_LOCAL_CLUSTER"] = "false"
 
-from app.db import upgrade  # noqa: E402
+from app.db import downgrade, upgrade  # noqa: E402
 from app.domain import projects as projects_domain  # noqa: E402
 from app.domain import rbac  # noqa: E402
 from app.domain import users as users_domain  # noqa: E402
@@ -383,14 +383,20 @@ async def wait_gone(
 
 @contextlib.asynccontextmanager
 async def open_bench() -> AsyncIterator[Bench]:
-    """Start (or reuse) the local control plane, migrate a fresh SQLite database, start the app."""
+    """Start (or reuse) the local control plane, migrate a fresh database, start the app. The database is
+    SQLite, or with BENCH_DATABASE_URL a PostgreSQL one (emptied first: it is the bench's own), which
+    several console processes (BENCH_SERVER_WORKERS) need."""
     info = await asyncio.to_thread(localcluster.ensure_running, CLUSTER_ROOT, log)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    db_file = BENCH_DIR / "bench.db"
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(db_file) + suffix).unlink()
-    url = f"sqlite+aiosqlite:///{db_file}"
+    url = os.environ.get("BENCH_DATABASE_URL", "")
+    if url:
+        await asyncio.to_thread(downgrade, url, "base")
+    else:
+        db_file = BENCH_DIR / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(str(db_file) + suffix).unlink()
+        url = f"sqlite+aiosqlite:///{db_file}"
     await asyncio.to_thread(upgrade, url)
     settings = Settings(
         database_url=url,

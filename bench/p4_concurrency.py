@@ -211,9 +211,10 @@ class Session:
 
 
 async def sign_in_all(server, users, first_page: str) -> list[Browser]:  # type: ignore[no-untyped-def]
-    """A session per user, signed in ten at a time, each having loaded `first_page` and its static files
-    once (a browser caches them)."""
-    sem = asyncio.Semaphore(10)
+    """A session per user, signed in four at a time (signed out, one address may have at most
+    DOCKYARD_SESSION_CONCURRENCY requests in flight: the load generator is one address), each having
+    loaded `first_page` and its static files once (a browser caches them)."""
+    sem = asyncio.Semaphore(4)
 
     async def sign_in(user):  # type: ignore[no-untyped-def]
         async with sem:
