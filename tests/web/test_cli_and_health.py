@@ -112,3 +112,33 @@ async def test_readyz_names_what_is_down(database_url: str) -> None:
             assert resp.status_code == 503
             body = resp.json()
             assert body["checks"]["database"] == "ok" and body["checks"]["cluster"].startswith("failed")
+
+
+def test_pod_security_report_lists_what_does_not_meet_each_projects_level(
+        cli_env: CliRunner, demo, cluster, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Run by hand after the upgrade that moved every project to baseline (README, Pod Security)."""
+    import asyncio
+
+    from tests.hostile_pods import restricted_clean
+
+    legacy = restricted_clean("legacy", "Deployment")
+    legacy["spec"]["template"]["spec"]["hostPID"] = True
+    asyncio.run(_create_as_admin(str(cluster.admin_kubeconfig), legacy, demo.namespace))
+    monkeypatch.setenv("DOCKYARD_KUBECONFIG", str(cluster.console_kubeconfig))
+    result = cli_env.invoke(cli.main, ["pod-security", "report"])
+    assert result.exit_code == 0, result.output
+    assert f"{demo.namespace} (baseline): 1 workload(s) do not meet it" in result.output
+    assert "Deployment legacy: Host Namespaces:" in result.output
+    stricter = cli_env.invoke(cli.main, ["pod-security", "report", "--level", "restricted"])
+    assert f"{demo.namespace} (restricted): 1 workload(s)" in stricter.output
+
+
+async def _create_as_admin(kubeconfig: str, obj: dict, namespace: str) -> None:
+    from app.kube.client import CONSOLE
+    from app.kube.config import new_gateway
+
+    gw = await new_gateway(kubeconfig)
+    try:
+        await gw.create(obj, namespace=namespace, actor=CONSOLE)
+    finally:
+        await gw.close()
