@@ -69,8 +69,10 @@ async def _ramp(bench: Bench, t, size: int, workers: int, steps: list[int], seco
                 held = stats.p99 <= P99_TARGET and errors == 0
                 if held and rate > best[0]:
                     best = (rate, sessions)
+                slowest = sorted(((Stats.of(v).p99, k) for k, v in tally.latencies.items()), reverse=True)[:3]
                 rows.append(f"{sessions} sessions: {rate:.1f} req/s, p50 {stats.median:.0f} ms, p99 {stats.p99:.0f} ms, "
-                            f"{errors} errors{'' if held else ' (not held)'}")
+                            f"{errors} errors{'' if held else ' (not held)'}; slowest p99: "
+                            + ", ".join(f"{k} {p:.0f} ms" for p, k in slowest))
                 log(f"P8, {workers} worker(s): {rows[-1]}")
                 if not held:
                     break
