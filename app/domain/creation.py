@@ -15,6 +15,7 @@ from typing import Any
 from app.domain.pod_security import Level, violations
 from app.domain.schema_check import SchemaIndex
 from app.domain.service_rules import service_abuse
+from app.domain.yaml_gate import format_path
 from app.i18n import _
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
@@ -85,8 +86,6 @@ def ordered(objects: list[Obj]) -> list[Obj]:
 def pod_security_problems(objects: list[Obj], level: Level) -> list[ObjectProblem]:
     """Every pod template against the project's Pod Security level: the console's own gate, on every
     creation path, so a cluster without Pod Security Admission is protected too."""
-    from app.domain.yaml_gate import format_path
-
     out = []
     for obj in objects:
         kind, name = obj.get("kind", "?"), (obj.get("metadata") or {}).get("name", "?")
@@ -103,7 +102,7 @@ def service_problems(objects: list[Obj], external_ips_allowed: bool) -> list[Obj
         if obj.get("kind") == "Service":
             name = (obj.get("metadata") or {}).get("name", "?")
             for path, message in service_abuse(obj, external_ips_allowed=external_ips_allowed):
-                out.append(ObjectProblem("Service", name, message, ".".join(path)))
+                out.append(ObjectProblem("Service", name, message, format_path(path)))
     return out
 
 

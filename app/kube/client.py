@@ -36,11 +36,6 @@ ANY_VERSION_KINDS = frozenset({"PodMetrics", "NodeMetrics"})
 Obj = dict[str, Any]
 
 
-def user_identity(user_id: int | str) -> str:
-    """The Kubernetes user name of a Dockyard user (by immutable id, never a name): their ServiceAccount."""
-    return identity.username(user_id)
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who a request is made for: a Dockyard user (`user_id`, acting through their ServiceAccount's
