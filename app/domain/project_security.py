@@ -32,8 +32,7 @@ LEVEL_TITLES = {
     Level.RESTRICTED: lazy_("Restricted"),
 }
 LEVEL_HELP = {
-    Level.PRIVILEGED: lazy_("No restrictions: pods may use the node's namespaces, files and devices. "
-                            "Only a platform administrator can choose it."),
+    Level.PRIVILEGED: lazy_("No restrictions: pods may use the node's namespaces, files and devices."),
     Level.BASELINE: lazy_("Blocks known privilege escalations: no privileged containers, host namespaces, "
                           "host paths or host ports, and only safe capabilities."),
     Level.RESTRICTED: lazy_("Baseline, and pods must also run as non-root, drop all capabilities, forbid "
