@@ -227,14 +227,15 @@ async def sign_in_all(server, users, first_page: str) -> list[Browser]:  # type:
     return list(await asyncio.gather(*(sign_in(u) for u in users)))
 
 
-async def start_py_spy(pid: int, seconds: float) -> asyncio.subprocess.Process | None:
-    """With BENCH_P4_PYSPY=<file.txt>, sample the console with py-spy (the `bench` extra) during the run and
-    write collapsed stacks there (for flamegraph tools or a quick `sort -t' ' -k2 -n`)."""
-    target = os.environ.get("BENCH_P4_PYSPY")
+async def start_py_spy(pid: int, seconds: float, setting: str = "BENCH_P4_PYSPY") -> asyncio.subprocess.Process | None:
+    """With BENCH_P4_PYSPY=<file.txt> (or the given setting), sample the console with py-spy (the `bench`
+    extra) during the run and write collapsed stacks there (for flamegraph tools or a quick
+    `sort -t' ' -k2 -n`)."""
+    target = os.environ.get(setting)
     if not target:
         return None
     exe = Path(sys.executable).with_name("py-spy")
-    log(f"P4: sampling the console with py-spy into {target}")
+    log(f"{setting.split('_')[1]}: sampling the console with py-spy into {target}")
     return await asyncio.create_subprocess_exec(
         str(exe),
         "record",

@@ -36,7 +36,7 @@ from bench.common import (
     log,
     ms,
 )
-from bench.p4_concurrency import Session, Tally, sign_in_all
+from bench.p4_concurrency import Session, Tally, sign_in_all, start_py_spy
 from bench.p6_growth import env_str, grow, settle
 
 P50_TARGET = 30.0
@@ -122,12 +122,15 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
                     f"{sum(tally.errors.values())} errors, RSS {server.rss_mb():.0f} MB")
 
         tasks = [asyncio.get_running_loop().create_task(c()) for c in (probe, progress)]
+        spy = await start_py_spy(server.process.pid, seconds, "BENCH_P7_PYSPY")
         try:
             with RssSampler(server, interval=1.0) as rss:
                 await asyncio.gather(*(r.run() for r in runners))
         finally:
             for task in tasks:
                 task.cancel()
+            if spy is not None:
+                await spy.wait()
             elapsed = time.monotonic() - started
             await asyncio.gather(*(b.aclose() for b in browsers), return_exceptions=True)
     everything = Stats.of(tally.all)

@@ -7,8 +7,9 @@ it returns, not what the project holds.
 
 The cluster still decides what each user may read: before a user's read is served from a store, a
 SelfSubjectAccessReview made *as that user* must allow that verb on that resource in that namespace.
-Its answer is kept for `review_seconds`, and every answer is dropped as soon as a RoleBinding or a
-ClusterRoleBinding changes anywhere (watches of both) or the console reconciles a membership. A kept
+Its answer is kept for `review_seconds`, and every answer is dropped as soon as a RoleBinding, a
+ClusterRoleBinding, a Role or a ClusterRole changes anywhere (watches of the four) or the console
+reconciles a membership: the watches, not the expiry, are what make a revocation take effect. A kept
 refusal sends the read to the API server as the user (which decides afresh), so keeping it never lets
 anyone in.
 
@@ -59,7 +60,7 @@ FREEZE_AFTER = 1000  # objects in one list
 class WatchCache:
     """The stores, the access reviews, and the tasks that keep them current."""
 
-    def __init__(self, gateway: KubeGateway, *, idle_seconds: float = 300, review_seconds: float = 10,
+    def __init__(self, gateway: KubeGateway, *, idle_seconds: float = 300, review_seconds: float = 300,
                  max_stores: int = 512, sync_timeout: float = 10.0) -> None:
         self.gateway = gateway  # the console's own identity, with its own connection pool
         self.idle_seconds = idle_seconds
@@ -245,9 +246,11 @@ class WatchCache:
         return store
 
     def _start_rbac_watches(self) -> list[Store]:
-        """Watches that only say "RBAC changed": RoleBindings in every namespace, and ClusterRoleBindings
-        (a grant or revocation through either drops every kept answer at once)."""
-        stores = [Store("RoleBinding", ALL_NAMESPACES), Store("ClusterRoleBinding", None)]
+        """Watches that only say "RBAC changed": RoleBindings and Roles in every namespace, ClusterRoleBindings
+        and ClusterRoles (a grant or revocation through a binding, or a rule changed in a role, drops every
+        kept answer at once)."""
+        stores = [Store("RoleBinding", ALL_NAMESPACES), Store("ClusterRoleBinding", None),
+                  Store("Role", ALL_NAMESPACES), Store("ClusterRole", None)]
         for store in stores:
             store.listeners.append(self.forget_reviews)
             store.task = asyncio.create_task(self._run(store, keep=False), name=f"watch-cache rbac {store.kind}")

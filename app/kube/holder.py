@@ -13,7 +13,7 @@ from app.kube.errors import KubeError
 class GatewayHolder:
     def __init__(self, kubeconfig: str | None, context: str | None, *, timeout: float,
                  watch_cache: bool = False, cache_idle_seconds: float = 300,
-                 access_review_seconds: float = 10) -> None:
+                 access_review_seconds: float = 300) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.timeout = timeout

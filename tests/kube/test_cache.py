@@ -197,6 +197,46 @@ async def test_a_removed_clusterrolebinding_refuses_cached_reads_well_before_the
     assert await eventually(lambda: _list_refused(kube, demo.namespace, who), timeout=5)
 
 
+async def test_a_rule_removed_from_a_role_refuses_cached_reads_well_before_the_review_expires(
+        demo: DemoProject, tenants, kube: KubeGateway, admin_kube: KubeGateway,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grant through a Role made outside the console: the binding stays, the Role loses its rule. The
+    answer kept for minutes must not outlive it (the Role watch drops it)."""
+    reader = await tenants.user("cm-reader")
+    who = Actor.user(reader.uid)
+    name = f"dockyard-test-cm-{reader.uid}"
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": demo.namespace},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]}
+    await admin_kube.create(role, namespace=demo.namespace, actor=CONSOLE)
+    await admin_kube.create({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": demo.namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [identity.subject(reader.uid)],
+    }, namespace=demo.namespace, actor=CONSOLE)
+    assert kube.cache is not None
+    reviews: list[str] = []
+    ask = kube.cache.gateway.create
+
+    async def counted(obj, **kw):  # type: ignore[no-untyped-def]
+        reviews.append(obj.get("kind", ""))
+        return await ask(obj, **kw)
+    monkeypatch.setattr(kube.cache.gateway, "create", counted)
+
+    async def kept() -> bool:
+        reviews.clear()
+        await kube.items("ConfigMap", demo.namespace, actor=who)
+        return not reviews  # allowed, and the answer kept
+
+    assert await eventually(kept, timeout=5)
+    await admin_kube.merge_patch("Role", demo.namespace, name, {"rules": [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}, actor=CONSOLE)
+
+    assert kube.cache.review_seconds >= 60
+    assert await eventually(lambda: _list_refused(kube, demo.namespace, who), timeout=5)
+
+
 async def test_a_kept_refusal_never_outlives_a_grant(demo: DemoProject, tenants, kube: KubeGateway,  # type: ignore[no-untyped-def]
                                                      admin_kube: KubeGateway) -> None:
     """A refusal is kept too, but it only sends the read to the API server, which decides afresh."""
