@@ -26,14 +26,16 @@ messages: $(STAMP)
 messages-update: $(STAMP)
 	@BIN=$(BIN) scripts/i18n.sh
 
+# The configured cluster if there is one (DOCKYARD_KUBECONFIG, KUBECONFIG, ~/.kube/config, in-cluster),
+# else the local control plane, started first.
 run: setup
-	@$(BIN)/dockyard serve --host $(HOST) --port $(PORT)
+	@BIN=$(BIN) scripts/run.sh --host $(HOST) --port $(PORT)
 
 cluster: setup
-	@$(BIN)/dockyard cluster up
+	@$(BIN)/python -m devcluster up
 
 cluster-down:
-	@if [ -x $(BIN)/dockyard ]; then $(BIN)/dockyard cluster down; else scripts/cluster-down.sh; fi
+	@scripts/cluster-down.sh
 
 test: setup cluster
 	@scripts/test.sh

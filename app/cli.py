@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from app.settings import STATE_DIR, get_settings
+from app.settings import get_settings
 
 
 @click.group()
@@ -130,7 +130,7 @@ def demo_seed() -> None:
     settings = get_settings()
     if settings.production:
         raise click.ClickException("demo accounts are never seeded in production")
-    kubeconfig = resolve_cluster(start_local=settings.local_cluster)
+    kubeconfig = resolve_cluster()
     _print_passwords(asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"))))
 
 
@@ -173,7 +173,7 @@ def pod_security_report(level: str | None) -> None:
     """List the workloads that do not meet their project's level (after the upgrade: baseline)."""
     from app.kube.errors import KubeError
 
-    kubeconfig = resolve_cluster(start_local=False)
+    kubeconfig = resolve_cluster()
     try:
         lines = asyncio.run(_pod_security_report(kubeconfig, level))
     except KubeError as e:
@@ -181,38 +181,10 @@ def pod_security_report(level: str | None) -> None:
     click.echo("\n".join(lines) or "no projects")
 
 
-@main.group()
-def cluster() -> None:
-    """The local Kubernetes control plane for development and tests."""
-
-
-@cluster.command("up")
-def cluster_up() -> None:
-    """Start it (building it once), or reuse the running one."""
-    from app.kube import localcluster
-
-    try:
-        info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
-    except localcluster.ClusterError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(f"cluster ready at {info.server}; admin kubeconfig: {info.admin_kubeconfig}")
-
-
-@cluster.command("down")
-def cluster_down() -> None:
-    """Stop every process `cluster up` started."""
-    from app.kube import localcluster
-
-    try:
-        localcluster.stop(STATE_DIR / "cluster", log=click.echo)
-    except localcluster.ClusterError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo("cluster stopped")
-
-
-def resolve_cluster(*, start_local: bool) -> str | None:
-    """The kubeconfig to use: DOCKYARD_KUBECONFIG, KUBECONFIG or ~/.kube/config, else in-cluster (None),
-    else the local control plane, started here."""
+def resolve_cluster() -> str | None:
+    """The kubeconfig to use: DOCKYARD_KUBECONFIG, KUBECONFIG or ~/.kube/config, else in-cluster (None).
+    The local control plane for development is started outside the console (`make run`, `python -m
+    devcluster up`), which then names its kubeconfig in DOCKYARD_KUBECONFIG."""
     from app.kube.config import discover_kubeconfig, in_cluster_available
 
     settings = get_settings()
@@ -223,16 +195,8 @@ def resolve_cluster(*, start_local: bool) -> str | None:
     if in_cluster_available():
         click.echo("cluster: in-cluster service account")
         return None
-    if not start_local or settings.production:
-        raise click.ClickException("no cluster configured: set DOCKYARD_KUBECONFIG or KUBECONFIG")
-    from app.kube import localcluster
-
-    click.echo("cluster: none configured, starting the local control plane (.dockyard/cluster)")
-    try:
-        info = localcluster.ensure_running(STATE_DIR / "cluster", log=click.echo)
-    except localcluster.ClusterError as e:
-        raise click.ClickException(str(e)) from None
-    return str(info.console_kubeconfig)
+    raise click.ClickException("no cluster configured: set DOCKYARD_KUBECONFIG or KUBECONFIG "
+                               "(`make run` starts the local control plane when neither is set)")
 
 
 @main.command()
@@ -254,7 +218,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     db_file = Path(settings.database_url.split("///", 1)[-1]) if settings.embedded_database else None
     new_db = db_file is not None and not db_file.exists()
     upgrade(settings.database_url)
-    kubeconfig = resolve_cluster(start_local=settings.local_cluster)
+    kubeconfig = resolve_cluster()
     os.environ["DOCKYARD_KUBECONFIG"] = kubeconfig or ""
     get_settings.cache_clear()
     if new_db and not settings.production:

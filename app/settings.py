@@ -28,8 +28,6 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{STATE_DIR / 'dockyard.db'}"
     kubeconfig: str | None = None
     context: str | None = None
-    # Start the local control plane when no cluster is configured (development only).
-    local_cluster: bool = True
     session_secret: SecretStr = SecretStr(DEFAULT_SECRET)
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12

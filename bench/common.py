@@ -32,20 +32,19 @@ CLUSTER_ROOT = REPO / ".dockyard" / "cluster"
 PASSWORD = "bench-password-not-secret"
 
 os.environ.setdefault("DOCKYARD_FAST_PASSWORD_HASHING", "true")
-os.environ["DOCKYARD_LOCAL_CLUSTER"] = "false"
 
 from app.db import downgrade, upgrade  # noqa: E402
 from app.domain import projects as projects_domain  # noqa: E402
 from app.domain import rbac  # noqa: E402
 from app.domain import users as users_domain  # noqa: E402
 from app.domain.access import WorkspaceAccess  # noqa: E402
-from app.kube import localcluster  # noqa: E402
 from app.kube.client import CONSOLE, Actor, KubeGateway  # noqa: E402
 from app.kube.config import new_gateway  # noqa: E402
 from app.kube.errors import KubeError  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import Project, ProjectMember, ProjectRole, User, Workspace, WorkspaceMember, WorkspaceRole  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from devcluster import localcluster  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -402,7 +401,6 @@ async def open_bench() -> AsyncIterator[Bench]:
         database_url=url,
         kubeconfig=str(info.console_kubeconfig),
         fast_password_hashing=True,
-        local_cluster=False,
         reconcile_interval_seconds=0,
     )
     app = create_app(settings, reconcile=False)
@@ -497,7 +495,6 @@ async def console_server(bench: Bench, name: str = "console") -> AsyncIterator[S
         **os.environ,
         "DOCKYARD_DATABASE_URL": bench.database_url,
         "DOCKYARD_KUBECONFIG": str(bench.cluster.console_kubeconfig),
-        "DOCKYARD_LOCAL_CLUSTER": "false",
         "DOCKYARD_FAST_PASSWORD_HASHING": "true",
         "DOCKYARD_RECONCILE_INTERVAL_SECONDS": "0",
     }

@@ -57,12 +57,15 @@ from bench.wizard_flow import FORM, steps
 
 SERVICES = 25
 _SSE_URL = re.compile(r'sse-connect="([^"]+)"')
+_SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 _STATIC = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
 
 @dataclass
 class Tally:
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    # The console's own time per answer (its Server-Timing header), beside what the session waited.
+    server: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     streams: int = 0
@@ -119,6 +122,9 @@ class Session:
             self.tally.error(kind, f"{resp.status_code} {url}")
             return None
         self.tally.ok(kind, latency)
+        timing = _SERVER_TIMING.match(resp.headers.get("server-timing", ""))
+        if timing:
+            self.tally.server.append(float(timing.group(1)))
         return resp
 
     async def pause(self) -> None:

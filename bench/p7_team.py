@@ -121,7 +121,16 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
                 log(f"P7 at {size}: {time.monotonic() - started:.0f} s, {done} requests, "
                     f"{sum(tally.errors.values())} errors, RSS {server.rss_mb():.0f} MB")
 
-        tasks = [asyncio.get_running_loop().create_task(c()) for c in (probe, progress)]
+        lags: list[float] = []
+
+        async def lag() -> None:
+            # How late this process's own loop wakes: a session's measured wait includes it.
+            while True:
+                began = time.perf_counter()
+                await asyncio.sleep(0.1)
+                lags.append(ms(time.perf_counter() - began - 0.1))
+
+        tasks = [asyncio.get_running_loop().create_task(c()) for c in (probe, progress, lag)]
         spy = await start_py_spy(server.process.pid, seconds, "BENCH_P7_PYSPY")
         try:
             with RssSampler(server, interval=1.0) as rss:
@@ -139,6 +148,8 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
                          for k, v in sorted(tally.latencies.items()))
     p99_target = P99_TARGETS.get(size, 400.0)
     raw = Stats.of(kubectl)
+    own = Stats.of(tally.server)
+    late = Stats.of(lags)
     where = f"{size} Services, {workers} worker{'s' if workers > 1 else ''}"
     return [
         Figure("P7", f"Errors ({where}, {len(browsers)} sessions, {elapsed:.0f} s)", errors, "", "0", errors == 0,
@@ -148,6 +159,12 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
                everything.median <= P50_TARGET, per_kind),
         Figure("P7", f"Latency p99 ({where})", everything.p99, "ms", f"<= {p99_target:g}",
                everything.p99 <= p99_target, f"p90 {everything.p90:.0f} ms, max {everything.high:.0f} ms"),
+        Figure("P7", f"Console's own time per answer, p50 ({where})", own.median, "ms", "", None,
+               f"p99 {own.p99:.0f} ms, n={own.n}: its Server-Timing, from the request reaching the console to "
+               "its answer; the rest of a session's wait is queueing for the machine's CPUs and the "
+               "load generator's own loop"),
+        Figure("P7", f"Load generator's loop lag, p50 ({where})", late.median, "ms", "", None,
+               f"p99 {late.p99:.0f} ms: how late the generator's own event loop woke, part of every measured wait"),
         Figure("P7", f"Console RSS, peak ({where})", rss.peak, "MB", f"<= {RSS_TARGET:g}", rss.peak <= RSS_TARGET,
                f"at the end {rss.last:.0f} MB"),
         Figure("P7", f"kubectl get svc under the same load, p50 ({where})", raw.median, "ms", "", None,
@@ -169,7 +186,7 @@ async def run(bench: Bench) -> list[Figure]:
         have = size
         await settle(bench.admin, t.namespace, size)
         figures += await _load(bench, t, size, seconds, (low, high))
-        for f in figures[-5:]:
+        for f in figures[-7:]:
             log(f"P7 {f.name}: {f.value_text()} {f.detail}")
     log(f"P7: deleting {t.namespace}")
     await bench.delete_namespaces()

@@ -14,8 +14,11 @@ if ! flock -n 9; then
   flock 9
 fi
 if cached; then echo "kubernetes $VERSION: cached in $CACHE"; exit 0; fi
+# Kubernetes 1.20 is built with the Go of its day, Debian bookworm's (1.19), never with whatever `go`
+# comes first on PATH: a newer toolchain (such as /usr/local/go) refuses parts of its vendored code.
+GO_HOME=/usr/lib/go-1.19
 need=()
-command -v go >/dev/null || need+=(golang-go)
+[ -x "$GO_HOME/bin/go" ] || need+=(golang-1.19-go)
 command -v rsync >/dev/null || need+=(rsync)
 command -v etcd >/dev/null || need+=(etcd-server)
 [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || need+=(golang-github-modern-go-reflect2-dev)
@@ -52,6 +55,9 @@ fi
 SRCDIR=$(ls -d "$WORK"/src/kubernetes-*/ | head -1)
 rm -rf "$SRCDIR/vendor/github.com/modern-go/reflect2"
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$SRCDIR/vendor/github.com/modern-go/reflect2"
+export PATH="$GO_HOME/bin:$PATH" GOTOOLCHAIN=local
+unset GOROOT
+echo "building with $(go version)"
 export GOPATH="$WORK/gopath"
 mkdir -p "$GOPATH/src/k8s.io"
 ln -sfn "$SRCDIR" "$GOPATH/src/k8s.io/kubernetes"

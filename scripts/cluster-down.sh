@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Stops the local control plane (`make cluster-down`). Uses the venv when there is one
-# (`python -m app.kube.localcluster down`); otherwise stops the processes recorded in state.json
+# (`python -m devcluster down`); otherwise stops the processes recorded in state.json
 # itself, checking each one still belongs to this cluster before signalling its process group.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="${1:-.dockyard/cluster}"
-if [ -x .venv/bin/python ] && .venv/bin/python -c 'import app.kube.localcluster' 2>/dev/null; then
-  exec .venv/bin/python -m app.kube.localcluster down --root "$ROOT"
+if [ -x .venv/bin/python ] && .venv/bin/python -c 'import devcluster.localcluster' 2>/dev/null; then
+  exec .venv/bin/python -m devcluster down --root "$ROOT"
 fi
 STATE="$ROOT/state.json"
 if [ ! -f "$STATE" ]; then echo "local cluster: not running"; exit 0; fi

@@ -1,4 +1,4 @@
-"""pytest plugin: the real local control plane for the test session (`app.kube.localcluster`).
+"""pytest plugin: the real local control plane for the test session (`devcluster.localcluster`).
 
 Fixtures
 - `cluster` (session): the running `ClusterInfo`, started once if needed (reused when `make cluster`
@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
-from app.kube import localcluster
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.config import new_gateway
 from app.kube.errors import KubeError
+from devcluster import localcluster
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_LABEL = "dockyard.dev/test"

@@ -20,7 +20,6 @@ import pytest
 import pytest_asyncio
 
 os.environ.setdefault("DOCKYARD_FAST_PASSWORD_HASHING", "true")
-os.environ["DOCKYARD_LOCAL_CLUSTER"] = "false"
 
 from app.db import upgrade  # noqa: E402
 from app.domain import projects as projects_domain  # noqa: E402
@@ -95,7 +94,7 @@ def database_url() -> Iterator[str]:
 def settings(database_url: str, cluster) -> Settings:  # type: ignore[no-untyped-def]
     return Settings(
         database_url=database_url, kubeconfig=str(cluster.console_kubeconfig), fast_password_hashing=True,
-        local_cluster=False, reconcile_interval_seconds=0, login_max_failures=5,
+        reconcile_interval_seconds=0, login_max_failures=5,
     )
 
 

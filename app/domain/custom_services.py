@@ -46,16 +46,16 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from app.domain import names, service_rules
+from app.domain import service_rules
 from app.domain.forms import Errors, FormResult, OptInt, Text, validate_data
+from app.domain.k8s import names
+from app.domain.k8s.names import DNS1035_LABEL, DNS1123_SUBDOMAIN, is_dns1123_subdomain
 from app.domain.manifests import (
     ANNOTATION_ALIAS,
     ANNOTATION_DESCRIPTION,
     ANNOTATION_SERVICE_TYPE,
     LABEL_APP,
     LB_PROVIDERS,
-    PATTERN_DNS_SUBDOMAIN,
-    PATTERN_PORT_NAME,
     PROTOCOLS,
     STICKY_TIMEOUT_DEFAULT,
     as_dict,
@@ -116,7 +116,6 @@ PICKER_KIND_LABELS: dict[str, LazyString] = {
     "StatefulSet": lazy_("Statefulsets"),
     "DaemonSet": lazy_("Daemonsets"),
 }
-_WORKLOAD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def _rows(value: Any) -> Any:
@@ -229,7 +228,7 @@ def external_name_problem(value: str) -> str | None:
         return _("The domain name can be at most 253 characters long.")
     if any(len(part) > 63 for part in name.split(".")):
         return _("Each part of the domain name between dots can be at most 63 characters long.")
-    if not PATTERN_DNS_SUBDOMAIN.fullmatch(name):
+    if not DNS1123_SUBDOMAIN.fullmatch(name):
         return _(
             "Invalid domain name. Use lowercase letters, numbers, hyphens (-) and dots (.); each part between "
             "dots must start and end with a letter or number. For example foo.bar.example.com."
@@ -287,7 +286,7 @@ class ServiceSettings(Step):
             prefix = port_name_prefix(p.protocol)
             if not p.name:
                 e.add(f"{q}.name", _("Please set a name."))
-            elif len(p.name) > PORT_NAME_MAX or not PATTERN_PORT_NAME.fullmatch(p.name):
+            elif len(p.name) > PORT_NAME_MAX or not DNS1035_LABEL.fullmatch(p.name):
                 e.add(
                     f"{q}.name",
                     _(
@@ -561,7 +560,7 @@ def workload_info(kind: str, obj: Mapping[str, Any]) -> WorkloadInfo:
 
 def valid_workload_ref(kind: str, name: str) -> bool:
     """Whether a picked (kind, name) is one the picker could have offered (checked before any request)."""
-    return kind in PICKER_KINDS and len(name) <= 253 and bool(_WORKLOAD_NAME.fullmatch(name))
+    return kind in PICKER_KINDS and is_dns1123_subdomain(name)
 
 
 def selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:

@@ -22,7 +22,6 @@ import secrets
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple
 
 from app.i18n import LazyString, lazy_
@@ -41,17 +40,6 @@ LABEL_VERSION = "version"
 
 # Annotations the console manages itself: hidden from the annotation editors and never dropped.
 _PRESERVED_ANNOTATION = re.compile(r"kubesphere\.io/.*|openpitrix_runtime")
-
-# Patterns of the original console (src/utils/constants.js), used with fullmatch.
-PATTERN_SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-PATTERN_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-PATTERN_SERVICE_VERSION = re.compile(r"[a-z0-9]*")
-PATTERN_PORT_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-PATTERN_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
-PATTERN_IMAGE = re.compile(r"\S+")
-PATTERN_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-PATTERN_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-PATTERN_IANA_SVC_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 SERVICE_NAME_MAX = 63
 VERSION_MAX = 16
@@ -202,20 +190,6 @@ def relabel(target: Mapping[str, str], old: Mapping[str, str], new: Mapping[str,
         if key not in old:
             out.setdefault(key, value)
     return out
-
-
-def label_key_problem(key: str) -> bool:
-    """True if `key` is not a valid label (or annotation) key: `[prefix/]name`, prefix a DNS subdomain
-    of at most 253 characters, name at most 63 characters of [A-Za-z0-9-_.], alphanumeric at both ends."""
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not PATTERN_DNS_SUBDOMAIN.fullmatch(prefix)):
-        return True
-    return not name or len(name) > 63 or not PATTERN_LABEL_NAME.fullmatch(name)
-
-
-def label_value_problem(value: str) -> bool:
-    """True if `value` is not a valid label value: empty, or at most 63 characters of [A-Za-z0-9-_.]."""
-    return value != "" and (len(value) > 63 or not PATTERN_LABEL_NAME.fullmatch(value))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -516,68 +490,6 @@ def join_list(items: Iterable[str]) -> str:
         else:
             parts.append(text)
     return ", ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Quantities (CPU, memory, storage)
-
-_QUANTITY = re.compile(
-    r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?"
-)
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-CPU_PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,3})?|[0-9]+m")
-MEMORY_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|e[0-9]+)?")
-STORAGE_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
-
-
-def parse_quantity(text: str) -> Decimal | None:
-    """A Kubernetes quantity as a number (bytes, cores), or None if it is not one."""
-    match = _QUANTITY.fullmatch(text.strip())
-    if not match:
-        return None
-    try:
-        number = Decimal(match.group(1))
-    except InvalidOperation:
-        return None
-    suffix = match.group(2) or ""
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number.scaleb(_DECIMAL[suffix])
-    return number.scaleb(int(suffix[1:]))
-
-
-def cpu_text(value: Any) -> str:
-    """A manifest CPU quantity as the form shows it (cores as a plain number, or millicores)."""
-    if isinstance(value, bool) or value is None:
-        return ""
-    if isinstance(value, (int, float)):
-        return format(Decimal(str(value)).normalize(), "f")
-    return str(value)
-
-
-def memory_text(value: Any) -> str:
-    """A manifest memory (or storage) quantity as the form shows it, always with a unit: the form
-    reads a bare number as Mi, while Kubernetes reads it as bytes, so bytes are written exactly with
-    the largest unit that divides them (`536870912` -> `512Mi`), else as `<n>e0`."""
-    if isinstance(value, bool) or value is None:
-        return ""
-    text = (
-        str(value).strip() if not isinstance(value, float) else format(Decimal(str(value)).normalize(), "f")
-    )
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
-        return text
-    if "." not in text:
-        number = int(text)
-        if number:
-            for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-                if number % _BINARY[suffix] == 0:
-                    return f"{number // _BINARY[suffix]}{suffix}"
-            for suffix in ("E", "P", "T", "G", "M", "k"):
-                if number % 10 ** _DECIMAL[suffix] == 0:
-                    return f"{number // 10 ** _DECIMAL[suffix]}{suffix}"
-    return f"{text}e0"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from app.domain.access import (
     effective_project_role,
 )
 from app.domain.errors import Forbidden, Invalid, NotFound, Unavailable
-from app.domain.names import dns1123_label_problem, info_problems
+from app.domain.k8s.names import dns1123_label_problem, info_problems
 from app.domain.pod_security import DEFAULT_LEVEL, namespace_labels
 from app.i18n import _
 from app.kube.client import CONSOLE, KubeGateway

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal, Self
 
 from app.domain.forms import Errors, OptInt, Row, Text
+from app.domain.k8s.names import is_label_key, is_label_value
 from app.domain.manifests import (
     DEFAULT_PROTOCOL,
     NODE_PORT_MAX,
@@ -21,8 +22,6 @@ from app.domain.manifests import (
     STICKY_TIMEOUT_MAX,
     default_port_name,
     is_preserved_annotation,
-    label_key_problem,
-    label_value_problem,
 )
 from app.i18n import _, lazy_
 
@@ -115,14 +114,14 @@ def check_pairs(
         q = f"{field_name}.{i}"
         if not row.key:
             e.add(f"{q}.key", _("Please set a key."))
-        elif label_key_problem(row.key):
+        elif not is_label_key(row.key):
             e.add(f"{q}.key", LABEL_RULE if labels else _ANNOTATION_KEY_RULE)
         elif not labels and is_preserved_annotation(row.key):
             e.add(f"{q}.key", _("Annotations starting with kubesphere.io/ are managed by the console."))
         elif row.key in seen:
             e.add(f"{q}.key", _("The key already exists. Please enter another key."))
         seen.add(row.key)
-        if labels and label_value_problem(row.value):
+        if labels and not is_label_value(row.value):
             e.add(f"{q}.value", LABEL_RULE)
         elif not labels and annotation_value_max is not None and len(row.value) > annotation_value_max:
             e.add(f"{q}.value", _("The value is too long."))

@@ -16,13 +16,14 @@ import difflib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from app.domain.errors import Conflict, Invalid, NotFound
+from app.domain.k8s.names import DNS1123_LABEL, DNS1123_SUBDOMAIN, IANA_SVC_NAME, info_problems, label_problem
+from app.domain.k8s.quantities import format_cpu, format_memory, parse_quantity
 from app.domain.manifests import plain_copy
-from app.domain.names import info_problems
 from app.domain.service_rules import external_name_target_problem
 from app.domain.yaml_gate import dump_yaml, parse_manifests, strip_server_fields
 from app.i18n import _, lazy_
@@ -65,10 +66,6 @@ DEFAULT_PAGE_SIZE = 20
 MAX_EVENTS = 100
 LOG_TAILS = (100, 500, 1000, 5000)
 
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _UID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 
 
@@ -112,52 +109,6 @@ async def _soft(call: Awaitable[T], problems: dict[str, str], key: str, default:
     except asyncio.TimeoutError:
         problems[key] = _("Not available right now: the cluster did not answer in time.")
         return default
-
-
-_CPU_SUFFIX = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3")}
-_MEM_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}
-
-
-def parse_quantity(value: str | int | float | None) -> Decimal | None:
-    """A Kubernetes quantity (`250m`, `1.5`, `128974848`, `129e6`, `123Mi`) as a number of base units."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"):
-            if text.endswith(suffix):
-                return Decimal(text[: -len(suffix)]) * _MEM_SUFFIX[suffix]
-        last = text[-1]
-        if last in _CPU_SUFFIX:
-            return Decimal(text[:-1]) * _CPU_SUFFIX[last]
-        if last in _MEM_SUFFIX and not text[:-1].lower().endswith("e"):
-            return Decimal(text[:-1]) * _MEM_SUFFIX[last]
-        return Decimal(text)
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def format_cpu(cores: Decimal | None) -> str:
-    if cores is None:
-        return "-"
-    milli = cores * 1000
-    if milli >= 1000:
-        return f"{(milli / 1000):.2f}".rstrip("0").rstrip(".") + " " + _("cores")
-    return f"{milli:.0f}m" if milli >= 1 or milli == 0 else f"{milli:.2f}m"
-
-
-def format_memory(size: Decimal | None) -> str:
-    if size is None:
-        return "-"
-    mib = size / (2**20)
-    if mib >= 1024:
-        return f"{(mib / 1024):.2f} Gi"
-    return f"{mib:.1f} Mi"
 
 
 # -- what a Service is ---------------------------------------------------------------------------------
@@ -1068,23 +1019,6 @@ class ServiceSettingsForm:
                    resource_version=(col("resource_version") or [""])[0])
 
 
-def label_key_problem(key: str) -> str | None:
-    prefix, slash, name = key.rpartition("/")
-    if not key or len(name) > 63 or not _LABEL_NAME.match(name) or (
-            slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix))):
-        return _("The key and value of a label can contain only letters, numbers, hyphens (-), underscores (_), "
-                 "and dots (.), and must start and end with a letter or number. The maximum length of each key "
-                 "and each value is 63 characters (if the key contains a domain name, the maximum length is 253 "
-                 "characters).")
-    return None
-
-
-def label_value_problem(value: str) -> str | None:
-    if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        return label_key_problem("")
-    return None
-
-
 def _port_number(text: str) -> int | None:
     try:
         number = int(text.strip())
@@ -1097,7 +1031,7 @@ def validate_selector(rows: list[KeyValueRow], errors: dict[str, str], *, requir
     selector: dict[str, str] = {}
     for i, row in enumerate(rows):
         key, value = row.key.strip(), row.value.strip()
-        if problem := label_key_problem(key) or label_value_problem(value):
+        if problem := label_problem(key, value):
             errors[f"selector[{i}]"] = problem
         elif key in selector:
             errors[f"selector[{i}]"] = _("The key already exists. Please enter another key.")
@@ -1122,12 +1056,12 @@ def validate_ports(rows: list[PortRow], errors: dict[str, str], *, required: boo
             errors[f"{where}.port"] = _("Invalid port.")
         target_text = row.target_port.strip() or row.port.strip()
         target: int | str | None = _port_number(target_text) if target_text.isdigit() else target_text
-        if target is None or (isinstance(target, str) and (len(target) > 15 or not _IANA_SVC_NAME.match(target)
+        if target is None or (isinstance(target, str) and (len(target) > 15 or not IANA_SVC_NAME.fullmatch(target)
                                                            or "--" in target or not re.search("[a-z]", target))):
             errors[f"{where}.targetPort"] = _("Invalid port.")
         if protocol not in PROTOCOLS:
             errors[f"{where}.protocol"] = _("Choose TCP, UDP or SCTP.")
-        if name and (len(name) > 63 or not _DNS1123_LABEL.match(name)):
+        if name and (len(name) > 63 or not DNS1123_LABEL.fullmatch(name)):
             errors[f"{where}.name"] = _("The port name can contain only lowercase letters, numbers and hyphens (-), "
                                         "and must start and end with a lowercase letter or number.")
         elif not name and len(rows) > 1:
@@ -1160,7 +1094,7 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
         address = form.external_name.strip().rstrip(".")
         if not address:
             errors["spec.externalName"] = _("Please enter the domain name of an external service.")
-        elif len(address) > 253 or not _DNS1123_SUBDOMAIN.match(address):
+        elif len(address) > 253 or not DNS1123_SUBDOMAIN.fullmatch(address):
             errors["spec.externalName"] = _("Enter a domain name such as api.example.com (lowercase letters, numbers, "
                                             "hyphens and dots).")
         elif problem := external_name_target_problem(address):
@@ -1297,7 +1231,7 @@ def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> O
         annotations = {k: v for k, v in _annotations(svc).items() if _HIDDEN_ANNOTATION.match(k)}
         for i, row in enumerate(form.annotations):
             key = row.key.strip()
-            if problem := label_key_problem(key):
+            if problem := label_problem(key):
                 errors[f"annotations[{i}]"] = problem
             elif _HIDDEN_ANNOTATION.match(key):
                 errors[f"annotations[{i}]"] = _("This key is managed by the console.")
@@ -1398,7 +1332,7 @@ def parse_related(values: Iterable[str]) -> list[Related]:
     out: list[Related] = []
     for value in values:
         parts = value.split("/")
-        if len(parts) != 3 or parts[0] not in RELATED_KINDS or not _DNS1123_SUBDOMAIN.match(parts[1]) \
+        if len(parts) != 3 or parts[0] not in RELATED_KINDS or not DNS1123_SUBDOMAIN.fullmatch(parts[1]) \
                 or len(parts[1]) > 253 or not _UID.match(parts[2]):
             raise Invalid(_("The list of resources to delete is not valid. Reload the page and try again."))
         item = Related(kind=parts[0], name=parts[1], uid=parts[2])

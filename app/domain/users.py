@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import rbac
 from app.domain.auth import revoke_all_sessions
 from app.domain.errors import Invalid, NotFound
-from app.domain.names import EMAIL, USERNAME
+from app.domain.k8s.names import EMAIL, USERNAME
 from app.domain.passwords import hash_password, password_problem
 from app.i18n import _
 from app.kube.client import KubeGateway
@@ -45,14 +45,14 @@ async def create_user(
     email = email.strip().lower()
     if not username:
         errors["username"] = _("Please set a username.")
-    elif len(username) > 32 or not USERNAME.match(username):
+    elif len(username) > 32 or not USERNAME.fullmatch(username):
         errors["username"] = _(
             "The username can contain only lowercase letters, numbers, and hyphens (-), must start and end "
             "with a lowercase letter or number, and can be at most 32 characters long."
         )
     elif await session.scalar(select(User.id).where(User.username == username)):
         errors["username"] = _("The username already exists. Please enter another username.")
-    if not EMAIL.match(email) or len(email) > 254:
+    if not EMAIL.fullmatch(email) or len(email) > 254:
         errors["email"] = _("Please enter a valid email address.")
     elif await session.scalar(select(User.id).where(User.email == email)):
         errors["email"] = _("The email address is already in use.")

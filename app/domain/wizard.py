@@ -76,7 +76,7 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
-from app.domain import names, service_rules
+from app.domain import service_rules
 from app.domain.forms import (
     Errors,
     FormInput,
@@ -88,38 +88,37 @@ from app.domain.forms import (
     unflatten,
     validate_data,
 )
+from app.domain.k8s import names
+from app.domain.k8s.names import DNS1035_LABEL, DNS1123_LABEL, ENV_NAME, IANA_SVC_NAME, IMAGE, SERVICE_VERSION
+from app.domain.k8s.quantities import (
+    CPU_PATTERN,
+    MEMORY_PATTERN,
+    STORAGE_PATTERN,
+    cpu_text,
+    memory_text,
+    parse_quantity,
+)
 from app.domain.manifests import (
     ACCESS_MODES,
     ANNOTATION_ALIAS,
     ANNOTATION_DESCRIPTION,
     ANNOTATION_SERVICE_TYPE,
-    CPU_PATTERN,
     DEFAULT_CAPACITY,
     DESCRIPTION_MAX,
     HOST_TIME_VOLUME,
     LABEL_APP,
     LABEL_VERSION,
     LB_ANNOTATION_KEYS,
-    MEMORY_PATTERN,
-    PATTERN_ENV_NAME,
-    PATTERN_IANA_SVC_NAME,
-    PATTERN_IMAGE,
-    PATTERN_NAME,
-    PATTERN_PORT_NAME,
-    PATTERN_SERVICE_NAME,
-    PATTERN_SERVICE_VERSION,
     PORT_NAME_MAX,
     SERVICE_NAME_MAX,
     SERVICE_TYPE_VALUES,
     STICKY_TIMEOUT_DEFAULT,
-    STORAGE_PATTERN,
     VERSION_MAX,
     WORKLOAD_KINDS,
     WORKLOAD_NAME_MAX,
     Flavor,
     ServicePortSpec,
     as_dict,
-    cpu_text,
     default_container_name,
     default_port_name,
     default_volume_name,
@@ -129,12 +128,10 @@ from app.domain.manifests import (
     is_preserved_annotation,
     join_list,
     k8s_protocol,
-    memory_text,
     mounts_host_time,
     new_service,
     new_workload,
     ordered,
-    parse_quantity,
     plain_copy,
     port_name_prefix,
     protocol_of_name,
@@ -751,7 +748,7 @@ class BasicInfo(WizardStep):
         e = Errors()
         if not self.name:
             e.add("name", _("Please set a name."))
-        elif len(self.name) > SERVICE_NAME_MAX or not PATTERN_SERVICE_NAME.fullmatch(self.name):
+        elif len(self.name) > SERVICE_NAME_MAX or not DNS1035_LABEL.fullmatch(self.name):
             e.add(
                 "name",
                 _(
@@ -765,7 +762,7 @@ class BasicInfo(WizardStep):
             e.add("alias", problem)
         if not self.version:
             e.add("version", _("Please set a version."))
-        elif len(self.version) > VERSION_MAX or not PATTERN_SERVICE_VERSION.fullmatch(self.version):
+        elif len(self.version) > VERSION_MAX or not SERVICE_VERSION.fullmatch(self.version):
             e.add(
                 "version",
                 _(
@@ -1071,14 +1068,14 @@ class ContainerImage(WizardStep):
             previous = old[index] if index is not None else {}
             if not c.name:
                 e.add(f"{p}.name", _("Please set a name."))
-            elif len(c.name) > 63 or not PATTERN_NAME.fullmatch(c.name):
+            elif len(c.name) > 63 or not DNS1123_LABEL.fullmatch(c.name):
                 e.add(f"{p}.name", _NAME_RULE)
             elif c.name in container_names:
                 e.add(f"{p}.name", _("The name already exists. Please enter another name."))
             container_names.add(c.name)
             if not c.image:
                 e.add(f"{p}.image", _("Please set an image."))
-            elif not PATTERN_IMAGE.fullmatch(c.image):
+            elif not IMAGE.fullmatch(c.image):
                 e.add(f"{p}.image", _("Invalid image."))
             self._check_resources(e, p, c)
             if c.sync_host_timezone and resources and resources.host_path_refusal:
@@ -1099,7 +1096,7 @@ class ContainerImage(WizardStep):
                     e.add(f"{q}.name", _("Please set a name for the port."))
                 elif (
                     len(port.name) > PORT_NAME_MAX
-                    or not PATTERN_PORT_NAME.fullmatch(port.name)
+                    or not DNS1035_LABEL.fullmatch(port.name)
                     or "--" in port.name
                 ):
                     e.add(
@@ -1207,7 +1204,7 @@ class ContainerImage(WizardStep):
             q = f"{p}.env.{k}"
             if not row.name:
                 e.add(f"{q}.name", _("Please set a key for the environment variable."))
-            elif not PATTERN_ENV_NAME.fullmatch(row.name):
+            elif not ENV_NAME.fullmatch(row.name):
                 e.add(
                     f"{q}.name",
                     _(
@@ -1428,7 +1425,7 @@ def _check_probe(
         port = form.port
         valid = (port.isdigit() and 1 <= int(port) <= 65535) or (
             len(port) <= 15
-            and PATTERN_IANA_SVC_NAME.fullmatch(port) is not None
+            and IANA_SVC_NAME.fullmatch(port) is not None
             and not port.isdigit()
             and "--" not in port
             and re.search("[a-z]", port) is not None
@@ -1820,7 +1817,7 @@ class Volumes(WizardStep):
                 e.add(f"{p}.name", _("Please set a name for the volume."))
             elif v.name == HOST_TIME_VOLUME:
                 e.add(f"{p}.name", _("The name host-time is reserved for the host timezone volume."))
-            elif len(v.name) > 63 or not PATTERN_NAME.fullmatch(v.name):
+            elif len(v.name) > 63 or not DNS1123_LABEL.fullmatch(v.name):
                 e.add(f"{p}.name", _NAME_RULE)
             elif v.name in names_seen:
                 e.add(f"{p}.name", _("The volume name already exists."))
@@ -1863,7 +1860,7 @@ class Volumes(WizardStep):
             p = f"volume_templates.{t_index}"
             if not t.name:
                 e.add(f"{p}.name", _("Please enter the prefix of persistent volume claim names."))
-            elif len(t.name) > 253 or not PATTERN_NAME.fullmatch(t.name):
+            elif len(t.name) > 253 or not DNS1123_LABEL.fullmatch(t.name):
                 e.add(
                     f"{p}.name",
                     _(

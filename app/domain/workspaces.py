@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.access import Permission, WorkspaceAccess, platform_can
 from app.domain.errors import DomainError, Forbidden, Invalid, NotFound
-from app.domain.names import dns1123_label_problem, info_problems
+from app.domain.k8s.names import dns1123_label_problem, info_problems
 from app.i18n import _
 from app.models import Project, ProjectMember, User, Workspace, WorkspaceMember, WorkspaceRole
 

@@ -45,6 +45,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
+from app.domain.k8s.names import is_dns1035_label, is_dns1123_subdomain
 from app.domain.manifests import plain_copy
 from app.domain.service_rules import service_abuse
 from app.i18n import _
@@ -152,8 +153,6 @@ _SERVER_METADATA_FIELDS = (
     "ownerReferences",
 )
 
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 
 # ---------------------------------------------------------------------------------------------------
 # Results
@@ -1096,7 +1095,7 @@ class _Gate:
 
     def check_name(self, kind: str, name: str, report: Any) -> bool:
         if kind == "Service":
-            if len(name) <= 63 and _DNS1035_LABEL.fullmatch(name):
+            if is_dns1035_label(name):
                 return True
             report(
                 _(
@@ -1106,7 +1105,7 @@ class _Gate:
                 ("metadata", "name"),
             )
             return False
-        if len(name) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(name):
+        if is_dns1123_subdomain(name):
             return True
         report(
             _(

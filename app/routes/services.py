@@ -36,6 +36,7 @@ from app.deps import KubeDep, ProjectCtx, ProjectEditor, ProjectViewer, SessionD
 from app.domain import live
 from app.domain import services as svc_domain
 from app.domain.errors import Invalid, NotFound
+from app.domain.k8s.names import is_dns1035_label, is_object_name
 from app.domain.services import EditConflict
 from app.i18n import _
 from app.kube.errors import KubeError
@@ -46,8 +47,6 @@ router = APIRouter(tags=["services"])
 
 BASE = "/workspaces/{ws}/projects/{project}"
 TABS = ("resource-status", "metadata", "events")
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _VERSION = re.compile(r"^[0-9]{1,32}$")
 
 
@@ -56,7 +55,7 @@ def _base(ctx: ProjectCtx) -> str:
 
 
 def _check_name(name: str, what: str = "Service") -> str:
-    if len(name) > 253 or not (_DNS1035 if what == "Service" else _DNS1123).match(name):
+    if not is_object_name(what, name):
         raise NotFound(_("The page you are looking for does not exist."))
     return name
 
@@ -485,7 +484,7 @@ async def show_pod(request: Request, pod: str, ctx: ProjectViewer, kube: KubeDep
     _check_name(pod, "Pod")
     detail = await svc_domain.pod_detail(kube, ctx.namespace, pod, actor=ctx.actor)
     return render_page_or_block(request, "services/pod.html", _ctx(
-        ctx, detail=detail, p=detail.pod, service=service if _DNS1035.match(service) else "",
+        ctx, detail=detail, p=detail.pod, service=service if is_dns1035_label(service) else "",
     ), block="pod")
 
 
@@ -520,7 +519,7 @@ async def container_logs(request: Request, pod: str, container: str, ctx: Projec
     view = svc_domain.pod_view(obj)
     return render(request, "services/logs.html", _ctx(
         ctx, p=view, container=container, query=query, text=text, problem=problem, tails=svc_domain.LOG_TAILS,
-        service=service if _DNS1035.match(service) else "",
+        service=service if is_dns1035_label(service) else "",
         logs_url=f"{_base(ctx)}/pods/{pod}/containers/{container}/logs",
         restarts=next((c.restarts for c in view.containers if c.name == container), 0),
     ))

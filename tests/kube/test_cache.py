@@ -281,7 +281,7 @@ async def test_pages_recover_after_the_api_server_restarts_and_never_show_what_w
     console's watch is back must never show, and the pages serve from the cache again afterwards."""
     import asyncio
 
-    from app.kube import localcluster
+    from devcluster import localcluster
     from tests.web.services_fixtures import plain_service
 
     assert kube.cache is not None

@@ -11,9 +11,9 @@ from typing import Any
 import psutil
 import pytest
 
-from app.kube import localcluster
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
+from devcluster import localcluster
 from tests.cluster import eventually
 
 pytestmark = pytest.mark.cluster

@@ -50,7 +50,7 @@ class Replica:
 @pytest_asyncio.fixture(loop_scope="session")
 async def replicas(database_url: str, cluster, tmp_path: Path) -> AsyncIterator[list[Replica]]:  # type: ignore[no-untyped-def]
     env = {**os.environ, "DOCKYARD_DATABASE_URL": database_url, "DOCKYARD_KUBECONFIG": str(cluster.console_kubeconfig),
-           "DOCKYARD_LOCAL_CLUSTER": "false", "DOCKYARD_FAST_PASSWORD_HASHING": "true",
+           "DOCKYARD_FAST_PASSWORD_HASHING": "true",
            "DOCKYARD_RECONCILE_INTERVAL_SECONDS": "3", "DOCKYARD_LOG_JSON": "false"}
     started: list[Replica] = []
     for i in range(2):
@@ -193,7 +193,7 @@ async def test_a_sign_out_at_one_replica_ends_the_session_at_the_other_at_once(
 async def test_serve_with_two_workers(database_url: str, cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`dockyard serve --workers 2`: on SQLite a clear refusal; on PostgreSQL two processes answering."""
     env = {**os.environ, "DOCKYARD_DATABASE_URL": database_url, "DOCKYARD_KUBECONFIG": str(cluster.console_kubeconfig),
-           "DOCKYARD_LOCAL_CLUSTER": "false", "DOCKYARD_FAST_PASSWORD_HASHING": "true", "DOCKYARD_LOG_JSON": "false",
+           "DOCKYARD_FAST_PASSWORD_HASHING": "true", "DOCKYARD_LOG_JSON": "false",
            "DOCKYARD_RECONCILE_INTERVAL_SECONDS": "0"}
     port = _free_port()
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"]

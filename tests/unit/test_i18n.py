@@ -160,7 +160,7 @@ def i18n_settings() -> Iterator[Settings]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'i18n.db'}"
         upgrade(url)
-        yield Settings(database_url=url, kubeconfig=None, local_cluster=False, fast_password_hashing=True,
+        yield Settings(database_url=url, kubeconfig=None, fast_password_hashing=True,
                        reconcile_interval_seconds=0)
 
 

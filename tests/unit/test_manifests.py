@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain import manifests as m
+from app.domain.k8s import names as n
+from app.domain.k8s import quantities as q
 
 
 def test_workload_name_joins_name_and_version() -> None:
@@ -178,14 +180,14 @@ def test_relabel_follows_the_labels_and_keeps_the_targets_own_keys() -> None:
 
 
 def test_label_rules() -> None:
-    assert not m.label_key_problem("app")
-    assert not m.label_key_problem("example.com/tier")
-    assert not m.label_key_problem("a" * 63)
-    assert m.label_key_problem("a" * 64)
-    assert m.label_key_problem("Example.com/x")  # the prefix is a lower-case DNS subdomain
-    assert m.label_key_problem("/x") and m.label_key_problem("x/") and m.label_key_problem("-x")
-    assert not m.label_value_problem("") and not m.label_value_problem("v1.2_a-b")
-    assert m.label_value_problem("a b") and m.label_value_problem("x" * 64)
+    assert n.is_label_key("app")
+    assert n.is_label_key("example.com/tier")
+    assert n.is_label_key("a" * 63)
+    assert not n.is_label_key("a" * 64)
+    assert not n.is_label_key("Example.com/x")  # the prefix is a lower-case DNS subdomain
+    assert not n.is_label_key("/x") and not n.is_label_key("x/") and not n.is_label_key("-x")
+    assert n.is_label_value("") and n.is_label_value("v1.2_a-b")
+    assert not n.is_label_value("a b") and not n.is_label_value("x" * 64)
 
 
 def test_preserved_annotations() -> None:
@@ -228,28 +230,28 @@ def test_join_list_round_trips_through_split_list(items: list[str]) -> None:
 
 
 def test_parse_quantity() -> None:
-    assert m.parse_quantity("512Mi") == 512 * 2**20
-    assert m.parse_quantity("0.5") == Decimal("0.5")
-    assert m.parse_quantity("250m") == Decimal("0.25")
-    assert m.parse_quantity("1k") == 1000
-    assert m.parse_quantity("1e3") == 1000
-    assert m.parse_quantity("lots") is None
+    assert q.parse_quantity("512Mi") == 512 * 2**20
+    assert q.parse_quantity("0.5") == Decimal("0.5")
+    assert q.parse_quantity("250m") == Decimal("0.25")
+    assert q.parse_quantity("1k") == 1000
+    assert q.parse_quantity("1e3") == 1000
+    assert q.parse_quantity("lots") is None
 
 
 def test_memory_from_a_manifest_always_carries_a_unit() -> None:
-    assert m.memory_text("536870912") == "512Mi"
-    assert m.memory_text(1073741824) == "1Gi"
-    assert m.memory_text("1000") == "1k"
-    assert m.memory_text("123") == "123e0"
-    assert m.memory_text("128Mi") == "128Mi"
-    assert m.parse_quantity(m.memory_text("123")) == 123
+    assert q.memory_text("536870912") == "512Mi"
+    assert q.memory_text(1073741824) == "1Gi"
+    assert q.memory_text("1000") == "1k"
+    assert q.memory_text("123") == "123e0"
+    assert q.memory_text("128Mi") == "128Mi"
+    assert q.parse_quantity(q.memory_text("123")) == 123
 
 
 def test_cpu_from_a_manifest() -> None:
-    assert m.cpu_text(0.5) == "0.5"
-    assert m.cpu_text(2) == "2"
-    assert m.cpu_text("250m") == "250m"
-    assert m.cpu_text(None) == ""
+    assert q.cpu_text(0.5) == "0.5"
+    assert q.cpu_text(2) == "2"
+    assert q.cpu_text("250m") == "250m"
+    assert q.cpu_text(None) == ""
 
 
 # -- load balancer providers
@@ -283,3 +285,11 @@ def test_detect_provider_from_annotations() -> None:
     )
     assert m.detect_provider({"example.com/x": "y"}) is None
     assert m.detect_provider({}) is None
+
+
+def test_name_rules_refuse_a_trailing_newline() -> None:
+    """`$` would let "web\\n" through; the rules are full matches."""
+    assert n.is_dns1123_label("web") and not n.is_dns1123_label("web\n")
+    assert n.is_object_name("Service", "web") and not n.is_object_name("Service", "web\n")
+    assert not n.is_object_name("Service", "1web") and n.is_object_name("Deployment", "1web.v2")
+    assert n.dns1123_label_problem("web\n") is not None and n.alias_problem("Nginx Demo\n") is not None

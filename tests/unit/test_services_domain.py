@@ -11,6 +11,7 @@ import pytest
 
 from app.domain import services as s
 from app.domain.errors import Invalid
+from app.domain.k8s import quantities as q
 from app.kube.errors import KubeError
 from app.kube.store import Page, Store, is_about, page_of, template_labels
 
@@ -202,14 +203,14 @@ def test_pod_status_like_kubectl() -> None:
                                         ("128Mi", Decimal(128 * 2**20)), ("1k", Decimal(1000)), ("1e3", Decimal(1000)),
                                         ("", None), ("bogus", None)])
 def test_quantities(text: str, value: Decimal | None) -> None:
-    assert s.parse_quantity(text) == value
+    assert q.parse_quantity(text) == value
 
 
 def test_usage_formats() -> None:
-    assert s.format_cpu(Decimal("0.0123")) == "12m"
-    assert s.format_cpu(Decimal("1.5")) == "1.5 cores"
-    assert s.format_memory(Decimal(3 * 2**30)) == "3.00 Gi"
-    assert s.format_cpu(None) == s.format_memory(None) == "-"
+    assert q.format_cpu(Decimal("0.0123")) == "12m"
+    assert q.format_cpu(Decimal("1.5")) == "1.5 cores"
+    assert q.format_memory(Decimal(3 * 2**30)) == "3.00 Gi"
+    assert q.format_cpu(None) == q.format_memory(None) == "-"
 
 
 async def test_events_of_the_service_its_workloads_and_pods_newest_first() -> None:

@@ -101,6 +101,19 @@ def test_demo_seed_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> 
         get_settings.cache_clear()
 
 
+def test_serve_without_a_cluster_says_how_to_get_one(
+        cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The console never starts the development cluster itself (`make run` does, before it)."""
+    for name in ("DOCKYARD_KUBECONFIG", "KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    get_settings.cache_clear()
+    result = cli_env.invoke(cli.main, ["serve", "--port", "1"])
+    assert result.exit_code != 0
+    assert "no cluster configured: set DOCKYARD_KUBECONFIG or KUBECONFIG" in result.output
+    assert "make run" in result.output
+
+
 async def test_readyz_names_what_is_down(database_url: str) -> None:
     settings = Settings(database_url=database_url, kubeconfig="/nonexistent/kubeconfig", fast_password_hashing=True,
                         reconcile_interval_seconds=0)

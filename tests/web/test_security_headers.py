@@ -28,6 +28,8 @@ async def test_security_headers_on_pages(tenants: Tenants) -> None:
         assert h["x-frame-options"] == "DENY"
         assert h["cache-control"] == "no-store"
         assert h["x-request-id"]
+        # The console's own time for the answer, as browsers' network panels show it.
+        assert re.fullmatch(r"app;dur=\d+\.\d", h["server-timing"])
 
 
 async def test_static_files_are_cacheable(tenants: Tenants) -> None:

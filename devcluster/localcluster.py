@@ -1,5 +1,5 @@
 """A real local Kubernetes control plane for development and tests: etcd, kube-apiserver and
-kube-controller-manager 1.20 on loopback, plus the node simulator (`app.kube.nodesim`).
+kube-controller-manager 1.20 on loopback, plus the node simulator (`devcluster.nodesim`).
 
 `ensure_running()` starts it (building the binaries once, see scripts/build-kubernetes.sh) or reuses
 the one already running for the same root; `stop()` stops every process it started. Everything lives
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import psutil
 
 K8S_VERSION = "1.20.2"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = Path(".dockyard/cluster")
 BUILD_SCRIPT = REPO / "scripts" / "build-kubernetes.sh"
 DEPLOY = REPO / "deploy"
@@ -303,7 +303,7 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
         ]
     if name == "nodesim":
         return [
-            sys.executable, "-m", "app.kube.nodesim",
+            sys.executable, "-m", "devcluster.nodesim",
             f"--kubeconfig={root / 'nodesim.kubeconfig'}", f"--state-dir={root}",
             f"--kubelet-port={ports['kubelet']}",
         ]
@@ -717,7 +717,7 @@ def _component_of(argv: list[str], root: Path) -> str | None:
     program = Path(argv[0]).name
     if program in ("etcd", "kube-apiserver", "kube-controller-manager"):
         return program
-    if program.startswith("python") and argv[1:3] == ["-m", "app.kube.nodesim"]:
+    if program.startswith("python") and argv[1:3] == ["-m", "devcluster.nodesim"]:
         return "nodesim"
     return None
 
@@ -806,18 +806,21 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m app.kube.localcluster up|down|status [--root DIR]`."""
+    """`python -m devcluster up|down|status [--root DIR]`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m app.kube.localcluster")
+    parser = argparse.ArgumentParser(prog="python -m devcluster")
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            ensure_running(args.root)
+            info = ensure_running(args.root)
+            print(f"cluster ready at {info.server}; admin kubeconfig: {info.admin_kubeconfig}; "
+                  f"console kubeconfig: {info.console_kubeconfig}")
         elif args.command == "down":
             stop(args.root)
+            print("cluster stopped")
         else:
             info = status(args.root)
             print(f"running at {info.server}, pids {info.pids}" if info else "not running")

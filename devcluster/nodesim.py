@@ -1,5 +1,5 @@
-"""Simulated nodes for the local control plane (like KWOK): `python -m app.kube.nodesim --kubeconfig K
---state-dir D [--kubelet-port P]`, started and stopped by `app.kube.localcluster`.
+"""Simulated nodes for the local control plane (like KWOK): `python -m devcluster.nodesim --kubeconfig K
+--state-dir D [--kubelet-port P]`, started and stopped by `devcluster.localcluster`.
 
 What it does, all through the real API (the admin-level `nodesim.kubeconfig`):
 - registers the nodes (`dockyard-node-1`, `-2`) with capacity, labels and addresses, and keeps them
@@ -14,7 +14,7 @@ What it does, all through the real API (the admin-level `nodesim.kubeconfig`):
   crashloop|imagepullbackoff|notready` does the same for all of a pod's containers;
 - emits the kubelet's and scheduler's Events (Scheduled, Pulled, Created, Started, BackOff, Failed);
 - provisions a PersistentVolume for each claim of the `dockyard.dev/fake` StorageClass;
-- serves container logs (`app.kube.fakekubelet`) and keeps `metrics.k8s.io` PodMetrics/NodeMetrics
+- serves container logs (`devcluster.fakekubelet`) and keeps `metrics.k8s.io` PodMetrics/NodeMetrics
   (CRDs) up to date for running pods.
 
 Watches, not polling; pod work runs on a bounded pool of workers, and Events and metrics yield to it
@@ -40,8 +40,8 @@ from typing import Any
 
 from app.kube.client import CONSOLE, KubeGateway, Obj
 from app.kube.errors import KubeError
-from app.kube.fakekubelet import ContainerLog, FakeKubelet
 from app.kube.resources import ALL_NAMESPACES
+from devcluster.fakekubelet import ContainerLog, FakeKubelet
 
 log = logging.getLogger("dockyard.nodesim")
 
@@ -599,7 +599,7 @@ class NodeSimulator:
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": labels,
                          "annotations": {"node.alpha.kubernetes.io/ttl": "0",
-                                         "dockyard.dev/simulator": "app.kube.nodesim"}},
+                                         "dockyard.dev/simulator": "devcluster.nodesim"}},
             "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
         }
 
@@ -1241,7 +1241,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.kube.nodesim", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devcluster.nodesim", description=__doc__.split("\n")[0])
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--state-dir", required=True, help="the cluster root (certificates in pki/)")
     parser.add_argument("--kubelet-port", type=int, default=10250)

@@ -1,0 +1,3 @@
+from devcluster.localcluster import main
+
+raise SystemExit(main())
