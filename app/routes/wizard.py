@@ -69,6 +69,7 @@ from app.domain.wizard import (
     step_class,
     step_of,
     submit_values,
+    validate_all,
 )
 from app.domain.yaml_gate import MAX_BYTES, Problem, dump_yaml, parse_manifests
 from app.i18n import _, lazy_
@@ -509,7 +510,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
     choices = await _choices(request, ctx, kube, fresh=action == "create")
     # A step just checked is not checked again, unless Create loaded newer choices (a deleted ConfigMap...).
     skip = (validated[0],) if validated is not None and validated[1] is choices else ()
-    errors = state.draft.validate_all(choices.resources, validated=skip)
+    errors = validate_all(state.draft, choices.resources, validated=skip)
     if errors:
         if in_yaml and set(errors) == {DRAFT_ERROR_KEY}:
             state.problems = [Problem("", 0, None, None, errors[DRAFT_ERROR_KEY])]

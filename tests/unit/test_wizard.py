@@ -37,6 +37,7 @@ from app.domain.wizard import (
     field_for_cause,
     step_of,
     submit_step,
+    validate_all,
 )
 from app.domain.yaml_gate import dump_yaml, parse_manifests
 
@@ -208,7 +209,7 @@ def test_golden_manifests(build: Any, file: str) -> None:
     expected = golden(file)
     assert objs == expected
     assert dump_yaml(objs) == dump_yaml(expected)  # same key order too: what is shown is stable
-    assert draft.validate_all(MYSQL_RESOURCES) == {}
+    assert validate_all(draft, MYSQL_RESOURCES) == {}
 
 
 @pytest.mark.parametrize(("flavor", "file"), [("stateless", "stateless.yaml"), ("stateful", "stateful.yaml")])
@@ -1464,7 +1465,7 @@ def test_compressed_tokens_that_are_damaged_or_unpack_too_large_are_refused() ->
 
 def test_validate_all_reports_every_step_with_its_fields() -> None:
     draft = Draft.new("stateless")
-    found = draft.validate_all()
+    found = validate_all(draft)
     assert found == {"name": "Please set a name.", "containers": "Please add at least one worker container."}
     assert {step_of(k) for k in found} == {"basic", "image"}
     assert step_of("containers.0.ports.1.container_port") == "image"
@@ -1473,16 +1474,16 @@ def test_validate_all_reports_every_step_with_its_fields() -> None:
     edited = nginx_demo()
     edited.workload["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx latest"
     edited.workload["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "eighty"
-    assert edited.validate_all() == {
+    assert validate_all(edited) == {
         "containers.0.ports.0.container_port": "Please enter an integer.",
     }
     edited.workload["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 80
-    assert edited.validate_all() == {"containers.0.image": "Invalid image."}
+    assert validate_all(edited) == {"containers.0.image": "Invalid image."}
     # A step the caller has just checked is left out; the others, and the objects' consistency, are not.
-    assert edited.validate_all(validated={"image"}) == {}
-    assert draft.validate_all(validated={"image"}) == {"name": "Please set a name."}
+    assert validate_all(edited, validated={"image"}) == {}
+    assert validate_all(draft, validated={"image"}) == {"name": "Please set a name."}
     edited.service["spec"]["selector"] = {"app": "someone-else"}
-    assert DRAFT_ERROR_KEY in edited.validate_all(validated=[s.step for s in STEPS])
+    assert DRAFT_ERROR_KEY in validate_all(edited, validated=[s.step for s in STEPS])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1820,7 +1821,7 @@ def test_every_step_reads_back_what_it_applied(case: tuple[Draft, dict[str, Wiza
     for step in STEPS:  # later steps did not disturb earlier ones
         assert step.read(draft) == values[step.step], step.step
     assert draft.problems() == []
-    assert draft.validate_all() == {}
+    assert validate_all(draft) == {}
     assert Draft.from_token(draft.to_token()) == draft
 
 
