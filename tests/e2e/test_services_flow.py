@@ -82,8 +82,10 @@ async def test_list_search_detail_logs_external_access_and_delete(page, live_ser
     await page.click("#more-menu >> text=Edit External Access")
     await page.locator("dialog[open] #external-access-form").wait_for()
     await page.check("dialog[open] input[name=mode][value=NodePort]")
-    await page.click("dialog[open] #save-external-access")
-    await page.wait_for_url("**/services/web**")
+    # Saved, the console answers HX-Redirect and htmx navigates to the Service's page: wait for that
+    # navigation itself (the URL is already the Service's), or the reload below would race it.
+    async with page.expect_navigation(url="**/services/web**"):
+        await page.click("dialog[open] #save-external-access")
 
     async def has_node_port() -> bool:
         svc = await admin_kube.get("Service", ns, "web", actor=CONSOLE)
