@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres setup system-deps cluster cluster-down bench messages lint e2e
+.PHONY: run test test-fast lint setup cluster cluster-down bench messages
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -37,8 +37,15 @@ cluster: setup
 cluster-down:
 	@scripts/cluster-down.sh
 
-test: setup cluster
+test: setup lint cluster
 	@scripts/test.sh
+
+# The fast tier: the rules, forms, manifests, YAML gate and templates, no cluster and no database server.
+test-fast: setup
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+lint: setup
+	@$(BIN)/ruff check app tests bench devcluster
 
 bench: setup cluster
 	@$(BIN)/python -m bench

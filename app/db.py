@@ -101,7 +101,7 @@ async def follow_notifications(url: str, channel: str, *, on_notify: Callable[[]
         try:
             conn = await asyncpg.connect(dsn, timeout=10)
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c: lost.set())
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # this connection's own event
             await conn.add_listener(channel, lambda *_args: on_notify())
             on_listening(True)
             on_notify()
@@ -111,7 +111,7 @@ async def follow_notifications(url: str, channel: str, *, on_notify: Callable[[]
                     await asyncio.wait_for(lost.wait(), check_seconds)
                 if not lost.is_set():  # a connection cut without a FIN only shows when used
                     await conn.execute("SELECT 1", timeout=5)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             log.warning("not listening for %s (%s); trying again in %.1f s", channel, e, pause)
         finally:
             on_listening(False)

@@ -20,7 +20,7 @@ RETRY_AFTER_SECONDS = 1
 
 
 def _is_stream(path: str) -> bool:
-    return path.endswith("/watch") or path.endswith("/stream")
+    return path.endswith(("/watch", "/stream"))
 
 
 def client_key(scope: Scope) -> str:

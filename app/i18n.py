@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
@@ -19,7 +19,7 @@ DEFAULT = "en"
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> _gettext.NullTranslations:
     return _gettext.translation(DOMAIN, localedir=LOCALES_DIR, languages=[locale], fallback=True)
 
@@ -35,7 +35,7 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 class LazyString(str):
     """A str that is translated each time it is formatted or rendered."""
 
-    def __new__(cls, message: str) -> "LazyString":
+    def __new__(cls, message: str) -> LazyString:
         obj = super().__new__(cls, message)
         obj._message = message  # type: ignore[attr-defined]
         return obj

@@ -60,13 +60,13 @@ class Settings(BaseSettings):
     template_reload: bool = False
 
     @model_validator(mode="after")
-    def _workers_need_a_shared_database(self) -> "Settings":
+    def _workers_need_a_shared_database(self) -> Settings:
         if self.workers < 1:
             raise ValueError("DOCKYARD_WORKERS must be at least 1")
         return self  # more than one on SQLite: refused by `dockyard serve`, with WORKERS_NEED_POSTGRES
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> "Settings":
+    def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env == "production":
             if self.session_secret.get_secret_value() == DEFAULT_SECRET or len(
                 self.session_secret.get_secret_value()

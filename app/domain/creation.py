@@ -15,7 +15,7 @@ from typing import Any
 from app.domain.pod_security import Level, violations
 from app.domain.schema_check import SchemaIndex
 from app.domain.service_rules import service_abuse
-from app.domain.yaml_gate import format_path
+from app.domain.yaml import format_path
 from app.i18n import _
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
@@ -43,11 +43,11 @@ class ObjectProblem:
             where += ", " + _("line {line}, column {column}").format(line=self.line, column=self.column)
         return f"{where}: {self.message}"
 
-    def located_in(self, text: str) -> "ObjectProblem":
+    def located_in(self, text: str) -> ObjectProblem:
         """The same problem, with the line and column of its field in `text` (if found)."""
         from dataclasses import replace
 
-        from app.domain.yaml_gate import locate
+        from app.domain.yaml import locate
 
         at = locate(text, self.kind, self.name, self.field)
         return replace(self, line=at[0], column=at[1]) if at else self
@@ -181,7 +181,7 @@ async def _read_back(kube: KubeGateway, kind: str, namespace: str, name: str, ac
 
 # -- fields the server would drop ----------------------------------------------------------------
 
-_schemas: "weakref.WeakKeyDictionary[KubeGateway, SchemaIndex]" = weakref.WeakKeyDictionary()
+_schemas: weakref.WeakKeyDictionary[KubeGateway, SchemaIndex] = weakref.WeakKeyDictionary()
 _schema_lock = asyncio.Lock()
 
 

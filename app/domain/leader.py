@@ -135,7 +135,7 @@ class Leadership:
                         self._won()
                     else:
                         log.warning("leader: could not renew the Lease %s/%s: %s", self.namespace, self.name, e)
-                except (asyncio.TimeoutError, OSError) as e:
+                except (TimeoutError, OSError) as e:
                     log.warning("leader: could not renew the Lease %s/%s: %r", self.namespace, self.name, e)
                 if not self.still_leading():
                     self.leading = False

@@ -70,7 +70,7 @@ CHANGED, PING, ERROR, END = "changed", "ping", "error", "end"
 class _Feed:
     """One watch shared by every subscriber of the same target."""
 
-    def __init__(self, hub: "LiveHub", kube: KubeGateway, target: Target, resource_version: str) -> None:
+    def __init__(self, hub: LiveHub, kube: KubeGateway, target: Target, resource_version: str) -> None:
         self.hub = hub
         self.kube = kube
         self.target = target
@@ -420,7 +420,7 @@ def hub(app: Any) -> LiveHub:
     return current
 
 
-_HUBS: "weakref.WeakSet[LiveHub]" = weakref.WeakSet()
+_HUBS: weakref.WeakSet[LiveHub] = weakref.WeakSet()
 
 
 def _close_all_hubs(signum: int) -> None:

@@ -161,7 +161,7 @@ class _Container:
 
 def _who(list_name: str, container: dict, index: int) -> str:
     name = container.get("name")
-    name = name if isinstance(name, str) and name else "#{}".format(index + 1)
+    name = name if isinstance(name, str) and name else f"#{index + 1}"
     if list_name == "initContainers":
         return _("Init container {name}").format(name=name)
     if list_name == "ephemeralContainers":
@@ -257,7 +257,7 @@ def _volumes(p: _Pod, out: list[Violation]) -> None:
         if not isinstance(vol, dict):
             continue
         name = vol.get("name")
-        name = name if isinstance(name, str) and name else "#{}".format(i + 1)
+        name = name if isinstance(name, str) and name else f"#{i + 1}"
         path = p.spec_path + ("volumes", i)
         if vol.get("hostPath") is not None:
             msg = _("Volume {volume} mounts a directory of the node (hostPath); the {level} level of this "

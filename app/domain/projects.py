@@ -14,6 +14,7 @@ from app.domain.access import (
 )
 from app.domain.errors import Forbidden, Invalid, NotFound, Unavailable
 from app.domain.k8s.names import dns1123_label_problem, info_problems
+from app.domain.manifests import ANNOTATION_ALIAS, ANNOTATION_CREATOR, ANNOTATION_DESCRIPTION
 from app.domain.pod_security import DEFAULT_LEVEL, namespace_labels
 from app.i18n import _
 from app.kube.client import CONSOLE, KubeGateway
@@ -78,9 +79,9 @@ async def create_project(
             "name": name,
             "labels": {WORKSPACE_LABEL: ws.name, "app.kubernetes.io/managed-by": "dockyard",
                        **namespace_labels(DEFAULT_LEVEL)},
-            "annotations": {"kubesphere.io/creator": access.user.username,
-                            **({"kubesphere.io/alias-name": alias} if alias else {}),
-                            **({"kubesphere.io/description": description} if description else {})},
+            "annotations": {ANNOTATION_CREATOR: access.user.username,
+                            **({ANNOTATION_ALIAS: alias} if alias else {}),
+                            **({ANNOTATION_DESCRIPTION: description} if description else {})},
         },
     }
     try:
@@ -114,6 +115,15 @@ async def list_members(session: AsyncSession, project: Project) -> list[ProjectM
     return list(await session.scalars(
         select(ProjectMember).where(ProjectMember.project_id == project.id).join(User).order_by(User.username)
     ))
+
+
+async def member(session: AsyncSession, project: Project, username: str) -> ProjectMember:
+    """One member of the project (to ask before removing them); NotFound if they are not one."""
+    found = await session.scalar(select(ProjectMember).join(User).where(
+        ProjectMember.project_id == project.id, User.username == username))
+    if found is None:
+        raise NotFound(_("{name} is not a member of this project.").format(name=username))
+    return found
 
 
 async def invitable_users(session: AsyncSession, project: Project) -> list[User]:

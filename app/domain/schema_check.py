@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.domain.yaml_gate import CREATABLE_KINDS, KIND_API_VERSIONS
+from app.domain.yaml import CREATABLE_KINDS, KIND_API_VERSIONS
 
 __all__ = ["DEFAULT_KINDS", "SchemaIndex"]
 

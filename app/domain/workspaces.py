@@ -73,6 +73,15 @@ async def list_members(session: AsyncSession, ws: Workspace) -> list[WorkspaceMe
     ))
 
 
+async def member(session: AsyncSession, ws: Workspace, username: str) -> WorkspaceMember:
+    """One member of the workspace (to ask before removing them); NotFound if they are not one."""
+    found = await session.scalar(select(WorkspaceMember).join(User).where(
+        WorkspaceMember.workspace_id == ws.id, User.username == username))
+    if found is None:
+        raise NotFound(_("{name} is not a member of this workspace.").format(name=username))
+    return found
+
+
 async def _lock_members(session: AsyncSession, ws: Workspace) -> None:
     """Serialize membership changes of one workspace until the transaction ends: a no-op UPDATE of its
     row takes PostgreSQL's row lock (a concurrent change waits, then counts what was committed) and

@@ -32,7 +32,7 @@ from typing import Any
 
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
-from app.kube.resources import ALL_NAMESPACES, resource_for
+from app.kube.resources import ALL_NAMESPACES, Resource, resource_for
 from app.kube.store import Page, Store, _int, copy_json, parse_selector, selector_matcher, version_of
 
 __all__ = ["WatchCache", "selector_matcher"]
@@ -71,7 +71,7 @@ class WatchCache:
         self._unwatchable: dict[str, float] = {}  # kind -> when to try watching it again
         self._reviews: dict[tuple[str, str, str, str, str], tuple[float, bool]] = {}
         self._rbac_generation = 0
-        self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Future[bool]] = {}
+        self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Task[bool]] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._rbac: list[Store] = []
         self.closed = False
@@ -137,7 +137,7 @@ class WatchCache:
         if not store.synced.is_set():
             try:
                 await asyncio.wait_for(asyncio.shield(store.synced.wait()), self.sync_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
         return store if store.healthy else None
 
@@ -199,33 +199,38 @@ class WatchCache:
             return kept[1]
         pending = self._pending_reviews.get(key)
         if pending is None:
-            pending = asyncio.get_running_loop().create_future()
+            # Its own task: the readers waiting on one review share it, and one of them leaving (a closed
+            # stream, a page past its deadline) neither cancels it for the others nor loses its answer.
+            pending = asyncio.get_running_loop().create_task(self._review(actor, verb, res, ns, key, now))
             self._pending_reviews[key] = pending
-            generation = self._rbac_generation
-            try:
-                attributes = {"verb": verb, "group": group, "resource": res.plural}
-                if ns:
-                    attributes["namespace"] = ns
-                answer = await self.gateway.create(
-                    {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                     "spec": {"resourceAttributes": attributes}},
-                    namespace=None, actor=actor, field_manager=None,
-                )
-                ok = bool((answer.get("status") or {}).get("allowed"))
-                # Kept only while the RBAC watches are in step: while they are down (an API server
-                # restart), a revocation could go unseen, so every read asks again.
-                if generation == self._rbac_generation and all(r.healthy for r in self._rbac):
-                    if len(self._reviews) > 50_000:
-                        self._reviews = {}
-                    self._reviews[key] = (now + self.review_seconds, ok)
-                pending.set_result(ok)
-            except BaseException as e:
-                pending.set_exception(e)
-                raise
-            finally:
-                self._pending_reviews.pop(key, None)
-            return ok
+            pending.add_done_callback(lambda t, key=key: self._review_done(key, t))
         return await asyncio.shield(pending)
+
+    async def _review(self, actor: Actor, verb: str, res: Resource, ns: str | None,
+                      key: tuple[str, str, str, str, str], now: float) -> bool:
+        generation = self._rbac_generation
+        attributes = {"verb": verb, "group": res.group, "resource": res.plural}
+        if ns:
+            attributes["namespace"] = ns
+        answer = await self.gateway.create(
+            {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+             "spec": {"resourceAttributes": attributes}},
+            namespace=None, actor=actor, field_manager=None,
+        )
+        ok = bool((answer.get("status") or {}).get("allowed"))
+        # Kept only while the RBAC watches are in step: while they are down (an API server restart), a
+        # revocation could go unseen, so every read asks again.
+        if generation == self._rbac_generation and all(r.healthy for r in self._rbac):
+            if len(self._reviews) > 50_000:
+                self._reviews = {}
+            self._reviews[key] = (now + self.review_seconds, ok)
+        return ok
+
+    def _review_done(self, key: tuple[str, str, str, str, str], task: asyncio.Task[bool]) -> None:
+        if self._pending_reviews.get(key) is task:
+            del self._pending_reviews[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every waiter may have left before it ended
 
     def forget_reviews(self, _changed: Obj | None = None) -> None:
         """RBAC changed: ask the cluster again."""
@@ -355,7 +360,7 @@ class WatchCache:
     async def close(self) -> None:
         self.closed = True
         tasks = [s.task for s in self._stores.values() if s.task] + [
-            t for t in (self._reaper, *(s.task for s in self._rbac)) if t
+            t for t in (self._reaper, *(s.task for s in self._rbac), *self._pending_reviews.values()) if t
         ]
         for task in tasks:
             task.cancel()

@@ -7,7 +7,6 @@ own requests (reconciler, health, the token requests) carry the console's creden
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -44,7 +43,7 @@ class Actor:
     user_id: str | None
 
     @classmethod
-    def user(cls, user_id: int | str) -> "Actor":
+    def user(cls, user_id: int | str) -> Actor:
         return cls(str(user_id))
 
     @property
@@ -164,7 +163,7 @@ class KubeGateway:
                 _preload_content=False,
                 _request_timeout=t,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise KubeError.timeout(what, t if isinstance(t, (int, float)) else self.timeout) from None
         except aiohttp.ClientError as e:
             raise KubeError.unreachable(what, str(e)) from None
@@ -173,7 +172,7 @@ class KubeGateway:
     async def _read(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         try:
             return await resp.read()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise KubeError.timeout(what, self.timeout) from None
         except aiohttp.ClientError as e:
             raise KubeError.unreachable(what, str(e)) from None
@@ -195,7 +194,7 @@ class KubeGateway:
         try:
             async for chunk in resp.content.iter_any():
                 yield chunk
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise KubeError.timeout(what, idle) from None
         except aiohttp.ClientError as e:
             raise KubeError.unreachable(what, str(e)) from None

@@ -47,7 +47,7 @@ class KubeError(Exception):
         return self.status == 422
 
     @classmethod
-    def from_response(cls, status: int, body: bytes | str | None, http_reason: str = "") -> "KubeError":
+    def from_response(cls, status: int, body: bytes | str | None, http_reason: str = "") -> KubeError:
         """Build from an HTTP status and a body that is usually a `Status` object."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
         try:
@@ -71,15 +71,15 @@ class KubeError(Exception):
         )
 
     @classmethod
-    def timeout(cls, what: str, seconds: float) -> "KubeError":
+    def timeout(cls, what: str, seconds: float) -> KubeError:
         return cls(0, "Timeout", f"The Kubernetes API did not answer {what} within {seconds:g} s.")
 
     @classmethod
-    def unreadable(cls, what: str, detail: str) -> "KubeError":
+    def unreadable(cls, what: str, detail: str) -> KubeError:
         """A 2xx answer that is not a whole JSON object (a proxy's HTML page, a cut-off body)."""
         return cls(0, "Unreadable", f"The Kubernetes API answered {what} with something that is not a "
                                     f"Kubernetes object ({detail}). A proxy in between may have answered instead.")
 
     @classmethod
-    def unreachable(cls, what: str, detail: str) -> "KubeError":
+    def unreachable(cls, what: str, detail: str) -> KubeError:
         return cls(0, "Unreachable", f"The Kubernetes API could not be reached for {what}: {detail}")

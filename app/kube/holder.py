@@ -24,7 +24,7 @@ class GatewayHolder:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def of(cls, gateway: KubeGateway) -> "GatewayHolder":
+    def of(cls, gateway: KubeGateway) -> GatewayHolder:
         holder = cls(None, None, timeout=gateway.timeout)
         holder._gateway = gateway
         return holder

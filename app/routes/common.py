@@ -15,17 +15,43 @@ from app.deps import Signed
 from app.domain import audit
 from app.domain.errors import DomainError, Forbidden
 from app.domain.forms import MAX_FIELDS
-from app.i18n import _
+from app.domain.k8s.names import is_dns1123_subdomain
+from app.i18n import _, lazy_
 from app.kube.errors import KubeError
 from app.templating import is_partial
 
 URLENCODED = "application/x-www-form-urlencoded"
 
 
+# What the next page says after a write (a short-lived cookie, so the address stays clean and any process
+# can show it): a fixed message per kind of write, with the object's name checked as a name, so the cookie
+# cannot make a page say anything else. The page that shows it clears it.
+DONE_COOKIE = "dockyard_done"
+DONE_MESSAGES = {
+    "created": lazy_("Service {name} created."),
+    "yaml": lazy_("Service {name} updated from its YAML."),
+    "information": lazy_("The alias and description of {name} are saved."),
+    "settings": lazy_("The selector and ports of {name} are saved."),
+    "external-access": lazy_("The external access of {name} is saved."),
+}
+
+
+def done_message(request: Request) -> str:
+    what, _sep, name = request.cookies.get(DONE_COOKIE, "").partition(":")
+    message = DONE_MESSAGES.get(what)
+    return str(message).format(name=name) if message is not None and is_dns1123_subdomain(name) else ""
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, block: str | None = None,
            status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return request.app.state.renderer.render(request, template, context, block=block, status_code=status_code,
-                                             headers=headers)
+    shown = block is None and DONE_COOKIE in request.cookies
+    if shown:
+        context = {**(context or {}), "done": done_message(request)}
+    response = request.app.state.renderer.render(request, template, context, block=block, status_code=status_code,
+                                                 headers=headers)
+    if shown:
+        response.delete_cookie(DONE_COOKIE, path="/")
+    return response
 
 
 def render_page_or_block(request: Request, template: str, context: dict[str, Any], block: str, **kw: Any) -> Response:
@@ -50,11 +76,18 @@ async def read_form(request: Request) -> FormData:
         raise HTTPException(status_code=400, detail=_("The form has too many fields.")) from None
 
 
-def see_other(request: Request, url: str) -> Response:
-    """Redirect after a successful write (303), or tell htmx where to go."""
+def see_other(request: Request, url: str, *, done: tuple[str, str] | None = None) -> Response:
+    """Redirect after a successful write (303), or tell htmx where to go. `done` (a DONE_MESSAGES key and
+    the object's name): what the next page says was done."""
+    response: Response
     if request.headers.get("hx-request") == "true":
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
+        response = Response(status_code=204, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    if done is not None:
+        response.set_cookie(DONE_COOKIE, f"{done[0]}:{done[1]}", max_age=60, path="/", httponly=True,
+                            samesite="lax", secure=request.url.scheme == "https")
+    return response
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +100,7 @@ async def audited(request: Request, me: Signed, verb: str, kind: str, name: str 
     try:
         yield note
         outcome = "success"
-    except (Forbidden,) as e:
+    except Forbidden as e:
         outcome, note["detail"] = "denied", e.message
         raise
     except KubeError as e:

@@ -5,7 +5,7 @@ URLs (all under `/workspaces/{ws}/projects/{project}/services/-/new`, editors on
   GET|POST  /external               External Service: Basic Information -> External Service Address
   GET|POST  /workloads              Specify Workloads: Basic Information -> Service Settings -> Advanced
   GET       /workloads/picker       the Specify Workload picker (fragment; ?kind=Deployment|StatefulSet|DaemonSet)
-  GET       /workloads/hint         which workloads the selector rows match (fragment; ?selector.0.key=...)
+  GET       /workloads/hint         the pods and workloads the selector rows pick (fragment; ?selector.0.key=...)
   GET|POST  /yaml                   Edit YAML: editor, upload (several files), check, download, create
 
 The step forms keep their state in the form (hidden fields; see `app.domain.custom_services`) and post
@@ -17,7 +17,6 @@ per form (`submissions.guard`), is audited, and is made as the user.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -38,7 +37,7 @@ from app.domain import custom_services as cs
 from app.domain import submissions, yaml_creation
 from app.domain.forms import flatten, form_items, unflatten
 from app.domain.manifests import LB_PROVIDERS, NODE_PORT_MAX, NODE_PORT_MIN, PROTOCOLS, STICKY_TIMEOUT_MAX
-from app.domain.yaml_gate import MAX_BYTES, dump_yaml
+from app.domain.yaml import MAX_BYTES, dump_yaml
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.routes.common import audited, render, render_page_or_block, see_other
@@ -168,13 +167,7 @@ def _canonical(state: _State, models: dict[str, cs.Step]) -> None:
 
 
 async def _list_workloads(kube: KubeDep, ctx: ProjectCtx) -> tuple[list[cs.WorkloadInfo] | None, str]:
-    """The project's Deployments, StatefulSets and DaemonSets, listed as the user."""
-    try:
-        lists = await asyncio.gather(*(kube.items(kind, ctx.namespace, actor=ctx.actor) for kind in cs.PICKER_KINDS))
-    except KubeError as e:
-        return None, e.message
-    out = [cs.workload_info(kind, obj) for kind, items in zip(cs.PICKER_KINDS, lists) for obj in items]
-    return sorted(out, key=lambda w: (cs.PICKER_KINDS.index(w.kind), w.name)), ""
+    return await cs.project_workloads(kube, ctx.namespace, actor=ctx.actor)
 
 
 def _rows(values: dict[str, Any], key: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
@@ -210,7 +203,7 @@ async def _render_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: 
         kind = state.picker_kind if state.picker_kind in cs.PICKER_KINDS else cs.PICKER_KINDS[0]
         context["picker"] = _Picker(kind, state.picker_open,
                                     [w for w in workloads or [] if w.kind == kind], error)
-        context["hint"] = cs.selector_hint(values.get("selector"), workloads)
+        context["hint"] = await cs.live_selector_hint(kube, ctx.namespace, actor=ctx.actor, rows=values.get("selector"))
         context["selector_rows"] = _rows(values, "selector", ("key", "value"))
         context["port_rows"] = _rows(values, "ports", ("protocol", "name", "container_port", "service_port"))
         context["protocols"] = PROTOCOLS
@@ -372,7 +365,7 @@ async def _create_from_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, st
         state.errors = errors
         state.step = target or state.step
         return await _render_flow(request, ctx, kube, state, status=422)
-    return see_other(request, service_url(ctx, name))
+    return see_other(request, service_url(ctx, name), done=("created", name))
 
 
 @router.get(BASE + "/external")
@@ -410,8 +403,8 @@ async def workload_picker(request: Request, ctx: ProjectEditor, kube: KubeDep, k
 async def selector_hint(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
     """The selector hint for the rows in the query (`selector.0.key=app&selector.0.value=web`)."""
     raw = unflatten(form_items(request.query_params))
-    workloads, _error = await _list_workloads(kube, ctx)
-    return render(request, "creation/_selector_hint.html", {"hint": cs.selector_hint(raw.get("selector"), workloads)})
+    hint = await cs.live_selector_hint(kube, ctx.namespace, actor=ctx.actor, rows=raw.get("selector"))
+    return render(request, "creation/_selector_hint.html", {"hint": hint})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -501,7 +494,7 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
             return _Done(False)
         async with audited(request, ctx.me, "create", "Service", plan.service_name or "") as note:
             outcome = await yaml_creation.create(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                                 **ctx.rules)
+                                                 creator=ctx.me.user.username, **ctx.rules)
             note["detail"] = "yaml: " + (", ".join(f"{k}/{n}" for k, n in outcome.created)
                                          or "; ".join(map(str, outcome.problems)))
             if not outcome.ok:
@@ -518,4 +511,4 @@ async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDe
         if plan.ok and plan.dropped:
             ctx_vars["error"] = _("Some fields would be dropped by Kubernetes. Remove them, or confirm below.")
         return _yaml_page(request, ctx_vars, 422)
-    return see_other(request, service_url(ctx, plan.service_name or ""))
+    return see_other(request, service_url(ctx, plan.service_name or ""), done=("created", plan.service_name or ""))

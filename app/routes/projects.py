@@ -18,9 +18,11 @@ from app.domain import projects as projects_domain
 from app.domain.access import Permission
 from app.domain.errors import Forbidden, Invalid, Unavailable
 from app.domain.pod_security import Level
+from app.i18n import _
 from app.kube.errors import KubeError
 from app.models import ProjectRole
 from app.routes.common import audited, render, render_page_or_block, see_other
+from app.templating import is_partial
 
 router = APIRouter(tags=["projects"])
 
@@ -128,6 +130,23 @@ async def set_project_member(
         return await _members_page(request, ctx, session, errors=e.errors or {"username": e.message},
                                    form={"username": username, "role": role}, status=422)
     return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/members")
+
+
+@router.get("/workspaces/{ws}/projects/{project}/members/{username}/remove")
+async def confirm_remove_project_member(request: Request, username: str, ctx: ProjectAdmin,
+                                        session: SessionDep) -> Response:
+    """Asks first, as Delete does: a dialog over the member list, or a page without JavaScript."""
+    member = await projects_domain.member(session, ctx.project, username)
+    base = f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}"
+    return render_page_or_block(request, "partials/remove_member.html", {
+        "title": _("Remove Member"),
+        "question": _("Remove {user} ({role}) from the project {project}?").format(
+            user=member.user.username, role=ProjectRole(member.role).value, project=ctx.project.name),
+        "consequence": _("They lose their access to the project's resources at once; what they created stays."),
+        "action": f"{base}/members/{username}/remove", "back": f"{base}/members", "in_dialog": is_partial(request),
+        "breadcrumbs": [(_("Workspaces"), "/workspaces"), (ctx.workspace.name, f"/workspaces/{ctx.workspace.name}"),
+                        (ctx.project.name, base), (_("Members"), f"{base}/members"), (_("Remove Member"), None)],
+    }, block="dialog")
 
 
 @router.post("/workspaces/{ws}/projects/{project}/members/{username}/remove")

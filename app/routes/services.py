@@ -63,7 +63,7 @@ def _check_name(name: str, what: str = "Service") -> str:
 def _next_url(ctx: ProjectCtx, value: str | None, default: str) -> str:
     """Where to go after an action: a page of this project's Services only (no open redirect)."""
     prefix = _base(ctx) + "/services"
-    if value and (value == prefix or value.startswith(prefix + "/") or value.startswith(prefix + "?")) \
+    if value and (value == prefix or value.startswith((prefix + "/", prefix + "?"))) \
             and "//" not in value and "\\" not in value:
         return value
     return default
@@ -158,12 +158,13 @@ async def show_service(request: Request, name: str, ctx: ProjectViewer, kube: Ku
     _check_name(name)
     tab = tab if tab in TABS else "resource-status"
     partial = is_partial(request)
+    # A tab's refresh (live, or a click) brings the side panel too: its endpoints follow the pods.
     detail = await svc_domain.service_detail(
-        kube, ctx.namespace, name, actor=ctx.actor, panel=not partial,
+        kube, ctx.namespace, name, actor=ctx.actor, panel=True,
         status=tab == "resource-status", events=tab == "events",
     )
     return render_page_or_block(request, "services/detail.html", _ctx(
-        ctx, detail=detail, svc=detail.service, tab=tab, tabs=TABS,
+        ctx, detail=detail, svc=detail.service, tab=tab, tabs=TABS, oob=partial,
         detail_url=f"{_base(ctx)}/services/{name}",
     ), block="tab")
 
@@ -171,15 +172,18 @@ async def show_service(request: Request, name: str, ctx: ProjectViewer, kube: Ku
 @router.get(BASE + "/services/{name}/watch")
 async def watch_service(request: Request, name: str, ctx: ProjectViewer, kube: KubeDep, session: SessionDep,
                         rv: str = "") -> Response:
-    """Pushes "changed" when the Service or one of its pods changes."""
+    """Pushes "changed" when the Service, its Endpoints or one of its pods changes (the Endpoints follow
+    the pods' readiness a moment later: the side panel's addresses come with that change)."""
     _check_name(name)
     svc = await svc_domain.get_service(kube, ctx.namespace, name, actor=ctx.actor)
     await session.close()
     selector = (svc.get("spec") or {}).get("selector") or {}
     targets = [live.Target("Service", ctx.namespace, ctx.actor, field_selector=f"metadata.name={name}")]
-    if selector and svc_domain.access_type(svc) != svc_domain.EXTERNAL_NAME:
-        targets.append(live.Target("Pod", ctx.namespace, ctx.actor,
-                                   label_selector=svc_domain.selector_string(selector)))
+    if svc_domain.access_type(svc) != svc_domain.EXTERNAL_NAME:
+        targets.append(live.Target("Endpoints", ctx.namespace, ctx.actor, field_selector=f"metadata.name={name}"))
+        if selector:
+            targets.append(live.Target("Pod", ctx.namespace, ctx.actor,
+                                       label_selector=svc_domain.selector_string(selector)))
     return _sse_response(_signals_to_sse(live.hub(request.app).changes(kube, targets, resource_version=_version(rv))))
 
 
@@ -221,7 +225,7 @@ async def edit_information(request: Request, name: str, ctx: ProjectEditor, kube
         return _dialog_page(request, "services/edit_information.html", _ctx(
             ctx, svc=svc, form={"alias": alias, "description": description}, errors=e.errors or {"_": e.message},
             next=target), status=422, in_dialog=_one(form, "dialog") == "1")
-    return see_other(request, target)
+    return see_other(request, target, done=("information", name))
 
 
 # -- Edit YAML --------------------------------------------------------------------------------------------
@@ -262,23 +266,26 @@ async def edit_yaml(request: Request, name: str, ctx: ProjectEditor, kube: KubeD
     form = {key: [v for v in raw.getlist(key) if isinstance(v, str)] for key in raw.keys()}
     op, text = _one(form, "op", "update"), _one(form, "yaml")
     version, base_text = _one(form, "resource_version"), _one(form, "base_yaml")
-    if op == "upload":
-        upload = raw.get("file")
-        if upload is None or isinstance(upload, str) or not upload.filename:
+    upload = raw.get("file")
+    chosen = upload if upload is not None and not isinstance(upload, str) and upload.filename else None
+    if op == "upload" or chosen is not None:
+        if chosen is None:
             return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
                               errors={"file": _("Choose a YAML file to upload.")}, status=422)
-        data = await upload.read(256 * 1024 + 1)
-        try:
-            uploaded = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
+        uploaded, problem = await _read_upload(chosen)
+        if uploaded is None:
             return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
-                              errors={"file": _("The file is not UTF-8 text; save it as UTF-8.")}, status=422)
-        if len(data) > 256 * 1024:
+                              errors={"file": problem}, status=422)
+        if op == "upload":
+            return _yaml_page(request, ctx, name, text=uploaded, resource_version=version, base_text=base_text,
+                              notice=_("{file} is in the editor. Review it, then choose Update.").format(
+                                  file=chosen.filename))
+        if text.strip() != base_text.strip():  # a file and an edit: which one is meant? Neither is lost.
             return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
-                              errors={"file": _("The file is larger than 256 KiB.")}, status=422)
-        return _yaml_page(request, ctx, name, text=uploaded, resource_version=version, base_text=base_text,
-                          notice=_("{file} is in the editor. Review it, then choose Update.").format(
-                              file=upload.filename))
+                              errors={"file": _("You chose {file} and also edited the text. Choose Upload to put the "
+                                                "file in the editor, or clear the file to save your edit.").format(
+                                                    file=chosen.filename)}, status=422)
+        text = uploaded  # Update with a file chosen (without JavaScript): the file is what is saved
     if op == "merge":
         try:
             merged = await svc_domain.apply_edit_to_latest(kube, ctx.namespace, name, actor=ctx.actor,
@@ -301,7 +308,18 @@ async def edit_yaml(request: Request, name: str, ctx: ProjectEditor, kube: KubeD
         view = svc_domain.conflict_view(base_text, text, e.latest)
         return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
                           conflict=view, status=409)
-    return see_other(request, f"{_base(ctx)}/services/{name}")
+    return see_other(request, f"{_base(ctx)}/services/{name}", done=("yaml", name))
+
+
+async def _read_upload(upload: Any) -> tuple[str | None, str]:
+    """A chosen file's text, or None and why it cannot be used."""
+    data = await upload.read(256 * 1024 + 1)
+    if len(data) > 256 * 1024:
+        return None, _("The file is larger than 256 KiB.")
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError:
+        return None, _("The file is not UTF-8 text; save it as UTF-8.")
 
 
 # -- Edit Service -----------------------------------------------------------------------------------------
@@ -360,7 +378,7 @@ async def edit_service(request: Request, name: str, ctx: ProjectEditor, kube: Ku
                                            "beside them. Choose OK again to apply your values to the latest version.")}
         return _settings_page(request, ctx, latest, form, next=target, errors=errors, latest=latest,
                               status=422 if is_partial(request) else 409)
-    return see_other(request, target)
+    return see_other(request, target, done=("settings", name))
 
 
 # -- Edit External Access ---------------------------------------------------------------------------------
@@ -421,7 +439,7 @@ async def edit_external_access(request: Request, name: str, ctx: ProjectEditor, 
                                            "above it. Choose OK again to apply your choice to the latest version.")}
         return _external_page(request, ctx, latest, form, next=target, errors=errors, latest=latest,
                               status=422 if is_partial(request) else 409, in_dialog=in_dialog)
-    return see_other(request, target)
+    return see_other(request, target, done=("external-access", name))
 
 
 # -- Delete -----------------------------------------------------------------------------------------------

@@ -24,13 +24,10 @@ dry-run, then the objects). Every call is made as the user.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -49,7 +46,6 @@ from app.domain.manifests import (
     WORKLOAD_KINDS,
     default_port_name,
     detect_provider,
-    dig,
 )
 from app.domain.wizard import (
     DRAFT_ERROR_KEY,
@@ -63,7 +59,6 @@ from app.domain.wizard import (
     KeyValueRow,
     PortRow,
     VolumeRow,
-    VolumesContext,
     check_name_available,
     field_for_cause,
     step_class,
@@ -71,9 +66,10 @@ from app.domain.wizard import (
     submit_values,
     validate_all,
 )
-from app.domain.yaml_gate import MAX_BYTES, Problem, dump_yaml, parse_manifests
+from app.domain.wizard.choices import ProjectChoices, load_choices
+from app.domain.yaml import MAX_BYTES, Problem, dump_yaml, parse_manifests
 from app.i18n import _, lazy_
-from app.kube.client import Actor, KubeGateway
+from app.kube.client import KubeGateway
 from app.kube.errors import KubeError
 from app.routes.common import audited, read_form, render, see_other
 from app.templating import is_partial
@@ -85,111 +81,16 @@ FLAVORS = ("stateless", "stateful")
 TITLES = {"stateless": lazy_("Create Stateless Service"), "stateful": lazy_("Create Stateful Service")}
 SLUGS = tuple(s.step for s in STEPS)
 REVIEW = "review"
-SA_TOKEN = "kubernetes.io/service-account-token"
 ROW_LISTS = ("labels", "annotations", "node_selector", "service_annotations")
 VOLUME_TYPES = ("pvc", "emptydir", "hostpath", "configmap", "secret")
+REFRESH = "refresh-choices"  # the pickers' Refresh: the same step again, with the project's objects as of now
 TOP = "outerHTML show:window:top"  # htmx: a new step (or its messages) starts at the top
 
 
-# ---------------------------------------------------------------------------------------------------
-# The project's objects the wizard offers: loaded when it opens, kept a little while per user
-
-
-@dataclass(frozen=True)
-class ProjectChoices:
-    """`resources` for the domain's checks; `offered_secrets` are the Secrets the pickers list
-    (service-account tokens stay valid references but are not offered)."""
-
-    resources: VolumesContext
-    offered_secrets: tuple[str, ...] = ()
-    loaded_at: float = field(default_factory=time.monotonic)
-
-
-class ChoicesCache:
-    """(user uid, namespace) -> ProjectChoices. Entries younger than `ttl` are fresh: opening the wizard
-    and Create reload older ones. Steps take any entry younger than `max_age` so that a step never
-    asks Kubernetes; only when there is none (restart, long pause) is the list loaded again."""
-
-    def __init__(self, ttl: float = 60, max_age: float = 1800, size: int = 512) -> None:
-        self.ttl, self.max_age, self.size = ttl, max_age, size
-        self._entries: OrderedDict[tuple[str, str], ProjectChoices] = OrderedDict()
-
-    def get(self, key: tuple[str, str], *, fresh: bool) -> ProjectChoices | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        age = time.monotonic() - entry.loaded_at
-        if age > self.max_age or (fresh and age > self.ttl):
-            return None
-        return entry
-
-    def put(self, key: tuple[str, str], value: ProjectChoices) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-
-def _cache(request: Request) -> ChoicesCache:
-    cache = getattr(request.app.state, "wizard_choices", None)
-    if cache is None:
-        cache = request.app.state.wizard_choices = ChoicesCache()
-    return cache
-
-
-async def load_choices(kube: KubeGateway, namespace: str, actor: Actor) -> ProjectChoices:
-    """List the project's ConfigMaps and Secrets (names and keys only), PVCs and StorageClasses as the
-    user. What the user may not list (or what fails) stays unknown (None): the wizard then offers free
-    text and the domain does not check references to it."""
-
-    async def listing(kind: str, ns: str | None) -> list[dict[str, Any]] | None:
-        try:
-            return await kube.items(kind, ns, actor=actor)
-        except KubeError:
-            return None
-
-    cms, secrets_, pvcs, classes = await asyncio.gather(
-        listing("ConfigMap", namespace),
-        listing("Secret", namespace),
-        listing("PersistentVolumeClaim", namespace),
-        listing("StorageClass", None),
-    )
-
-    def keys(obj: dict[str, Any]) -> list[str]:
-        return sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {})})
-
-    configmaps = None if cms is None else {dig(o, "metadata", "name"): keys(o) for o in cms}
-    secret_keys = None if secrets_ is None else {dig(o, "metadata", "name"): keys(o) for o in secrets_}
-    offered = tuple(sorted(dig(o, "metadata", "name") for o in secrets_ or [] if o.get("type") != SA_TOKEN))
-    default_class = None
-    for sc in classes or []:
-        annotations = dig(sc, "metadata", "annotations") or {}
-        if "true" in (
-            annotations.get("storageclass.kubernetes.io/is-default-class"),
-            annotations.get("storageclass.beta.kubernetes.io/is-default-class"),
-        ):
-            default_class = dig(sc, "metadata", "name")
-    return ProjectChoices(
-        resources=VolumesContext(
-            configmaps=configmaps,
-            secrets=secret_keys,
-            pvcs=None if pvcs is None else sorted(dig(o, "metadata", "name") for o in pvcs),
-            storage_classes=None if classes is None else sorted(dig(o, "metadata", "name") for o in classes),
-            default_storage_class=default_class,
-        ),
-        offered_secrets=offered,
-    )
-
-
-async def _choices(request: Request, ctx: ProjectCtx, kube: KubeGateway, *, fresh: bool) -> ProjectChoices:
-    key = (str(ctx.me.user.uid), ctx.namespace)
-    cache = _cache(request)
-    found = cache.get(key, fresh=fresh)
-    if found is None:
-        found = await load_choices(kube, ctx.namespace, ctx.actor)
-        cache.put(key, found)
-    # The level is read from the project's row on every request: a cached answer never outlives a change.
-    return replace(found, resources=replace(found.resources, pod_security=ctx.pod_security))
+async def _choices(ctx: ProjectCtx, kube: KubeGateway, *, refresh: bool = False) -> ProjectChoices:
+    """The pickers' choices, as of now (the project's level read from its row on every request)."""
+    return await load_choices(kube, ctx.namespace, ctx.actor, user=str(ctx.me.user.uid),
+                              pod_security=ctx.pod_security, refresh=refresh)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -507,7 +408,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
     """Review or Create a draft whose current step is applied. `validated`: the step this request
     validated and applied, and the project choices it was checked against."""
     in_yaml = state.mode == "yaml"
-    choices = await _choices(request, ctx, kube, fresh=action == "create")
+    choices = await _choices(ctx, kube, refresh=action == "create")
     # A step just checked is not checked again, unless Create loaded newer choices (a deleted ConfigMap...).
     skip = (validated[0],) if validated is not None and validated[1] is choices else ()
     errors = validate_all(state.draft, choices.resources, validated=skip)
@@ -554,7 +455,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
         state.alerts.append(_("The service was not created. Please try again."))
         return _render(request, ctx, state, choices, status=422)
     if outcome.ok:
-        return see_other(request, f"{_services_url(ctx)}/{name}")
+        return see_other(request, f"{_services_url(ctx)}/{name}", done=("created", name))
     return _show_create_failure(request, ctx, state, choices, outcome)
 
 
@@ -613,7 +514,7 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
     state = _read_state(form, flavor)
     action = form.get("action")
     action = action if isinstance(action, str) and action else "next"
-    choices = await _choices(request, ctx, kube, fresh=False)
+    choices = await _choices(ctx, kube, refresh=action == REFRESH)
     if state.alerts:  # a damaged draft token: start again, saying why
         return _render(request, ctx, state, choices, status=422)
     accept_dropped = form.get("accept_dropped") == "1"
@@ -662,6 +563,9 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
 
     slug = state.step
     values = _step_values(form, slug)
+    if action == REFRESH:  # nothing is checked: what was typed comes back as it was
+        state.show(slug, values)
+        return _render(request, ctx, state, choices, swap="outerHTML")
     if _row_action(state, action, values, choices):
         state.show(slug, values)
         if action.startswith("add-container") and is_partial(request):
@@ -722,6 +626,7 @@ def _choices_context(choices: ProjectChoices) -> dict[str, Any]:
         "offered_secrets": choices.offered_secrets,
         "pvcs": resources.pvcs,
         "storage_classes": resources.storage_classes,
+        "default_storage_class": resources.default_storage_class,
         "host_path_refusal": resources.host_path_refusal or "",
         "protocols": PROTOCOLS,
         "default_port_name": default_port_name,
@@ -783,7 +688,7 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
 def _routes(flavor: str) -> None:
     async def open_wizard(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
         """Step 1 with a fresh draft; the project's objects are loaded (as the user) for the pickers."""
-        choices = await _choices(request, ctx, kube, fresh=True)
+        choices = await _choices(ctx, kube, refresh=True)
         draft = Draft.new(flavor)  # type: ignore[arg-type]
         state = State(flavor=flavor, draft=draft, submission=secrets.token_urlsafe(16))
         state.show("basic")
@@ -811,4 +716,4 @@ def _routes(flavor: str) -> None:
 for _flavor in FLAVORS:
     _routes(_flavor)
 
-__all__ = ["ChoicesCache", "ProjectChoices", "load_choices", "router"]
+__all__ = ["router"]

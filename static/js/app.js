@@ -91,6 +91,21 @@
   }
   document.addEventListener("DOMContentLoaded", function () { countdown(document); });
   document.addEventListener("htmx:load", function (evt) { countdown(evt.detail.elt); });
+  // A file chosen for an editor goes into it at once (without script, Update uses the file itself).
+  document.addEventListener("change", function (evt) {
+    var input = evt.target, file = input.files && input.files[0];
+    var editor = input.dataset && document.getElementById(input.dataset.into || "");
+    if (!file || !editor) { return; }
+    var reader = new FileReader();
+    reader.onload = function () {
+      editor.value = String(reader.result).replace(/^\uFEFF/, "");
+      input.value = "";  // what Update sends is the editor's text now
+      var status = document.getElementById(input.dataset.status || "");
+      if (status) { status.textContent = status.dataset.loaded.split("{file}").join(file.name); }
+      editor.focus();
+    };
+    reader.readAsText(file);
+  });
   // Followed logs stay scrolled to the newest line unless the reader scrolled up.
   document.addEventListener("htmx:sseMessage", function (evt) {
     var pre = document.getElementById("log-lines");

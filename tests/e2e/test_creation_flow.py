@@ -45,7 +45,10 @@ async def test_specify_workload_picker_fills_the_selector_and_creates(page, live
     rows = {await page.input_value(f"#selector-{i}-key"): await page.input_value(f"#selector-{i}-value") for i in (0, 1)}
     assert rows == {"app": "nginx-demo", "version": "v1"}
     hint = page.locator("#selector-hint")
-    assert "matches 1 workload: nginx-demo-v1 (Deployment)" in await hint.inner_text()
+    assert "nginx-demo-v1 (Deployment)" in await hint.inner_text()
+    # the ports its containers declare are filled in
+    assert await page.input_value("#port-0-container-port") == "80"
+    assert await page.input_value("#port-0-service-port") == "80"
 
     # the hint follows the rows as they change
     await page.fill("#selector-1-value", "v2")
@@ -53,7 +56,7 @@ async def test_specify_workload_picker_fills_the_selector_and_creates(page, live
     await page.get_by_text("The current selector matches no workload.").wait_for()
     await page.fill("#selector-1-value", "v1")
     await page.locator("#selector-1-value").blur()
-    await page.get_by_text("matches 1 workload", exact=False).wait_for()
+    await page.get_by_text("nginx-demo-v1 (Deployment)", exact=False).wait_for()
     await page.fill("#port-0-container-port", "80")
     await page.fill("#port-0-service-port", "8080")
     await shot(page, "settings-filled")

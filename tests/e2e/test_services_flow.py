@@ -8,6 +8,7 @@ import re
 import time
 
 from playwright.async_api import TimeoutError as PlaywrightTimeout
+from playwright.async_api import expect
 
 from app.kube.client import CONSOLE
 from tests.cluster import eventually
@@ -93,6 +94,22 @@ async def test_list_search_detail_logs_external_access_and_delete(page, live_ser
     await eventually(has_node_port, timeout=10)
     await page.reload()
     assert "Node" in await page.locator("#attr-external").inner_text()
+
+    # Edit YAML: a chosen file goes into the editor at once; Update saves it and the page says so.
+    await page.goto(url + "/services/web/yaml")
+    text = await page.input_value("#yaml-editor")
+    from_file = text.replace("  labels:\n", "  labels:\n    source: file\n", 1)
+    assert from_file != text
+    await page.set_input_files("#yaml-file", files=[{"name": "web.yaml", "mimeType": "text/yaml",
+                                                     "buffer": from_file.encode()}])
+    await expect(page.locator("#yaml-file-status")).to_have_text("web.yaml is in the editor. Review it, then choose Update.")
+    assert await page.input_value("#yaml-editor") == from_file
+    assert await page.evaluate("document.getElementById('yaml-file').files.length") == 0
+    await page.click("#yaml-update")
+    await page.wait_for_url("**/services/web")
+    await expect(page.locator("#done")).to_have_text("Service web updated from its YAML.")
+    svc = await admin_kube.get("Service", ns, "web", actor=CONSOLE)
+    assert svc["metadata"]["labels"]["source"] == "file"
 
     # Delete with its workload
     await page.click("#more-menu summary")

@@ -5,6 +5,10 @@ Screenshots of each step go to test-results/wizard-*.png."""
 
 from __future__ import annotations
 
+import re
+
+from playwright.async_api import expect
+
 from tests.conftest import PASSWORD, DemoProject
 from tests.e2e.conftest import ARTIFACTS, LiveServer, login
 
@@ -97,6 +101,9 @@ async def test_operator_creates_a_stateless_service_through_the_wizard(page, liv
     await page.click("#wizard-create")
     await page.wait_for_url(f"**{demo.base}/services/web-e2e")
     await page.wait_for_selector("text=web-e2e")
+    # The page updates itself, its side panel too: the endpoint shows once the pod is ready, no reload.
+    await expect(page.locator("#attr-endpoints")).to_contain_text(re.compile(r"\d+\.\d+\.\d+\.\d+:\d+"),
+                                                                  timeout=60_000)
     await shot(page, "7-service")
 
 
@@ -123,6 +130,14 @@ async def test_operator_creates_a_stateful_service_with_its_own_volumes(page, li
     await page.fill("#f-containers-0-image", "mysql:8.0")  # kept across the row action above
     await page.select_option("#f-containers-0-env-0-type", "secret")
     assert not await page.locator("#f-containers-0-env-0-value").is_visible()
+    # A Secret made elsewhere while the wizard is open: Refresh beside the picker lists it at once,
+    # and what was typed stays.
+    await admin_kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late-secret"},
+                             "type": "Opaque", "stringData": {"token": "t"}}, namespace=demo.namespace, actor=CONSOLE)
+    await page.locator("button[value=refresh-choices]:visible").first.click()
+    await page.wait_for_selector('#f-containers-0-env-0-secret-ref option[value="late-secret/token"]', state="attached")
+    assert await page.input_value("#f-containers-0-image") == "mysql:8.0"
+    assert await page.input_value("#f-containers-0-env-0-type") == "secret"
     await page.select_option("#f-containers-0-env-0-secret-ref", "db-secret/password")
     await page.fill("#f-containers-0-env-0-name", "MYSQL_ROOT_PASSWORD")
     await shot(page, "stateful-2-image")
@@ -134,7 +149,9 @@ async def test_operator_creates_a_stateful_service_with_its_own_volumes(page, li
     await page.fill("#f-volumes-0-mounts-0-mount_path", "/tmp/scratch")
     await page.click("#add-template")
     await page.wait_for_selector("#f-volume_templates-0-name")
-    await page.fill("#f-volume_templates-0-storage_class", "local")
+    # The operator may not list storage classes; the console offers them, the cluster's default chosen.
+    assert await page.input_value("#f-volume_templates-0-storage_class") == "local"
+    assert await page.locator('#f-volume_templates-0-storage_class option[value=""]').inner_text() == "Cluster default (local)"
     await page.select_option("#f-volume_templates-0-mounts-0-mode", "rw")
     await page.fill("#f-volume_templates-0-mounts-0-mount_path", "/var/lib/mysql")
     await shot(page, "stateful-3-volumes")

@@ -4,6 +4,7 @@ and the cluster still decides what each user may read."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -143,6 +144,40 @@ async def test_the_cluster_still_decides_who_reads(demo: DemoProject, kube: Kube
     with pytest.raises(KubeError) as err:
         await kube.items("Secret", demo.namespace, actor=Actor.user(demo.viewer.uid))
     assert err.value.forbidden
+
+
+async def test_a_reader_that_leaves_does_not_fail_the_others_waiting_on_the_same_review(
+        demo: DemoProject, kube: KubeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers asking at once share one access review. The first one going away (its stream closed, or
+    its page past the deadline) must not cancel the review for the rest, nor leave them an error."""
+    assert kube.cache is not None
+    kube.cache.forget_reviews()
+    op = Actor.user(demo.operator.uid)
+    release = asyncio.Event()
+    started = asyncio.Event()
+    original = type(kube).create
+
+    async def slow_review(gw, body, **kw):  # type: ignore[no-untyped-def]
+        if body.get("kind") == "SelfSubjectAccessReview":
+            started.set()
+            await release.wait()
+        return await original(gw, body, **kw)
+
+    monkeypatch.setattr(type(kube), "create", slow_review)
+    first = asyncio.create_task(kube.cache.allowed(op, "list", "ConfigMap", demo.namespace))
+    await started.wait()
+    second = asyncio.create_task(kube.cache.allowed(op, "list", "ConfigMap", demo.namespace))
+    await asyncio.sleep(0)  # let the second join the review in flight
+    first.cancel()
+    release.set()
+    assert await asyncio.wait_for(second, 10) is True
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert first.cancelled()
+    # ... and its answer was kept for the next reader, who does not ask again
+    started.clear()
+    assert await kube.cache.allowed(op, "list", "ConfigMap", demo.namespace) is True
+    assert not started.is_set()
 
 
 async def test_a_removed_rolebinding_refuses_cached_reads_well_before_the_review_expires(

@@ -60,9 +60,12 @@ async def _create_over(b, demo: DemoProject, name: str, pick: str, *, headless: 
     url = urls(demo)["workloads"]
     page = await submit(b, url, await b.get(url), name=name)
     page = await submit(b, url, page, f"pick:{pick}")
-    assert current_step(page.text) == "settings" and "matches 1 workload" in text_of(page.text), text_of(page.text)[:3000]
+    hint = re.search(r'id="selector-hint"[^>]*>(.*?)</div>', page.text, re.S)
+    assert current_step(page.text) == "settings" and hint and f"{pick.split(':')[1]} (" in hint.group(1), \
+        text_of(page.text)[:3000]
     page = await submit(b, url, page, access_mode="headless" if headless else "virtual_ip",
-                        ports__0__name="http-web", ports__0__container_port="80", ports__0__service_port="8080")
+                        ports__0__protocol="HTTP", ports__0__name="http-web", ports__0__container_port="80",
+                        ports__0__service_port="8080")
     assert current_step(page.text) == "advanced", text_of(page.text)[:3000]
     return await submit(b, url, page, "create")
 

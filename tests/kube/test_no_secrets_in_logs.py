@@ -12,7 +12,7 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from app.domain.yaml_gate import dump_yaml
+from app.domain.yaml import dump_yaml
 from app.kube.client import CONSOLE, KubeGateway
 from app.models import AuditEvent
 from tests.conftest import PASSWORD, DemoProject, Tenants

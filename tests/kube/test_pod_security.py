@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.domain import creation, project_security
 from app.domain.pod_security import Level
-from app.domain.yaml_gate import dump_yaml
+from app.domain.yaml import dump_yaml
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.models import AuditEvent, PlatformRole
 from tests.cluster import eventually

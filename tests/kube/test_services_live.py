@@ -135,8 +135,8 @@ async def test_subscribers_of_the_same_target_share_one_watch(
     first = hub.changes(kube, [target], heartbeat=30)
     second = hub.changes(kube, [target], heartbeat=30)
     reads = [asyncio.ensure_future(first.__anext__()), asyncio.ensure_future(second.__anext__())]
-    await asyncio.sleep(0.5)
-    assert len(hub._feeds) == 1 and len(next(iter(hub._feeds.values())).subscribers) == 2
+    await eventually(lambda: len(hub._feeds) == 1 and len(next(iter(hub._feeds.values())).subscribers) == 2,
+                     timeout=10)
     await admin_kube.create(plain_service("shared"), namespace=demo.namespace, actor=CONSOLE)
     got = await asyncio.wait_for(asyncio.gather(*reads), 20)
     assert [g.kind for g in got] == [live.CHANGED, live.CHANGED]
@@ -155,8 +155,8 @@ async def test_users_share_a_feed_but_the_cluster_still_decides_for_each(
     op = hub.changes(kube, [live.Target("Service", demo.namespace, Actor.user(demo.operator.uid))], heartbeat=30)
     viewer = hub.changes(kube, [live.Target("Service", demo.namespace, Actor.user(demo.viewer.uid))], heartbeat=30)
     reads = [asyncio.ensure_future(op.__anext__()), asyncio.ensure_future(viewer.__anext__())]
-    await asyncio.sleep(0.5)
-    assert len(hub._feeds) == 1 and len(next(iter(hub._feeds.values())).subscribers) == 2
+    await eventually(lambda: len(hub._feeds) == 1 and len(next(iter(hub._feeds.values())).subscribers) == 2,
+                     timeout=10)
     stranger = await tenants.user("stranger")
     refused = hub.changes(kube, [live.Target("Service", demo.namespace, Actor.user(stranger.uid))], heartbeat=30)
     first = await asyncio.wait_for(refused.__anext__(), 10)
@@ -189,8 +189,13 @@ async def test_feeds_that_follow_the_watch_cache_need_no_watch_each_and_filter_b
     await admin_kube.create(svc, namespace=demo.namespace, actor=CONSOLE)
     got = await asyncio.wait_for(reads[3], 10)
     assert got.kind == live.CHANGED
-    await asyncio.sleep(live.DEBOUNCE_SECONDS + 0.5)
-    assert [i for i, r in enumerate(reads) if r.done()] == [3]
+    # A later change for a4 is heard by a4 alone: once it is, a3's change has long reached everyone it
+    # concerned, and nobody else heard either.
+    svc = plain_service("only-a4")
+    svc["metadata"]["labels"] = {"app": "a4"}
+    await admin_kube.create(svc, namespace=demo.namespace, actor=CONSOLE)
+    assert (await asyncio.wait_for(reads[4], 10)).kind == live.CHANGED
+    assert [i for i, r in enumerate(reads) if r.done()] == [3, 4]
     for r in reads:
         r.cancel()
     await asyncio.gather(*reads, return_exceptions=True)

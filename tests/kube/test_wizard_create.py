@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.domain.k8s.quantities import parse_quantity
-from app.domain.yaml_gate import parse_manifests
+from app.domain.yaml import parse_manifests
 from app.kube.client import CONSOLE, KubeGateway
 from app.kube.errors import KubeError
 from tests.cluster import eventually

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.domain.schema_check import SchemaIndex
-from app.domain.yaml_gate import parse_manifests
+from app.domain.yaml import parse_manifests
 
 FIXTURE = Path(__file__).parent.parent / "data" / "openapi-v2-excerpt.json"
 SPEC: dict[str, Any] = json.loads(FIXTURE.read_text())

@@ -9,7 +9,7 @@ import pytest
 from app.domain import custom_services, services
 from app.domain.errors import Invalid
 from app.domain.service_rules import external_name_target_problem, service_abuse
-from app.domain.yaml_gate import parse_manifests
+from app.domain.yaml import parse_manifests
 
 REFUSED_TARGETS = ["kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
                    "web.other-project.svc", "web.other-project.svc.cluster.local", "cluster.local",

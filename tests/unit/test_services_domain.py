@@ -236,8 +236,8 @@ async def test_events_of_the_service_its_workloads_and_pods_newest_first() -> No
 # -- Edit Service ----------------------------------------------------------------------------------------
 
 def settings(**kw: Any) -> s.ServiceSettingsForm:
-    base = dict(access=s.VIRTUAL_IP, selector=[s.KeyValueRow("app", "web")],
-                ports=[s.PortRow("http", "TCP", "8080", "80")], external_name="", resource_version="10")
+    base = {"access": s.VIRTUAL_IP, "selector": [s.KeyValueRow("app", "web")],
+                "ports": [s.PortRow("http", "TCP", "8080", "80")], "external_name": "", "resource_version": "10"}
     return s.ServiceSettingsForm(**{**base, **kw})
 
 
@@ -373,20 +373,29 @@ def test_parse_service_yaml_refuses_renames_and_other_kinds() -> None:
 # -- Delete ----------------------------------------------------------------------------------------------
 
 async def test_related_resources_match_the_selector_and_the_workload_created_with_it() -> None:
-    def obj(name: str, labels: dict, uid: str) -> dict:
-        return {"metadata": {"name": name, "labels": labels, "uid": uid}}
+    def obj(name: str, labels: dict, uid: str, **extra: Any) -> dict:
+        return {"metadata": {"name": name, "labels": labels, "uid": uid, **extra.pop("meta", {})}, **extra}
+
+    def workload(name: str, labels: dict, uid: str) -> dict:
+        return obj(name, labels, uid, spec={"template": {"metadata": {"labels": labels}}})
+
+    owned = {"ownerReferences": [{"kind": "ReplicaSet", "name": "web-v1-abc", "controller": True}]}
     service = svc(spec={"selector": {"app": "web"}, "clusterIP": "10.96.0.1"})
     kube = CountingKube({
-        "Deployment": [obj("web-v1", {"app": "web", "version": "v1"}, "d1"), obj("api", {"app": "api"}, "d2"),
-                       obj("web-v2", {"app": "web", "version": "v2", "track": "x"}, "d3")],
-        "StatefulSet": [obj("web-db", {"role": "db"}, "s1")], "DaemonSet": [],
-        "Pod": [obj("web-v1-abc", {"app": "web"}, "p1"), obj("api-1", {"app": "api"}, "p2")],
+        "Deployment": [workload("web-v1", {"app": "web", "version": "v1"}, "d1"), workload("api", {"app": "api"}, "d2"),
+                       workload("web-v2", {"app": "web", "version": "v2", "track": "x"}, "d3")],
+        "StatefulSet": [workload("web-db", {"role": "db"}, "s1")], "DaemonSet": [],
+        "Pod": [obj("web-v1-abc-1", {"app": "web"}, "p1", meta=owned), obj("api-1", {"app": "api"}, "p2"),
+                obj("debug", {"app": "web"}, "p3")],
         "PersistentVolumeClaim": [obj("data-web-0", {"app": "web"}, "c1")],
+        "Service": [service, obj("web-canary", {}, "s2", spec={"selector": {"version": "v2"}}),
+                    obj("all-web", {}, "s3", spec={"selector": {"app": "web", "version": "v1"}})],
     })
     related = await s.related_resources(kube, "demo", service, actor=None)  # type: ignore[arg-type]
-    assert [(r.kind, r.name, r.created_with) for r in related] == [
-        ("Deployment", "web-v1", True), ("Deployment", "web-v2", True), ("Pod", "web-v1-abc", False),
-        ("PersistentVolumeClaim", "data-web-0", False)]
+    # A controller's pods are not offered (it would make them again); a pod nobody owns is.
+    assert [(r.kind, r.name, r.created_with, r.shared_with) for r in related] == [
+        ("Deployment", "web-v1", True, ("all-web",)), ("Deployment", "web-v2", True, ("web-canary",)),
+        ("Pod", "debug", False, ()), ("PersistentVolumeClaim", "data-web-0", False, ())]
     # after the selector was edited away, the workload created with the Service is still offered
     moved = svc(spec={"selector": {"tier": "none"}, "clusterIP": "10.96.0.1"})
     assert [r.name for r in await s.related_resources(kube, "demo", moved, actor=None)] == ["web-v1", "web-v2"]  # type: ignore[arg-type]

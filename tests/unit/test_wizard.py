@@ -39,7 +39,7 @@ from app.domain.wizard import (
     submit_step,
     validate_all,
 )
-from app.domain.yaml_gate import dump_yaml, parse_manifests
+from app.domain.yaml import dump_yaml, parse_manifests
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 NS = "demo-project"
@@ -1021,12 +1021,18 @@ def test_claim_templates_rules() -> None:
     assert errors(draft, Volumes, {"volumes": volumes, "volume_templates": bad}, resources) == {
         "volume_templates.0.name": "Please enter the prefix of persistent volume claim names.",
         "volume_templates.1.name": "The prefix already exists. Please enter another prefix.",
-        "volume_templates.1.storage_class": "Please select a storage class.",
         "volume_templates.2.storage_class": "The storage class gold does not exist.",
         "volume_templates.2.access_modes": "Please select an access mode.",
         "volume_templates.2.capacity": "The volume capacity must be greater than 0.",
     }
     assert ClaimTemplateRow.new(["web"], resources).storage_class == "local"
+    # Empty is the cluster's default class: refused only when the cluster is known to have none.
+    empty = [template | {"name": "logs", "storage_class": ""}]
+    assert errors(draft, Volumes, {"volumes": volumes, "volume_templates": empty}, resources) == {}
+    assert errors(draft, Volumes, {"volumes": volumes, "volume_templates": empty},
+                  VolumesContext(storage_classes=["local"])) == {
+        "volume_templates.0.storage_class": "This cluster has no default storage class. Please select one."}
+    assert errors(draft, Volumes, {"volumes": volumes, "volume_templates": empty}, VolumesContext()) == {}
 
 
 def test_claim_template_manifest_and_multiple_access_modes() -> None:
@@ -1051,6 +1057,9 @@ def test_claim_template_manifest_and_multiple_access_modes() -> None:
     assert draft.workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] == [
         {"name": "data", "mountPath": "/data", "readOnly": True}
     ]
+    # The cluster's default class: the claim names none (storageClassName "" would mean "no class").
+    draft = post(draft, Volumes, {"volume_templates": [template | {"storage_class": ""}]})
+    assert "storageClassName" not in draft.workload["spec"]["volumeClaimTemplates"][0]["spec"]
 
 
 def test_mounting_a_pvc_without_max_unavailable_sets_it_to_one() -> None:

@@ -11,8 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.domain import yaml_gate
-from app.domain.yaml_gate import (
+from app.domain.yaml import (
     CREATABLE_KINDS,
     KIND_API_VERSIONS,
     MAX_BYTES,
@@ -24,6 +23,7 @@ from app.domain.yaml_gate import (
     parse_many,
     strip_server_fields,
 )
+from app.domain.yaml import dump as yaml_dump
 
 NS = "demo"
 
@@ -779,7 +779,7 @@ class _ReferenceDumper(yaml.CSafeDumper):
 
 
 _ReferenceDumper.add_representer(
-    str, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style=yaml_gate._str_style(data)))
+    str, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style=yaml_dump._str_style(data)))
 _ReferenceDumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
 
 

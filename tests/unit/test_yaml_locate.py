@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.domain.creation import ObjectProblem
-from app.domain.yaml_gate import locate
+from app.domain.yaml import locate
 
 TEXT = """apiVersion: apps/v1
 kind: Deployment

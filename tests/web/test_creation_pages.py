@@ -23,12 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.domain.yaml_gate import CREATABLE_KINDS
+from app.domain.yaml import CREATABLE_KINDS
 from app.kube.client import CONSOLE, KubeGateway
 from app.models import ProjectRole, WorkspaceRole
 from app.models.audit import AuditEvent
+from tests.cluster import eventually
 from tests.conftest import Browser, DemoProject, Tenants
 from tests.unit.test_yaml_gate import HOSTILE
+from tests.web.services_fixtures import running_pods
 
 pytestmark = pytest.mark.cluster
 
@@ -488,6 +490,12 @@ async def test_protocol_change_renames_the_port_and_rows_come_and_go(demo: DemoP
     assert field_value(page.text, "selector.1.key") is None
 
 
+async def _with(text: Awaitable[str], part: str) -> str:
+    found = await text
+    assert part in found, found
+    return found
+
+
 async def test_the_picker_copies_pod_labels_and_the_hint_says_what_matches(
         demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
     ns = demo.namespace
@@ -508,19 +516,32 @@ async def test_the_picker_copies_pod_labels_and_the_hint_says_what_matches(
     nojs_tab = await submit(b, u["workloads"], page, "picker:StatefulSet")
     assert 'id="pick-statefulset-db"' in nojs_tab.text and '<details id="specify-workload" class="field" open>' in nojs_tab.text
 
+    await running_pods(admin_kube, ns, "app=web", 2)
     picked = await submit(b, u["workloads"], page, "pick:Deployment:web-v1")
     assert picked.status_code == 200 and current_step(picked.text) == "settings"
     rows = {field_value(picked.text, f"selector.{i}.key"): field_value(picked.text, f"selector.{i}.value") for i in (0, 1)}
     assert rows == {"app": "web", "version": "v1"}
-    assert "The current selector (app=web,version=v1) matches 1 workload: web-v1 (Deployment)." in text_of(picked.text)
+    # Picking fills the port rows with the ports its containers declare (the form's blank row goes).
+    assert [field_value(picked.text, f"ports.0.{k}") for k in ("protocol", "name", "container_port", "service_port")] \
+        == ["TCP", "tcp-0", "80", "80"]
+    assert "The current selector (app=web,version=v1) sends traffic to 1 pod (" in text_of(picked.text)
 
-    hint = await b.get(u["hint"], params={"selector.0.key": "app", "selector.0.value": "web"})
-    assert hint.status_code == 200
-    assert "matches 2 workloads: web-v1 (Deployment), web-v2 (Deployment)." in text_of(hint.text)
-    hint = await b.get(u["hint"], params={"selector.0.key": "app", "selector.0.value": "nothing"})
-    assert "The current selector matches no workload." in text_of(hint.text)
-    hint = await b.get(u["hint"], params={"selector.0.key": "bad key!", "selector.0.value": "x"})
-    assert "Fix the selector" in text_of(hint.text)
+    async def hint_of(**params: str) -> str:
+        got = await b.get(u["hint"], params=params)
+        assert got.status_code == 200
+        return text_of(got.text)
+
+    # The hint counts the pods that will receive traffic, ready ones apart, and names their workloads.
+    two = await eventually(lambda: _with(hint_of(**{"selector.0.key": "app", "selector.0.value": "web"}),
+                                          "(2 ready)"), timeout=30)
+    assert "sends traffic to 2 pods (2 ready) of web-v1 (Deployment), web-v2 (Deployment)." in two
+    await admin_kube.create(deployment("idle", {"app": "idle"}, replicas=0), namespace=ns, actor=CONSOLE)
+    idle = await eventually(lambda: _with(hint_of(**{"selector.0.key": "app", "selector.0.value": "idle"}),
+                                           "idle (Deployment)"), timeout=10)
+    assert "The current selector (app=idle) matches idle (Deployment), which has no pods now." in idle
+    assert "The current selector matches no workload." in await hint_of(
+        **{"selector.0.key": "app", "selector.0.value": "nothing"})
+    assert "Fix the selector" in await hint_of(**{"selector.0.key": "bad key!", "selector.0.value": "x"})
     hint = await b.get(u["hint"])
     assert "Please set a workload selector." in text_of(hint.text)
 
@@ -743,8 +764,25 @@ async def test_a_manifest_written_as_json_is_accepted_like_yaml(demo: DemoProjec
     svc = await admin_kube.get("Service", demo.namespace, "json-web", actor=CONSOLE)
     assert svc["spec"]["ports"][0]["targetPort"] == 8080
     assert await admin_kube.exists("Deployment", demo.namespace, "json-web", actor=CONSOLE)
+    # Made through YAML, marked with who made it like the wizard's objects, and its page says so.
+    assert svc["metadata"]["annotations"]["kubesphere.io/creator"] == demo.operator.username
+    workload = await admin_kube.get("Deployment", demo.namespace, "json-web", actor=CONSOLE)
+    assert workload["metadata"]["annotations"]["kubesphere.io/creator"] == demo.operator.username
+    page = await world["browser"].get(f"{demo.base}/services/json-web")
+    assert f'<span class="sub">Creator</span>{demo.operator.username}</div>' in page.text
     also = await post_yaml(world, files=[("svc.json", json.dumps(SERVICE_JSON).replace("json-web", "json-two"))])
     assert also.status_code == 200 and 'id="plan-service-json-two"' in also.text
+
+
+async def test_a_creator_written_in_the_yaml_is_replaced_by_who_created_it(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    world = await yaml_browser(demo, tenants)
+    spoofed = json.loads(json.dumps(SERVICE_JSON).replace("json-web", "json-spoof"))
+    spoofed["metadata"]["annotations"] = {"kubesphere.io/creator": "admin"}
+    done = await post_yaml(world, text=json.dumps(spoofed))
+    assert done.status_code == 303
+    svc = await admin_kube.get("Service", demo.namespace, "json-spoof", actor=CONSOLE)
+    assert svc["metadata"]["annotations"]["kubesphere.io/creator"] == demo.operator.username
 
 
 TWO_FILES = [

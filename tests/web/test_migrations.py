@@ -52,11 +52,17 @@ def _migrate_together(url: str, processes: int = 4) -> None:
     go = Path(tempfile.mkdtemp()) / "go"
     # Each process imports everything first, then all start migrating at the same moment.
     code = ("import os, sys, time; import alembic.command, app.db, app.models, sqlalchemy.dialects.postgresql\n"
+            "open(sys.argv[3], 'w').close()\n"
             "while not os.path.exists(sys.argv[2]): time.sleep(0.005)\n"
             "app.db.upgrade(sys.argv[1])")
-    procs = [subprocess.Popen([sys.executable, "-c", code, url, str(go)], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for _ in range(processes)]
-    time.sleep(4)
+    ready = [go.with_name(f"ready-{i}") for i in range(processes)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, str(go), str(ready[i])], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for i in range(processes)]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready):  # every process has imported everything
+        assert time.monotonic() < deadline, "the processes did not start"
+        assert all(p.poll() is None for p in procs), [p.stdout.read().decode()[-2000:] for p in procs]  # type: ignore[union-attr]
+        time.sleep(0.02)
     go.touch()
     outputs = [(p.wait(timeout=120), p.stdout.read().decode()[-2000:]) for p in procs]  # type: ignore[union-attr]
     assert all(rc == 0 for rc, _ in outputs), outputs

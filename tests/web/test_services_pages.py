@@ -6,6 +6,7 @@ logs, every edit action (with its 409 and 422 paths), delete with related resour
 from __future__ import annotations
 
 import asyncio
+import html as html_lib
 import re
 
 import pytest
@@ -166,7 +167,7 @@ async def test_detail_shows_running_pods_with_node_ip_and_usage(
     assert "kubesphere.io/serviceType" in metadata.text and "version=v1" in metadata.text
     block = await b.get(f"{demo.base}/services/web?tab=metadata", headers={"HX-Request": "true"})
     assert block.text.lstrip().startswith('<div id="tab"') and 'data-tab="metadata"' in block.text
-    assert "service-attributes" not in block.text
+    assert 'id="service-attributes" hx-swap-oob="true"' in block.text  # the side panel comes along
 
 
 async def _endpoints(kube: KubeGateway, namespace: str) -> list[str]:
@@ -298,6 +299,10 @@ async def test_edit_yaml_updates_with_the_loaded_version(demo: DemoProject, tena
     assert resp.status_code == 303, resp.text[:2000]
     svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
     assert svc["metadata"]["labels"]["tier"] == "backend"
+    # The page it lands on says what was done, once.
+    landed = await b.get(resp.headers["location"])
+    assert '<div class="alert alert-success" role="status" id="done">Service api updated from its YAML.</div>' in landed.text
+    assert 'id="done"' not in (await b.get(resp.headers["location"])).text
     # problems come back on the editor with line and column, nothing is sent
     for bad, message in ((edited + "  nope: [\n", "line"), (edited.replace("name: api", "name: other"), "cannot be changed")):
         resp = await b.post(f"{demo.base}/services/api/yaml", {"op": "update", "yaml": bad, "resource_version": "1", "base_yaml": ""})
@@ -357,6 +362,31 @@ async def test_upload_puts_the_file_into_the_editor(demo: DemoProject, tenants: 
     assert hidden(resp.text, "resource_version") == hidden(page.text, "resource_version")
     svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
     assert "from" not in svc["metadata"]["labels"]  # nothing sent until Update
+
+
+async def test_update_with_a_chosen_file_uses_it_and_never_drops_it_silently(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    """Without JavaScript a chosen file is only sent with the form: Update uses it."""
+    await create(admin_kube, demo.namespace, plain_service("api"))
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/api/yaml")
+    loaded = textarea(page.text, "yaml")
+    from_file = loaded.replace("  labels:\n", "  labels:\n    from: file\n")
+    form = {"op": "update", "resource_version": hidden(page.text, "resource_version"),
+            "base_yaml": textarea(page.text, "base_yaml"), "csrf_token": b.csrf}
+    # The text was edited too: which one is meant? Neither is lost, and nothing is saved.
+    typed = loaded.replace("  labels:\n", "  labels:\n    typed: here\n")
+    both = await b.client.post(f"{demo.base}/services/api/yaml", data={**form, "yaml": typed},
+                               files={"file": ("api.yaml", from_file.encode())})
+    assert both.status_code == 422 and textarea(both.text, "yaml") == typed
+    assert "You chose api.yaml and also edited the text." in html_lib.unescape(both.text)
+    assert "typed" not in (await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE))["metadata"]["labels"]
+    # The text as loaded and a file chosen: Update saves the file.
+    done = await b.client.post(f"{demo.base}/services/api/yaml", data={**form, "yaml": loaded},
+                               files={"file": ("api.yaml", from_file.encode())})
+    assert done.status_code == 303, done.text[:2000]
+    svc = await admin_kube.get("Service", demo.namespace, "api", actor=CONSOLE)
+    assert svc["metadata"]["labels"]["from"] == "file"
 
 
 # -- Edit Service -------------------------------------------------------------------------------------------
@@ -481,15 +511,20 @@ def _pod(name: str, app: str) -> dict:
 async def test_delete_with_related_resources_leaves_exactly_what_was_not_checked(
         demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
     deployment, web = stateless("web")
-    await create(admin_kube, demo.namespace, deployment, web, _pvc("data-web", "web"), _pod("web-debug", "web"))
+    other = plain_service("web-other")
+    other["spec"]["selector"] = {"app": "web"}
+    await create(admin_kube, demo.namespace, deployment, web, other, _pvc("data-web", "web"), _pod("web-debug", "web"))
     await running_pods(admin_kube, demo.namespace, "app=web", 2)
     b = await tenants.browser(demo.operator)
     dialog = await b.get(f"{demo.base}/services/web/delete", headers={"HX-Request": "true"})
     assert dialog.status_code == 200 and dialog.text.lstrip().startswith("<dialog data-autoopen")
     boxes = re.findall(r'<input type="checkbox" name="related" value="([^"]+)"[^>]*>', dialog.text)
-    kinds = sorted(v.split("/")[0] + "/" + v.split("/")[1].rsplit("-", 2)[0] if v.startswith("Pod/web-v1") else
-                   "/".join(v.split("/")[:2]) for v in boxes)
-    assert kinds == ["Deployment/web-v1", "PersistentVolumeClaim/data-web", "Pod/web-debug", "Pod/web-v1"]
+    # The Deployment's own pods are not offered (its ReplicaSet would make them again); the lone pod is.
+    assert sorted("/".join(v.split("/")[:2]) for v in boxes) == [
+        "Deployment/web-v1", "PersistentVolumeClaim/data-web", "Pod/web-debug"]
+    # The workload is also behind another Service, and the dialog says so by name.
+    warning = re.search(r'id="shared-deployment-web-v1"[^>]*>(.*?)</', dialog.text, re.S)
+    assert warning and "web-other" in warning.group(1), dialog.text
     assert "checked" not in re.sub(r"checkbox", "", "".join(re.findall(r'<input type="checkbox"[^>]*>', dialog.text)))
     assert "created with the Service" in dialog.text
     deployment_box = next(v for v in boxes if v.startswith("Deployment/"))

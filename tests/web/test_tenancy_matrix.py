@@ -57,8 +57,8 @@ VIEW_WORKSPACE = {"platform-admin": 200, "workspace-admin": 200, "workspace-self
                   "workspace-viewer": 200, "workspace-regular": 200, "project-admin": 200, "project-operator": 200,
                   "project-viewer": 200, "outsider": 404}
 VIEW_WORKSPACE_MEMBERS = {**VIEW_WORKSPACE}
-MANAGE_WORKSPACE_MEMBERS = {r: 403 for r in ROLES} | {"platform-admin": 303, "workspace-admin": 303, "outsider": 404}
-CREATE_PROJECT = {r: 403 for r in ROLES} | {"platform-admin": 303, "workspace-admin": 303,
+MANAGE_WORKSPACE_MEMBERS = dict.fromkeys(ROLES, 403) | {"platform-admin": 303, "workspace-admin": 303, "outsider": 404}
+CREATE_PROJECT = dict.fromkeys(ROLES, 403) | {"platform-admin": 303, "workspace-admin": 303,
                                             "workspace-self-provisioner": 303, "outsider": 404}
 VIEW_PROJECT = {"platform-admin": 200, "workspace-admin": 200, "workspace-self-provisioner": 404,
                 "workspace-viewer": 200, "workspace-regular": 404, "project-admin": 200, "project-operator": 200,
@@ -88,15 +88,24 @@ async def test_invite_change_remove_workspace_member(world: World, role: str) ->
     url = f"/workspaces/{world.ws.name}/members"
     resp = await b.post(url, {"username": target.username, "role": "workspace-viewer"})
     assert resp.status_code == MANAGE_WORKSPACE_MEMBERS[role]
-    if resp.status_code != 303:
+    if resp.status_code != 303:  # nor may they be asked to remove one
+        admin = world.users["workspace-admin"].username
+        assert (await b.get(f"{url}/{admin}/remove")).status_code == resp.status_code
         return
     page = await b.get(url)
     assert f"member-row-{target.username}" in page.text
     resp = await b.post(url, {"username": target.username, "role": "workspace-regular"})
     assert resp.status_code == 303
+    # Remove asks first: the list links to a question, and asking removes nothing.
+    assert f'href="{url}/{target.username}/remove"' in (await b.get(url)).text
+    confirm = await b.get(f"{url}/{target.username}/remove")
+    assert confirm.status_code == 200
+    assert f"Remove {target.username} (workspace-regular) from the workspace {world.ws.name}?" in confirm.text
+    assert f"member-row-{target.username}" in (await b.get(url)).text
     resp = await b.post(f"{url}/{target.username}/remove")
     assert resp.status_code == 303
     assert f"member-row-{target.username}" not in (await b.get(url)).text
+    assert (await b.get(f"{url}/{target.username}/remove")).status_code == 404
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -135,9 +144,15 @@ async def test_invite_change_remove_project_member(world: World, role: str) -> N
     url = f"/workspaces/{world.ws.name}/projects/{world.project.name}/members"
     resp = await b.post(url, {"username": target.username, "role": "viewer"})
     assert resp.status_code == MANAGE_PROJECT_MEMBERS[role]
-    if resp.status_code != 303:
+    if resp.status_code != 303:  # nor may they be asked to remove one
+        admin = world.users["project-admin"].username
+        assert (await b.get(f"{url}/{admin}/remove")).status_code == resp.status_code
         return
     assert f"member-row-{target.username}" in (await b.get(url)).text
     assert (await b.post(url, {"username": target.username, "role": "operator"})).status_code == 303
+    confirm = await b.get(f"{url}/{target.username}/remove", headers={"HX-Request": "true"})
+    assert confirm.status_code == 200 and confirm.text.lstrip().startswith("<dialog")
+    assert f"Remove {target.username} (operator) from the project {world.project.name}?" in confirm.text
+    assert f"member-row-{target.username}" in (await b.get(url)).text
     assert (await b.post(f"{url}/{target.username}/remove")).status_code == 303
     assert f"member-row-{target.username}" not in (await b.get(url)).text

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from app.domain.wizard import Draft
 from app.kube.client import CONSOLE, KubeGateway
 from app.models.audit import AuditEvent
+from tests.cluster import eventually
 from tests.conftest import Browser, DemoProject, Tenants
 from tests.web.services_fixtures import create, plain_service
 
@@ -555,10 +556,10 @@ async def test_upload_and_download_in_edit_mode(demo: DemoProject, tenants: Tena
     assert resp.status_code == 422 and "only .yaml or .yml" in resp.text
 
 
-# -- The project's objects, loaded once --------------------------------------------------------------
+# -- The project's objects in the pickers --------------------------------------------------------------
 
 
-async def test_pickers_list_the_projects_configmaps_and_secrets_and_steps_do_not_ask_kubernetes(
+async def test_pickers_list_the_projects_configmaps_and_secrets_and_steps_ask_kubernetes_for_secrets_only(
         demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway, app, kube: KubeGateway) -> None:  # type: ignore[no-untyped-def]
     await create(admin_kube, demo.namespace,
                  {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config"},
@@ -589,27 +590,58 @@ async def test_pickers_list_the_projects_configmaps_and_secrets_and_steps_do_not
         await w.press("next")
         await w.press("prev")
         await w.press("prev")
-        assert calls == []  # steps answer from memory and the form
+        # Steps read ConfigMaps, claims and classes from the watch cache; only Secrets (never held by
+        # the console) may be listed again, as the user, when the last list is a few seconds old.
+        assert [c for c in calls if not c.endswith("/secrets")] == [], calls
         taken = await w.browser.get(w.url + "/name-check", params={"name": "env", "version": "v1"})
     finally:
         del kube._send
-    assert calls == []  # and the name check from the watch cache
+    assert [c for c in calls if not c.endswith("/secrets")] == []  # and the name check from the watch cache
     assert taken.status_code == 200
     env = w.form.draft.workload["spec"]["template"]["spec"]["containers"][0]["env"]
     assert env == [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-secret", "key": "password"}}}]
 
 
-async def test_a_storage_class_the_user_cannot_list_becomes_a_text_field(demo: DemoProject, tenants: Tenants) -> None:
+async def test_an_object_made_elsewhere_shows_in_an_open_wizard_and_refresh_lists_secrets_at_once(
+        demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:
+    w = await on_image_step(demo, tenants, name="late")
+    await w.press("add-container:worker")
+    await w.press("add-env:0")
+    assert "made-later" not in w.page
+    await create(admin_kube, demo.namespace,
+                 {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "made-later"}, "data": {"K": "v"}},
+                 {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "made-later-secret"}, "type": "Opaque",
+                  "stringData": {"token": "t0ken"}})
+
+    async def configmap_offered() -> bool:
+        # Any step render reads the watch cache: the ConfigMap is there within a watch event.
+        resp = await w.fill("refresh-choices", containers__0__image="nginx:1.25")
+        assert resp.status_code == 200 and w.step == "image"
+        return 'value="made-later/K"' in w.page
+    await eventually(configmap_offered, timeout=5)
+    # Refresh lists the Secrets at once (as the user), keeps what was typed and checks nothing yet.
+    assert 'value="made-later-secret/token"' in w.page and "t0ken" not in w.page
+    assert w.form.get("containers.0.image") == "nginx:1.25" and w.message("containers.0.image") == ""
+    refresh = re.search(r'<button type="submit" name="action" value="refresh-choices"[^>]*>', w.page)
+    assert refresh and 'aria-label="Refresh the list of configmaps"' in refresh.group(0)
+
+
+async def test_an_operator_picks_a_storage_class_with_the_clusters_default_preselected(
+        demo: DemoProject, tenants: Tenants) -> None:
+    """An operator may not list StorageClasses; the console lists them itself (nothing secret in them)."""
     w = await on_stateful_volumes_step(demo, tenants, name="files", image="busybox:1.36", port="9000")
     resp = await w.press("add-template")
     assert resp.status_code == 200
     assert w.form.get("volume_templates.0.name") == "data"
     assert w.form.get("volume_templates.0.capacity") == "10Gi"
-    assert re.search(r'<input id="f-volume_templates-0-storage_class" type="text"', w.page)
+    picker = re.search(r'<select id="f-volume_templates-0-storage_class".*?</select>', w.page, re.S)
+    assert picker and re.search(r'<option value="local" selected>local</option>', picker.group(0))
+    assert '<option value="">Cluster default (local)</option>' in picker.group(0)
+    # Empty is the cluster's default: accepted, and the claim names no class.
     resp = await w.fill(volume_templates__0__storage_class="", volume_templates__0__mounts__0__mode="rw",
                         volume_templates__0__mounts__0__mount_path="/data")
-    assert resp.status_code == 422
-    assert w.message("volume_templates.0.storage_class") == "Please select a storage class."
+    assert resp.status_code == 200, w.page[-3000:]
+    assert "storageClassName" not in w.form.draft.workload["spec"]["volumeClaimTemplates"][0]["spec"]
 
 
 # -- Who may use it ----------------------------------------------------------------------------------

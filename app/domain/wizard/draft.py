@@ -21,7 +21,7 @@ from app.domain.manifests import (
     workload_name,
 )
 from app.domain.wizard.read import as_str, containers_of
-from app.domain.yaml_gate import format_path
+from app.domain.yaml import format_path
 from app.i18n import _, lazy_
 
 MAX_TOKEN_BYTES = 256 * 1024  # the draft travels in a hidden field; the YAML gate takes 256 KiB too
@@ -157,7 +157,7 @@ class Draft:
 
     @classmethod
     def from_objects(cls, objs: Iterable[Mapping[str, Any]], flavor: Flavor) -> Draft:
-        """The draft for objects parsed from Edit Mode YAML (e.g. `yaml_gate.parse_manifests(...)`
+        """The draft for objects parsed from Edit Mode YAML (e.g. `app.domain.yaml.parse_manifests(...)`
         objects' `.obj`): exactly one workload of the flavor's kind and one Service, consistent with
         each other. Every field is kept. Raises DraftError with the reasons otherwise."""
         kind = WORKLOAD_KINDS[flavor]

@@ -370,7 +370,9 @@ class Volumes(WizardStep):
                 e.add(f"{p}.name", _("The prefix already exists. Please enter another prefix."))
             names_seen.add(t.name)
             if not t.storage_class:
-                e.add(f"{p}.storage_class", _("Please select a storage class."))
+                # Empty: the claim names no class and the cluster's default is used, if it has one.
+                if resources and resources.storage_classes is not None and not resources.default_storage_class:
+                    e.add(f"{p}.storage_class", _("This cluster has no default storage class. Please select one."))
             elif (
                 resources
                 and resources.storage_classes is not None
@@ -508,7 +510,10 @@ def _build_template(row: ClaimTemplateRow, old: Mapping[str, Any] | None) -> dic
     t = plain_copy(dict(old)) if old else {}
     ensure_dict(t, "metadata")["name"] = row.name
     spec = ensure_dict(t, "spec")
-    spec["storageClassName"] = row.storage_class
+    if row.storage_class:
+        spec["storageClassName"] = row.storage_class
+    elif spec.get("storageClassName") != "":  # "" is "no class" in Kubernetes: kept as it was written
+        spec.pop("storageClassName", None)
     spec["accessModes"] = list(row.access_modes)
     ensure_dict(spec, "resources", "requests")["storage"] = row.capacity
     t["spec"] = ordered(spec, ("storageClassName", "accessModes", "resources"))

@@ -1,0 +1,199 @@
+"""Edit Service: a Service's selector and ports (its address for an ExternalName)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.errors import Invalid
+from app.domain.k8s.names import DNS1123_LABEL, DNS1123_SUBDOMAIN, IANA_SVC_NAME, label_problem
+from app.domain.manifests import plain_copy
+from app.domain.service_rules import external_name_target_problem
+from app.domain.services.detail import get_service
+from app.domain.services.edits import EditConflict, write_checked
+from app.domain.services.view import EXTERNAL_NAME, PROTOCOLS, VIRTUAL_IP, access_type, meta_of
+from app.i18n import _
+from app.kube.client import Actor, KubeGateway
+
+Obj = dict[str, Any]
+
+
+# -- Edit Service (selector and ports; the address for ExternalName) -----------------------------------
+
+@dataclass
+class PortRow:
+    name: str = ""
+    protocol: str = "TCP"
+    target_port: str = ""
+    port: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.name.strip() or self.target_port.strip() or self.port.strip())
+
+
+@dataclass
+class KeyValueRow:
+    key: str = ""
+    value: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.key.strip() or self.value.strip())
+
+
+@dataclass
+class ServiceSettingsForm:
+    access: str
+    selector: list[KeyValueRow]
+    ports: list[PortRow]
+    external_name: str
+    resource_version: str
+
+    @classmethod
+    def of(cls, svc: Mapping[str, Any]) -> ServiceSettingsForm:
+        spec = svc.get("spec") or {}
+        return cls(
+            access=access_type(svc),
+            selector=[KeyValueRow(k, v) for k, v in (spec.get("selector") or {}).items()],
+            ports=[PortRow(name=p.get("name", ""), protocol=p.get("protocol", "TCP"),
+                           target_port=str(p.get("targetPort", "")), port=str(p.get("port", "")))
+                   for p in spec.get("ports") or []],
+            external_name=spec.get("externalName", ""),
+            resource_version=meta_of(svc).get("resourceVersion", ""),
+        )
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, list[str]], *, access: str) -> ServiceSettingsForm:
+        def col(name: str) -> list[str]:
+            return list(form.get(name, []))
+
+        keys, values = col("selector_key"), col("selector_value")
+        selector = [KeyValueRow(k, values[i] if i < len(values) else "") for i, k in enumerate(keys)]
+        names, protocols, targets, ports = col("port_name"), col("port_protocol"), col("port_target"), col("port_port")
+        rows = [PortRow(name=names[i] if i < len(names) else "", protocol=protocols[i] if i < len(protocols) else "TCP",
+                        target_port=targets[i] if i < len(targets) else "", port=p) for i, p in enumerate(ports)]
+        return cls(access=access, selector=[r for r in selector if not r.empty], ports=[r for r in rows if not r.empty],
+                   external_name=(col("external_name") or [""])[0].strip(),
+                   resource_version=(col("resource_version") or [""])[0])
+
+
+def _port_number(text: str) -> int | None:
+    try:
+        number = int(text.strip())
+    except ValueError:
+        return None
+    return number if 1 <= number <= 65535 else None
+
+
+def validate_selector(rows: list[KeyValueRow], errors: dict[str, str], *, required: bool) -> dict[str, str]:
+    selector: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        key, value = row.key.strip(), row.value.strip()
+        if problem := label_problem(key, value):
+            errors[f"selector[{i}]"] = problem
+        elif key in selector:
+            errors[f"selector[{i}]"] = _("The key already exists. Please enter another key.")
+        else:
+            selector[key] = value
+    if required and not rows:
+        errors["spec.selector"] = _("Please set a workload selector.")
+    return selector
+
+
+def validate_ports(rows: list[PortRow], errors: dict[str, str], *, required: bool) -> list[Obj]:
+    ports: list[Obj] = []
+    names: set[str] = set()
+    seen: set[tuple[int, str]] = set()
+    for i, row in enumerate(rows):
+        where = f"spec.ports[{i}]"
+        name, protocol = row.name.strip(), row.protocol.strip().upper() or "TCP"
+        port = _port_number(row.port)
+        if not row.port.strip():
+            errors[f"{where}.port"] = _("Please enter a port number.")
+        elif port is None:
+            errors[f"{where}.port"] = _("Invalid port.")
+        target_text = row.target_port.strip() or row.port.strip()
+        target: int | str | None = _port_number(target_text) if target_text.isdigit() else target_text
+        if target is None or (isinstance(target, str) and (len(target) > 15 or not IANA_SVC_NAME.fullmatch(target)
+                                                           or "--" in target or not re.search("[a-z]", target))):
+            errors[f"{where}.targetPort"] = _("Invalid port.")
+        if protocol not in PROTOCOLS:
+            errors[f"{where}.protocol"] = _("Choose TCP, UDP or SCTP.")
+        if name and (len(name) > 63 or not DNS1123_LABEL.fullmatch(name)):
+            errors[f"{where}.name"] = _("The port name can contain only lowercase letters, numbers and hyphens (-), "
+                                        "and must start and end with a lowercase letter or number.")
+        elif not name and len(rows) > 1:
+            errors[f"{where}.name"] = _("Each port needs a name when there are several.")
+        elif name in names:
+            errors[f"{where}.name"] = _("The port name is duplicated.")
+        names.add(name)
+        if port is not None:
+            if (port, protocol) in seen:
+                errors[f"{where}.port"] = _("The port is duplicated.")
+            seen.add((port, protocol))
+        entry: Obj = {"protocol": protocol, "port": port, "targetPort": target}
+        if name:
+            entry = {"name": name, **entry}
+        ports.append(entry)
+    if required and not rows:
+        errors["spec.ports"] = _("Please set at least one port.")
+    return ports
+
+
+def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) -> Obj:
+    """The Service with the form's selector and ports (or address), everything else as it was.
+
+    Node ports are kept for ports that still exist (same name, else same port and protocol), so editing
+    the selector of a NodePort Service does not move its node ports."""
+    obj = plain_copy(dict(svc))
+    spec = obj.setdefault("spec", {})
+    errors: dict[str, str] = {}
+    if form.access == EXTERNAL_NAME:
+        address = form.external_name.strip().rstrip(".")
+        if not address:
+            errors["spec.externalName"] = _("Please enter the domain name of an external service.")
+        elif len(address) > 253 or not DNS1123_SUBDOMAIN.fullmatch(address):
+            errors["spec.externalName"] = _("Enter a domain name such as api.example.com (lowercase letters, numbers, "
+                                            "hyphens and dots).")
+        elif problem := external_name_target_problem(address):
+            errors["spec.externalName"] = problem
+        if errors:
+            raise Invalid(next(iter(errors.values())), errors=errors)
+        spec["externalName"] = address
+        return obj
+    had_selector = bool(spec.get("selector"))
+    selector = validate_selector(form.selector, errors, required=had_selector)
+    ports = validate_ports(form.ports, errors, required=form.access == VIRTUAL_IP)
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    old = spec.get("ports") or []
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        for p in ports:
+            same = next((o for o in old if p.get("name") and o.get("name") == p.get("name")), None) or next(
+                (o for o in old if o.get("port") == p["port"] and o.get("protocol", "TCP") == p["protocol"]), None)
+            if same and same.get("nodePort"):
+                p["nodePort"] = same["nodePort"]
+    if selector:
+        spec["selector"] = selector
+    else:
+        spec.pop("selector", None)
+    if ports:
+        spec["ports"] = ports
+    else:
+        spec.pop("ports", None)
+    return obj
+
+
+async def edit_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,
+                       form: ServiceSettingsForm) -> Obj:
+    """Replace selector and ports (or the address), on condition the Service is the version loaded."""
+    current = await get_service(kube, namespace, name, actor=actor, fresh=True)
+    if access_type(current) != form.access:
+        raise EditConflict(current)
+    updated = apply_service_settings(current, form)
+    if meta_of(current).get("resourceVersion") != form.resource_version:
+        raise EditConflict(current)
+    return await write_checked(kube, namespace, name, kube.replace(updated, namespace=namespace, actor=actor), actor=actor)
