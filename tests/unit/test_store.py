@@ -146,3 +146,19 @@ def test_events_by_the_object_they_are_about_are_what_a_scan_finds(
     assert [o["metadata"]["name"] for o in got] == want
     # kept slimmed: what the Events tab shows, not the rest
     assert all("source" not in o and "labels" not in o["metadata"] and o["reason"] == "Started" for o in got)
+
+
+def test_kept_objects_share_one_copy_of_each_short_string() -> None:
+    import json
+
+    from app.kube.store import share_strings
+
+    text = json.dumps({"metadata": {"name": "web-1", "labels": {"app": "web"}},
+                       "spec": {"containers": [{"image": "nginx:1.25", "ports": [{"protocol": "TCP"}]}]},
+                       "note": "x" * 100})
+    first, second = share_strings(json.loads(text)), share_strings(json.loads(text))
+    assert first == second == json.loads(text)  # the same values
+    assert first["spec"]["containers"][0]["image"] is second["spec"]["containers"][0]["image"]
+    key_a, key_b = next(iter(first)), next(iter(second))
+    assert key_a is key_b  # keys too
+    assert first["note"] is not second["note"]  # long strings are left as they are

@@ -721,7 +721,7 @@ async def test_late_side_reads_never_stall_the_service_page(demo: DemoProject, t
     comes at once. A metrics answer is kept a few seconds, so a reload does not ask again."""
     import time
 
-    from app.domain import services as svc_domain
+    from app.domain.services import view as svc_view
     deployment, web = stateless("web", replicas=1)
     await create(admin_kube, demo.namespace, deployment, web)
     await running_pods(admin_kube, demo.namespace, "app=web", 1)
@@ -737,7 +737,7 @@ async def test_late_side_reads_never_stall_the_service_page(demo: DemoProject, t
             await asyncio.sleep(60)  # a metrics pipeline or an event list that does not answer
         return await original(self, kind, namespace, **kw)
     monkeypatch.setattr(type(kube), "_list_live", hanging)
-    monkeypatch.setattr(svc_domain, "SIDE_READ_SECONDS", 0.5)
+    monkeypatch.setattr(svc_view, "SIDE_READ_SECONDS", 0.5)
     kube._kept.clear()
 
     started = time.monotonic()

@@ -82,20 +82,31 @@ def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 # A page waits this long for its side reads (metrics, events, workloads); a late one is a message on
 # its section, so a slow metrics pipeline or a huge event list never stalls the page itself.
-SIDE_READ_SECONDS = 3.0
+SIDE_READ_SECONDS = 1.0
 
 
 async def soft_read(call: Awaitable[T], problems: dict[str, str], key: str, default: T) -> T:
     """A secondary read: a failure, or no answer within SIDE_READ_SECONDS, becomes a message on its
-    section instead of failing (or stalling) the page."""
+    section instead of failing (or stalling) the page. A late read is left to finish (within the
+    gateway's own timeout): what it brings is kept for the next look (pod metrics are kept briefly)."""
+    task = asyncio.ensure_future(call)
     try:
-        return await asyncio.wait_for(call, SIDE_READ_SECONDS)
+        return await asyncio.wait_for(asyncio.shield(task), SIDE_READ_SECONDS)
     except KubeError as e:
         problems[key] = e.message
         return default
     except TimeoutError:
+        task.add_done_callback(_retrieved)
         problems[key] = _("Not available right now: the cluster did not answer in time.")
         return default
+    except asyncio.CancelledError:  # the page itself went away: so does its read
+        task.cancel()
+        raise
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a late read's failure concerns no page any more
 
 
 # -- what a Service is ---------------------------------------------------------------------------------
