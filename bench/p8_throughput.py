@@ -56,7 +56,9 @@ async def _ramp(bench: Bench, t, size: int, workers: int, steps: list[int], seco
         try:
             for sessions in steps:
                 tally = Tally()
-                rng = random.Random(sessions)
+                # Seeded by the step and the number of workers: the same seeds in the next ramp would
+                # create Services of the same names in the same project, each refused as existing.
+                rng = random.Random(sessions * 1000 + workers)
                 deadline = time.monotonic() + seconds
                 runners = [TeamSession(b, t.base, names, tally, deadline, think, True, random.Random(rng.random()),
                                        size=size) for b in browsers[:sessions]]
