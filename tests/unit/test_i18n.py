@@ -139,8 +139,20 @@ def test_technical_identifiers_stay_untranslated() -> None:
         ("Workspaces", "企业空间"), ("Project Members", "项目成员"), ("Edit YAML", "编辑 YAML"),
         ("Basic Information", "基本信息"), ("Container Image", "容器镜像"), ("Mount Volume", "挂载存储卷"),
         ("Advanced Settings", "高级设置"), ("Sticky Session", "会话保持"), ("External Access", "外部访问"),
+        ("Virtual IP", "虚拟 IP"),
     ]:
         assert catalog[msgid].string == term, (msgid, catalog[msgid].string)
+
+
+def test_the_glossary_is_kept_by_every_translation() -> None:
+    """One Chinese term per concept: the catalogue's header lists them, and no translation writes the
+    English run-together forms instead (`VirtualIP`)."""
+    header = ZH_PO.read_text().split('msgid ""', 1)[0]
+    glossary = dict(re.findall(r"^#\s+([A-Za-z][A-Za-z ]*?) = (\S.*)$", header, re.M))
+    assert glossary["Virtual IP"] == "虚拟 IP" and glossary["Deployment"] == "部署"
+    for message in _zh_catalog():
+        text = message.string if isinstance(message.string, str) else " ".join(message.string or ())
+        assert "VirtualIP" not in text, (message.id, text)
 
 
 def test_compiled_catalogue_is_up_to_date() -> None:
