@@ -76,6 +76,18 @@ async def read_form(request: Request) -> FormData:
         raise HTTPException(status_code=400, detail=_("The form has too many fields.")) from None
 
 
+def remove_member_page(request: Request, *, question: str, consequence: str, members_url: str,
+                       crumbs: list[tuple[str, str]], username: str) -> Response:
+    """Asks before a member is removed, as Delete does: a dialog over the member list (htmx), or a page
+    without JavaScript. `crumbs` lead to the member list, which ends them."""
+    return render_page_or_block(request, "partials/remove_member.html", {
+        "title": _("Remove Member"), "question": question, "consequence": consequence,
+        "action": f"{members_url}/{username}/remove", "back": members_url, "in_dialog": is_partial(request),
+        "breadcrumbs": [(_("Workspaces"), "/workspaces"), *crumbs, (_("Members"), members_url),
+                        (_("Remove Member"), None)],
+    }, block="dialog")
+
+
 def see_other(request: Request, url: str, *, done: tuple[str, str] | None = None) -> Response:
     """Redirect after a successful write (303), or tell htmx where to go. `done` (a DONE_MESSAGES key and
     the object's name): what the next page says was done."""

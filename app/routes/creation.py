@@ -166,10 +166,6 @@ def _canonical(state: _State, models: dict[str, cs.Step]) -> None:
         state.values.update(model.form_values())
 
 
-async def _list_workloads(kube: KubeDep, ctx: ProjectCtx) -> tuple[list[cs.WorkloadInfo] | None, str]:
-    return await cs.project_workloads(kube, ctx.namespace, actor=ctx.actor)
-
-
 def _rows(values: dict[str, Any], key: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows as the template shows them: dicts of text, whatever was posted."""
     return [{k: _text(row, k) for k in keys} for row in _as_list(values.get(key)) if isinstance(row, dict)]
@@ -199,11 +195,12 @@ async def _render_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: 
         "sticky_session": bool(values.get("sticky_session")),
     }
     if step == "settings":
-        workloads, error = await _list_workloads(kube, ctx)
+        workloads, error = await cs.project_workloads(kube, ctx.namespace, actor=ctx.actor)
         kind = state.picker_kind if state.picker_kind in cs.PICKER_KINDS else cs.PICKER_KINDS[0]
         context["picker"] = _Picker(kind, state.picker_open,
                                     [w for w in workloads or [] if w.kind == kind], error)
-        context["hint"] = await cs.live_selector_hint(kube, ctx.namespace, actor=ctx.actor, rows=values.get("selector"))
+        context["hint"] = await cs.live_selector_hint(kube, ctx.namespace, actor=ctx.actor, rows=values.get("selector"),
+                                                      workloads=workloads)
         context["selector_rows"] = _rows(values, "selector", ("key", "value"))
         context["port_rows"] = _rows(values, "ports", ("protocol", "name", "container_port", "service_port"))
         context["protocols"] = PROTOCOLS
@@ -392,7 +389,7 @@ async def post_workloads(request: Request, ctx: ProjectEditor, kube: KubeDep) ->
 async def workload_picker(request: Request, ctx: ProjectEditor, kube: KubeDep, kind: str = "Deployment") -> Response:
     """The picker's list for one kind (its tabs fetch this)."""
     kind = kind if kind in cs.PICKER_KINDS else cs.PICKER_KINDS[0]
-    workloads, error = await _list_workloads(kube, ctx)
+    workloads, error = await cs.project_workloads(kube, ctx.namespace, actor=ctx.actor)
     picker = _Picker(kind, True, [w for w in workloads or [] if w.kind == kind], error)
     return render(request, "creation/_workload_picker.html", {
         "picker": picker, "url": f"{_new_url(ctx)}/workloads",

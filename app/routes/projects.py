@@ -21,8 +21,7 @@ from app.domain.pod_security import Level
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.models import ProjectRole
-from app.routes.common import audited, render, render_page_or_block, see_other
-from app.templating import is_partial
+from app.routes.common import audited, remove_member_page, render, render_page_or_block, see_other
 
 router = APIRouter(tags=["projects"])
 
@@ -138,15 +137,12 @@ async def confirm_remove_project_member(request: Request, username: str, ctx: Pr
     """Asks first, as Delete does: a dialog over the member list, or a page without JavaScript."""
     member = await projects_domain.member(session, ctx.project, username)
     base = f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}"
-    return render_page_or_block(request, "partials/remove_member.html", {
-        "title": _("Remove Member"),
-        "question": _("Remove {user} ({role}) from the project {project}?").format(
+    return remove_member_page(
+        request, username=username, members_url=f"{base}/members",
+        question=_("Remove {user} ({role}) from the project {project}?").format(
             user=member.user.username, role=ProjectRole(member.role).value, project=ctx.project.name),
-        "consequence": _("They lose their access to the project's resources at once; what they created stays."),
-        "action": f"{base}/members/{username}/remove", "back": f"{base}/members", "in_dialog": is_partial(request),
-        "breadcrumbs": [(_("Workspaces"), "/workspaces"), (ctx.workspace.name, f"/workspaces/{ctx.workspace.name}"),
-                        (ctx.project.name, base), (_("Members"), f"{base}/members"), (_("Remove Member"), None)],
-    }, block="dialog")
+        consequence=_("They lose their access to the project's resources at once; what they created stays."),
+        crumbs=[(ctx.workspace.name, f"/workspaces/{ctx.workspace.name}"), (ctx.project.name, base)])
 
 
 @router.post("/workspaces/{ws}/projects/{project}/members/{username}/remove")

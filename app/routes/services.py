@@ -38,6 +38,7 @@ from app.domain import services as svc_domain
 from app.domain.errors import Invalid, NotFound
 from app.domain.k8s.names import is_dns1035_label, is_object_name
 from app.domain.services import EditConflict
+from app.domain.yaml import MAX_BYTES
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.routes.common import audited, render, render_page_or_block, see_other
@@ -313,9 +314,9 @@ async def edit_yaml(request: Request, name: str, ctx: ProjectEditor, kube: KubeD
 
 async def _read_upload(upload: Any) -> tuple[str | None, str]:
     """A chosen file's text, or None and why it cannot be used."""
-    data = await upload.read(256 * 1024 + 1)
-    if len(data) > 256 * 1024:
-        return None, _("The file is larger than 256 KiB.")
+    data = await upload.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        return None, _("The file is larger than {size} KiB.").format(size=MAX_BYTES // 1024)
     try:
         return data.decode("utf-8-sig"), ""
     except UnicodeDecodeError:

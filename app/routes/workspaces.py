@@ -13,8 +13,7 @@ from app.domain.access import Permission, platform_can
 from app.domain.errors import Invalid
 from app.i18n import _
 from app.models import WorkspaceRole
-from app.routes.common import audited, render, render_page_or_block, see_other
-from app.templating import is_partial
+from app.routes.common import audited, remove_member_page, render, render_page_or_block, see_other
 
 router = APIRouter(tags=["workspaces"])
 
@@ -96,16 +95,13 @@ async def confirm_remove_workspace_member(request: Request, username: str, ctx: 
     """Asks first, as Delete does: a dialog over the member list, or a page without JavaScript."""
     member = await workspaces_domain.member(session, ctx.workspace, username)
     base = f"/workspaces/{ctx.workspace.name}"
-    return render_page_or_block(request, "partials/remove_member.html", {
-        "title": _("Remove Member"),
-        "question": _("Remove {user} ({role}) from the workspace {workspace}?").format(
+    return remove_member_page(
+        request, username=username, members_url=f"{base}/members",
+        question=_("Remove {user} ({role}) from the workspace {workspace}?").format(
             user=member.user.username, role=WorkspaceRole(member.role).value, workspace=ctx.workspace.name),
-        "consequence": _("They leave every project of the workspace too, and lose their access at once; what "
-                         "they created stays."),
-        "action": f"{base}/members/{username}/remove", "back": f"{base}/members", "in_dialog": is_partial(request),
-        "breadcrumbs": [(_("Workspaces"), "/workspaces"), (ctx.workspace.name, base),
-                        (_("Members"), f"{base}/members"), (_("Remove Member"), None)],
-    }, block="dialog")
+        consequence=_("They leave every project of the workspace too, and lose their access at once; what "
+                      "they created stays."),
+        crumbs=[(ctx.workspace.name, base)])
 
 
 @router.post("/workspaces/{ws}/members/{username}/remove")

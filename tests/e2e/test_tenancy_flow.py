@@ -8,15 +8,15 @@ from tests.conftest import PASSWORD, Tenants
 from tests.e2e.conftest import LiveServer, login, logout
 
 
-async def test_project_admin_invites_operator_who_then_sees_the_project(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
-                                                                        tenants: Tenants) -> None:
+async def _invite_operator(page, live_server: LiveServer, tenants: Tenants):  # type: ignore[no-untyped-def]
+    """project-admin's project in a new workspace, and project-regular invited into it as operator on
+    its members page (signed in as project-admin)."""
     project_admin = await tenants.user("project-admin")
     regular = await tenants.user("project-regular")
     ws = await tenants.workspace()
     await tenants.ws_member(ws, project_admin, WorkspaceRole.self_provisioner)
     await tenants.ws_member(ws, regular, WorkspaceRole.viewer)
     project = await tenants.project(ws, project_admin)
-
     await login(page, live_server, project_admin.username, PASSWORD)
     await page.goto(f"{live_server.url}/workspaces/{ws.name}/projects/{project.name}/members")
     await page.fill("#invite-username", regular.username)
@@ -24,6 +24,12 @@ async def test_project_admin_invites_operator_who_then_sees_the_project(page, li
     await page.click("#members button.primary")
     row = page.locator(f"#member-row-{regular.username}")
     await row.wait_for()
+    return ws, project, regular, row
+
+
+async def test_project_admin_invites_operator_who_then_sees_the_project(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                                        tenants: Tenants) -> None:
+    ws, project, regular, row = await _invite_operator(page, live_server, tenants)
     assert await row.locator("select[name=role]").input_value() == "operator"
     await logout(page)
 
@@ -36,19 +42,7 @@ async def test_project_admin_invites_operator_who_then_sees_the_project(page, li
 
 async def test_removing_a_member_asks_first_and_cancel_keeps_them(page, live_server: LiveServer,  # type: ignore[no-untyped-def]
                                                                    tenants: Tenants) -> None:
-    project_admin = await tenants.user("project-admin")
-    regular = await tenants.user("project-regular")
-    ws = await tenants.workspace()
-    await tenants.ws_member(ws, project_admin, WorkspaceRole.self_provisioner)
-    await tenants.ws_member(ws, regular, WorkspaceRole.viewer)
-    project = await tenants.project(ws, project_admin)
-    await login(page, live_server, project_admin.username, PASSWORD)
-    await page.goto(f"{live_server.url}/workspaces/{ws.name}/projects/{project.name}/members")
-    await page.fill("#invite-username", regular.username)
-    await page.select_option("#invite-role", "operator")
-    await page.click("#members button.primary")
-    row = page.locator(f"#member-row-{regular.username}")
-    await row.wait_for()
+    ws, project, regular, row = await _invite_operator(page, live_server, tenants)
 
     await page.click(f"#remove-{regular.username}")
     dialog = page.locator("dialog[open]")

@@ -96,11 +96,15 @@ async def project_workloads(kube: KubeGateway, namespace: str, *, actor: Actor) 
     return sorted(out, key=lambda w: (PICKER_KINDS.index(w.kind), w.name)), ""
 
 
-async def live_selector_hint(kube: KubeGateway, namespace: str, *, actor: Actor, rows: Any) -> SelectorHint:
+async def live_selector_hint(kube: KubeGateway, namespace: str, *, actor: Actor, rows: Any,
+                             workloads: Sequence[WorkloadInfo] | None = None) -> SelectorHint:
     """The hint for the posted selector rows: the pods it picks now (ready/total) and their workloads.
-    Both lists come from the watch cache (pods by their label index), as the user."""
+    Both lists come from the watch cache (pods by their label index), as the user; `workloads` when the
+    caller has already listed them."""
     selector = _selector_of(rows)
-    if not isinstance(selector, dict) or not selector:
+    if isinstance(selector, SelectorHint):
+        return selector
+    if not selector:
         return selector_hint(rows, [])
 
     async def pods() -> PodCount | None:
@@ -109,7 +113,10 @@ async def live_selector_hint(kube: KubeGateway, namespace: str, *, actor: Actor,
         except KubeError:
             return None
 
-    (workloads, _error), count = await asyncio.gather(project_workloads(kube, namespace, actor=actor), pods())
+    if workloads is None:
+        (workloads, _error), count = await asyncio.gather(project_workloads(kube, namespace, actor=actor), pods())
+    else:
+        count = await pods()
     return selector_hint(rows, workloads, pods=count)
 
 

@@ -7,10 +7,8 @@ from typing import Any
 
 import yaml
 
-try:  # libyaml: same grammar as go-yaml v2, and fast
-    from yaml import CBaseLoader as _EventLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import BaseLoader as _EventLoader  # type: ignore[assignment]
+from app.domain.yaml.reader import EventLoader
+
 
 def locate(text: str, kind: str, name: str, path: str) -> tuple[int, int] | None:
     """Where (1-based line, column) the field `path` (e.g. "spec.ports[0].nodePort") of the document
@@ -25,7 +23,7 @@ def locate(text: str, kind: str, name: str, path: str) -> tuple[int, int] | None
         else:
             steps.append(part.strip("[]"))
     try:
-        documents = list(yaml.compose_all(text, Loader=_EventLoader))
+        documents = list(yaml.compose_all(text, Loader=EventLoader))
     except yaml.YAMLError:
         return None
 

@@ -36,9 +36,9 @@ from app.i18n import _
 
 
 try:  # libyaml: same grammar as go-yaml v2, and fast
-    from yaml import CBaseLoader as _EventLoader
+    from yaml import CBaseLoader as EventLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import BaseLoader as _EventLoader  # type: ignore[assignment]
+    from yaml import BaseLoader as EventLoader  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from app.domain.yaml.gate import Gate
@@ -268,7 +268,7 @@ class Reader:
 
     def read(self, text: str) -> list[Document]:
         try:
-            for event in yaml.parse(_json_surrogates_to_yaml(text), Loader=_EventLoader):
+            for event in yaml.parse(_json_surrogates_to_yaml(text), Loader=EventLoader):
                 self.on_event(event)
         except ReadAborted:
             pass
