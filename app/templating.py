@@ -17,7 +17,9 @@ from markupsafe import Markup
 
 from app import i18n
 from app.controls import CONTROLS
+from app.domain.k8s import names
 from app.settings import ROOT
+from app.web import urls
 
 TEMPLATES_DIR = ROOT / "templates"
 
@@ -114,6 +116,8 @@ def new_environment(directory: Path = TEMPLATES_DIR, locale: str | None = None, 
     # two context calls and a format of every string.
     env.globals["_"] = env.globals["gettext"] = _template_gettext
     env.globals.update(CONTROLS)
+    env.globals["urls"] = urls
+    env.globals["rules"] = names  # the rules as the forms state them (help texts)
     env.filters["age"] = _age
     env.filters["datetime"] = _datetime
     return env

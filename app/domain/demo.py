@@ -52,7 +52,7 @@ async def seed(session: AsyncSession, kube: KubeGateway, *, password: str | None
     ws = await session.scalar(select(Workspace).where(Workspace.name == workspace))
     if ws is None:
         ws = await workspaces_domain.create_workspace(
-            session, actor=users["admin"], name=workspace, alias="Demo Workspace",
+            session, actor=users["admin"], name=workspace, alias="Demo-Workspace",
             description="The workspace of the getting-started guide.", manager=users["ws-admin"])
     for username, role in (("project-admin", WorkspaceRole.self_provisioner), ("project-regular", WorkspaceRole.viewer)):
         if not await session.scalar(select(WorkspaceMember).where(
@@ -63,7 +63,7 @@ async def seed(session: AsyncSession, kube: KubeGateway, *, password: str | None
     if project is None:
         access = WorkspaceAccess(user=users["project-admin"], role=WorkspaceRole.self_provisioner)
         project = await projects_domain.create_project(session, kube, ws=ws, access=access, name=project_name,
-                                                       alias="Demo Project", description="Services of the guide.")
+                                                       alias="Demo-Project", description="Services of the guide.")
     if not await session.scalar(select(ProjectMember).where(
             ProjectMember.project_id == project.id, ProjectMember.user_id == users["project-regular"].id)):
         admin_access = ProjectAccess(user=users["project-admin"], role=ProjectRole.admin, member_role=ProjectRole.admin)

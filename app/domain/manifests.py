@@ -376,6 +376,16 @@ def protocol_of_name(name: str) -> str | None:
     return None
 
 
+def follow_protocol(name: str, protocol: str) -> str:
+    """The port name with its Istio prefix changed to `protocol`'s (`http-web` -> `grpc-web`); a name
+    without a known prefix stays. Only a whole prefix counts: `http2-x` is not `http` + `2-x`."""
+    for other in PROTOCOLS:
+        old = port_name_prefix(other)
+        if old != port_name_prefix(protocol) and (name == old or name.startswith(old + "-")):
+            return port_name_prefix(protocol) + name[len(old):]
+    return name
+
+
 def protocol_of_port(name: str, k8s_proto: str | None) -> str:
     """The wizard protocol of a container port read from a manifest."""
     if k8s_proto == "UDP":

@@ -16,6 +16,7 @@ from app.deps import (
 )
 from app.domain import auth as auth_domain
 from app.i18n import SUPPORTED, _
+from app.web import urls
 
 router = APIRouter(tags=["auth"])
 
@@ -24,7 +25,7 @@ def _safe_next(target: str | None) -> str:
     """Only local paths: an open redirect would let a link send users elsewhere after sign-in."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/workspaces"
+    return urls.workspaces()
 
 
 def _client_ip(request: Request) -> str:
@@ -44,7 +45,7 @@ def _login_page(request: Request, *, status: int = 200, error: str = "", usernam
 
 @router.get("/", include_in_schema=False)
 async def index(signed: OptionalSigned) -> RedirectResponse:
-    return RedirectResponse("/workspaces" if signed else "/login", status_code=303)
+    return RedirectResponse(urls.workspaces() if signed else "/login", status_code=303)
 
 
 @router.get("/login")

@@ -19,6 +19,7 @@ from app.domain.k8s.names import is_dns1123_subdomain
 from app.i18n import _, lazy_
 from app.kube.errors import KubeError
 from app.templating import is_partial
+from app.web import urls
 
 URLENCODED = "application/x-www-form-urlencoded"
 
@@ -83,7 +84,7 @@ def remove_member_page(request: Request, *, question: str, consequence: str, mem
     return render_page_or_block(request, "partials/remove_member.html", {
         "title": _("Remove Member"), "question": question, "consequence": consequence,
         "action": f"{members_url}/{username}/remove", "back": members_url, "in_dialog": is_partial(request),
-        "breadcrumbs": [(_("Workspaces"), "/workspaces"), *crumbs, (_("Members"), members_url),
+        "breadcrumbs": [(_("Workspaces"), urls.workspaces()), *crumbs, (_("Members"), members_url),
                         (_("Remove Member"), None)],
     }, block="dialog")
 

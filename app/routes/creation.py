@@ -41,6 +41,7 @@ from app.domain.yaml import MAX_BYTES, dump_yaml
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.routes.common import audited, render, render_page_or_block, see_other
+from app.web import urls
 
 
 class _FormRoute(APIRoute):
@@ -74,11 +75,11 @@ BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
 
 
 def service_url(ctx: ProjectCtx, name: str) -> str:
-    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/{name}"
+    return urls.service(ctx.workspace.name, ctx.project.name, name)
 
 
 def _new_url(ctx: ProjectCtx) -> str:
-    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services/-/new"
+    return urls.new_service(ctx.workspace.name, ctx.project.name)
 
 
 def _submission_token() -> str:

@@ -22,6 +22,7 @@ from app.i18n import _
 from app.kube.errors import KubeError
 from app.models import ProjectRole
 from app.routes.common import audited, remove_member_page, render, render_page_or_block, see_other
+from app.web import urls
 
 router = APIRouter(tags=["projects"])
 
@@ -52,7 +53,7 @@ async def create_project(
     except Invalid as e:
         return await _projects_page(request, ctx, session, errors=e.errors or {"name": e.message},
                                     form={"name": name, "alias": alias, "description": description}, status=422)
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{project.name}")
+    return see_other(request, urls.project(ctx.workspace.name, project.name))
 
 
 @router.get("/workspaces/{ws}/projects/{project}")
@@ -87,7 +88,7 @@ async def set_pod_security(request: Request, ctx: ProjectViewer, session: Sessio
             await project_security.set_level(session, kube, project=ctx.project, access=ctx.access, level=level)
     except (Invalid, Unavailable) as e:
         return await _overview(request, ctx, session, kube, errors={"level": e.message}, status=422)
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}#pod-security")
+    return see_other(request, urls.project(ctx.workspace.name, ctx.project.name) + "#pod-security")
 
 
 @router.post("/workspaces/{ws}/projects/{project}/external-ips")
@@ -97,7 +98,7 @@ async def set_external_ips(request: Request, ctx: ProjectViewer, session: Sessio
     async with audited(request, ctx.me, "set-external-ips", "Project", ctx.project.name) as note:
         note["detail"] = f"allowed={bool(allowed)}"
         await project_security.set_external_ips(session, project=ctx.project, access=ctx.access, allowed=bool(allowed))
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}#external-ips")
+    return see_other(request, urls.project(ctx.workspace.name, ctx.project.name) + "#external-ips")
 
 
 @router.get("/workspaces/{ws}/projects/{project}/members")
@@ -128,7 +129,7 @@ async def set_project_member(
     except Invalid as e:
         return await _members_page(request, ctx, session, errors=e.errors or {"username": e.message},
                                    form={"username": username, "role": role}, status=422)
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/members")
+    return see_other(request, urls.project_members(ctx.workspace.name, ctx.project.name))
 
 
 @router.get("/workspaces/{ws}/projects/{project}/members/{username}/remove")
@@ -136,13 +137,13 @@ async def confirm_remove_project_member(request: Request, username: str, ctx: Pr
                                         session: SessionDep) -> Response:
     """Asks first, as Delete does: a dialog over the member list, or a page without JavaScript."""
     member = await projects_domain.member(session, ctx.project, username)
-    base = f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}"
+    base = urls.project(ctx.workspace.name, ctx.project.name)
     return remove_member_page(
         request, username=username, members_url=f"{base}/members",
         question=_("Remove {user} ({role}) from the project {project}?").format(
             user=member.user.username, role=ProjectRole(member.role).value, project=ctx.project.name),
         consequence=_("They lose their access to the project's resources at once; what they created stays."),
-        crumbs=[(ctx.workspace.name, f"/workspaces/{ctx.workspace.name}"), (ctx.project.name, base)])
+        crumbs=[(ctx.workspace.name, urls.workspace(ctx.workspace.name)), (ctx.project.name, base)])
 
 
 @router.post("/workspaces/{ws}/projects/{project}/members/{username}/remove")
@@ -150,7 +151,7 @@ async def remove_project_member(request: Request, username: str, ctx: ProjectAdm
                                 kube: KubeDep) -> Response:
     async with audited(request, ctx.me, "remove-member", "ProjectMember", username):
         await projects_domain.remove_member(session, kube, project=ctx.project, access=ctx.access, username=username)
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/members")
+    return see_other(request, urls.project_members(ctx.workspace.name, ctx.project.name))
 
 
 __all__ = ["router", "Forbidden"]

@@ -43,6 +43,7 @@ from app.i18n import _
 from app.kube.errors import KubeError
 from app.routes.common import audited, render, render_page_or_block, see_other
 from app.templating import is_partial
+from app.web import urls
 
 router = APIRouter(tags=["services"])
 
@@ -52,7 +53,7 @@ _VERSION = re.compile(r"^[0-9]{1,32}$")
 
 
 def _base(ctx: ProjectCtx) -> str:
-    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}"
+    return urls.project(ctx.workspace.name, ctx.project.name)
 
 
 def _check_name(name: str, what: str = "Service") -> str:
@@ -330,7 +331,7 @@ def _settings_page(request: Request, ctx: ProjectCtx, svc: svc_domain.ServiceVie
                    latest: svc_domain.ServiceView | None = None, status: int = 200) -> Response:
     return render_page_or_block(request, "services/edit_service.html", _ctx(
         ctx, svc=svc, form=form, errors=errors or {}, latest=latest, next=next,
-        protocol_options=[(p, p) for p in svc_domain.PROTOCOLS],
+        protocol_options=lambda current: [(p, p) for p in svc_domain.port_protocol_choices(current)],
     ), block="form", status_code=status)
 
 

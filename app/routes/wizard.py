@@ -73,12 +73,14 @@ from app.kube.client import KubeGateway
 from app.kube.errors import KubeError
 from app.routes.common import audited, read_form, render, see_other
 from app.templating import is_partial
+from app.web import urls
 
 router = APIRouter(tags=["wizard"])
 
 BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
 FLAVORS = ("stateless", "stateful")
 TITLES = {"stateless": lazy_("Create Stateless Service"), "stateful": lazy_("Create Stateful Service")}
+CRUMBS = {"stateless": lazy_("Stateless Service"), "stateful": lazy_("Stateful Service")}  # as the choice names them
 SLUGS = tuple(s.step for s in STEPS)
 REVIEW = "review"
 ROW_LISTS = ("labels", "annotations", "node_selector", "service_annotations")
@@ -614,7 +616,7 @@ def _yaml_name(state: State, ctx: ProjectCtx) -> str:
 
 
 def _services_url(ctx: ProjectCtx) -> str:
-    return f"/workspaces/{ctx.workspace.name}/projects/{ctx.project.name}/services"
+    return urls.services(ctx.workspace.name, ctx.project.name)
 
 
 def _choices_context(choices: ProjectChoices) -> dict[str, Any]:
@@ -662,6 +664,7 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
         "url": url,
         "flavor": state.flavor,
         "kind": WORKLOAD_KINDS[state.flavor],
+        "crumb": str(CRUMBS[state.flavor]),
         "title": str(TITLES[state.flavor]),  # translated once here, not at each use in the page
         "steps": [(s.step, str(s.title)) for s in STEPS],
         "review": REVIEW,

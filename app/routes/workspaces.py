@@ -14,6 +14,7 @@ from app.domain.errors import Invalid
 from app.i18n import _
 from app.models import WorkspaceRole
 from app.routes.common import audited, remove_member_page, render, render_page_or_block, see_other
+from app.web import urls
 
 router = APIRouter(tags=["workspaces"])
 
@@ -41,7 +42,7 @@ async def create_workspace(
             "workspaces": await workspaces_domain.visible_workspaces(session, me.user), "can_create": True,
             "form": {"name": name, "alias": alias, "description": description}, "errors": e.errors,
         }, status_code=422)
-    return see_other(request, f"/workspaces/{ws.name}")
+    return see_other(request, urls.workspace(ws.name))
 
 
 @router.get("/workspaces/{ws}")
@@ -86,7 +87,7 @@ async def set_workspace_member(
         return await _members_page(request, ctx, session, errors=e.errors or {"username": e.message},
                                    form={"username": username, "role": role}, status=422)
     await rbac.reconcile_workspace_safely(session, kube, ctx.workspace.id)
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/members")
+    return see_other(request, urls.workspace_members(ctx.workspace.name))
 
 
 @router.get("/workspaces/{ws}/members/{username}/remove")
@@ -94,7 +95,7 @@ async def confirm_remove_workspace_member(request: Request, username: str, ctx: 
                                           session: SessionDep) -> Response:
     """Asks first, as Delete does: a dialog over the member list, or a page without JavaScript."""
     member = await workspaces_domain.member(session, ctx.workspace, username)
-    base = f"/workspaces/{ctx.workspace.name}"
+    base = urls.workspace(ctx.workspace.name)
     return remove_member_page(
         request, username=username, members_url=f"{base}/members",
         question=_("Remove {user} ({role}) from the workspace {workspace}?").format(
@@ -113,4 +114,4 @@ async def remove_workspace_member(request: Request, username: str, ctx: Workspac
     except Invalid as e:
         return await _members_page(request, ctx, session, errors={"remove": e.message}, status=422)
     await rbac.reconcile_workspace_safely(session, kube, ctx.workspace.id)
-    return see_other(request, f"/workspaces/{ctx.workspace.name}/members")
+    return see_other(request, urls.workspace_members(ctx.workspace.name))

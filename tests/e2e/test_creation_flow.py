@@ -112,7 +112,7 @@ async def test_external_service_shows_errors_in_place_and_creates(page, live_ser
     await expect(page.locator("#f-name-error")).to_contain_text("must start with a lowercase letter")
     await shot(page, "external-basic-error")
     await page.fill("#f-name", "partner")
-    await page.fill("#f-alias", "Partner API")
+    await page.fill("#f-alias", "Partner-API")
     await page.click("#next-button")
     await page.locator("#step-address-panel").wait_for()
     await page.fill("#f-external_name", "https://api.example.com/v1")

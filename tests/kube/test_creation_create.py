@@ -46,7 +46,7 @@ async def test_external_service_maps_to_the_domain_name(demo: DemoProject, tenan
                                                         admin_kube: KubeGateway) -> None:
     b = await tenants.browser(demo.operator)
     url = urls(demo)["external"]
-    page = await submit(b, url, await b.get(url), name="partner-api", alias="Partner API")
+    page = await submit(b, url, await b.get(url), name="partner-api", alias="Partner-API")
     done = await submit(b, url, page, "create", external_name="api.partner.example.com")
     assert done.status_code == 303, text_of(done.text)[:2000]
     svc = await admin_kube.get("Service", demo.namespace, "partner-api", actor=CONSOLE)

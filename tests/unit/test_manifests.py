@@ -292,4 +292,14 @@ def test_name_rules_refuse_a_trailing_newline() -> None:
     assert n.is_dns1123_label("web") and not n.is_dns1123_label("web\n")
     assert n.is_object_name("Service", "web") and not n.is_object_name("Service", "web\n")
     assert not n.is_object_name("Service", "1web") and n.is_object_name("Deployment", "1web.v2")
-    assert n.dns1123_label_problem("web\n") is not None and n.alias_problem("Nginx Demo\n") is not None
+    assert n.dns1123_label_problem("web\n") is not None and n.alias_problem("Nginx-Demo\n") is not None
+
+
+def test_the_alias_rule_is_the_originals_as_its_message_states_it() -> None:
+    """Letters, numbers, hyphens and CJK characters; no hyphen at either end; no spaces (issue 21)."""
+    for good in ("Nginx-Demo", "MySQL", "订单服务", "v2", "a" * 63, ""):
+        assert n.alias_problem(good) is None, good
+    for bad in ("Nginx Demo", " web", "-web", "web-", "web_1", "web.1", "a" * 64):
+        assert n.alias_problem(bad) == (
+            "The alias name can contain only letters, numbers, and hyphens (-), and cannot start or end with a "
+            "hyphen. The maximum length is 63 characters."), bad

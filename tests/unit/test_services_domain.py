@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.domain import manifests
 from app.domain import services as s
 from app.domain.errors import Invalid
 from app.domain.k8s import quantities as q
@@ -237,7 +238,7 @@ async def test_events_of_the_service_its_workloads_and_pods_newest_first() -> No
 
 def settings(**kw: Any) -> s.ServiceSettingsForm:
     base = {"access": s.VIRTUAL_IP, "selector": [s.KeyValueRow("app", "web")],
-                "ports": [s.PortRow("http", "TCP", "8080", "80")], "external_name": "", "resource_version": "10"}
+                "ports": [s.PortRow("http", "HTTP", "8080", "80")], "external_name": "", "resource_version": "10"}
     return s.ServiceSettingsForm(**{**base, **kw})
 
 
@@ -246,7 +247,7 @@ def test_edit_service_replaces_selector_and_ports_and_keeps_node_ports() -> None
                         "selector": {"app": "web"},
                         "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080, "nodePort": 30080}]})
     out = s.apply_service_settings(current, settings(selector=[s.KeyValueRow("app", "web"), s.KeyValueRow("tier", "front")],
-                                                     ports=[s.PortRow("http", "TCP", "9090", "80"), s.PortRow("metrics", "TCP", "9100", "9100")]))
+                                                     ports=[s.PortRow("http", "HTTP", "9090", "80"), s.PortRow("metrics", "TCP", "9100", "9100")]))
     assert out["spec"]["selector"] == {"app": "web", "tier": "front"}
     assert out["spec"]["ports"] == [
         {"name": "http", "protocol": "TCP", "port": 80, "targetPort": 9090, "nodePort": 30080},
@@ -284,6 +285,28 @@ def test_settings_form_reads_rows_and_skips_empty_ones() -> None:
     }, access=s.VIRTUAL_IP)
     assert form.selector == [s.KeyValueRow("app", "web")] and form.ports == [s.PortRow("http", "TCP", "8080", "80")]
     assert form.resource_version == "7"
+
+
+def test_edit_service_offers_the_wizards_protocols_and_keeps_sctp() -> None:
+    current = svc(spec={"selector": {"app": "web"}, "ports": [
+        {"name": "http-web", "protocol": "TCP", "port": 80, "targetPort": 8080},
+        {"name": "dns", "protocol": "UDP", "port": 53, "targetPort": 53},
+        {"name": "diameter", "protocol": "SCTP", "port": 3868, "targetPort": 3868},
+        {"name": "db", "protocol": "TCP", "port": 5432, "targetPort": 5432}]})
+    form = s.ServiceSettingsForm.of(current)
+    assert [r.protocol for r in form.ports] == ["HTTP", "UDP", "SCTP", "TCP"]  # told by the name's prefix
+    assert s.port_protocol_choices("HTTP") == manifests.PROTOCOLS and "SCTP" not in manifests.PROTOCOLS
+    assert s.port_protocol_choices("SCTP") == (*manifests.PROTOCOLS, "SCTP")
+    assert s.apply_service_settings(current, form)["spec"]["ports"] == current["spec"]["ports"]  # nothing changes
+    form.ports[0].protocol, form.ports[3].protocol = "GRPC", "UDP"
+    out = s.apply_service_settings(current, form)["spec"]["ports"]
+    # a new protocol renames the port's prefix (as the wizards do); Kubernetes gets UDP only for UDP
+    assert [(p["name"], p["protocol"]) for p in out] == [("grpc-web", "TCP"), ("dns", "UDP"), ("diameter", "SCTP"),
+                                                         ("db", "UDP")]
+    form.ports[0].protocol = "QUIC"
+    with pytest.raises(Invalid) as e:
+        s.apply_service_settings(current, form)
+    assert e.value.errors == {"spec.ports[0].protocol": "Please select a protocol."}
 
 
 # -- Edit External Access -------------------------------------------------------------------------------

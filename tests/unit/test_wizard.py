@@ -58,8 +58,8 @@ SERVICE_NAME_RULE = (
     "letter, and must end with a lowercase letter or number. The maximum length is 63 characters."
 )
 ALIAS_RULE = (
-    "The alias name can contain only letters, numbers, spaces and hyphens (-), and cannot start or end "
-    "with a space or a hyphen. The maximum length is 63 characters."
+    "The alias name can contain only letters, numbers, and hyphens (-), and cannot start or end with a "
+    "hyphen. The maximum length is 63 characters."
 )
 VERSION_RULE = (
     "The version can contain only lowercase letters and numbers. The maximum length is 16 characters."
@@ -152,7 +152,7 @@ def nginx_demo() -> Draft:
     draft = post(
         draft,
         BasicInfo,
-        {"name": "nginx-demo", "alias": "Nginx Demo", "version": "v1", "description": "demo"},
+        {"name": "nginx-demo", "alias": "Nginx-Demo", "version": "v1", "description": "demo"},
     )
     draft = post(
         draft,
@@ -1303,7 +1303,7 @@ def test_console_annotations_are_hidden_but_never_dropped() -> None:
     assert [r.key for r in values.service_annotations] == []
     draft = post(draft, AdvancedSettings, current(draft, AdvancedSettings, annotations=[]))
     assert draft.workload["metadata"]["annotations"] == {"kubesphere.io/relatedHPA": "hpa"}
-    assert draft.service["metadata"]["annotations"]["kubesphere.io/alias-name"] == "Nginx Demo"
+    assert draft.service["metadata"]["annotations"]["kubesphere.io/alias-name"] == "Nginx-Demo"
 
 
 # ---------------------------------------------------------------------------------------------------

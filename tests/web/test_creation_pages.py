@@ -240,10 +240,10 @@ async def test_external_previous_keeps_values_and_creates_the_service(demo: Demo
     b = await tenants.browser(demo.operator)
     url = urls(demo)["external"]
     page = await b.get(url)
-    page = await submit(b, url, page, name="ext-api", alias="Partner API", description="upstream SaaS")
+    page = await submit(b, url, page, name="ext-api", alias="Partner-API", description="upstream SaaS")
     page = await submit(b, url, page, "prev", external_name="API.Example.com")
     assert current_step(page.text) == "basic"
-    assert (field_value(page.text, "name"), field_value(page.text, "alias")) == ("ext-api", "Partner API")
+    assert (field_value(page.text, "name"), field_value(page.text, "alias")) == ("ext-api", "Partner-API")
     assert field_value(page.text, "description") == "upstream SaaS"
     page = await submit(b, url, page)
     assert current_step(page.text) == "address"
@@ -255,7 +255,7 @@ async def test_external_previous_keeps_values_and_creates_the_service(demo: Demo
     svc = await admin_kube.get("Service", demo.namespace, "ext-api", actor=CONSOLE)
     assert svc["metadata"]["labels"] == {"app": "ext-api"}
     assert svc["metadata"]["annotations"] == {
-        "kubesphere.io/serviceType": "externalservice", "kubesphere.io/alias-name": "Partner API",
+        "kubesphere.io/serviceType": "externalservice", "kubesphere.io/alias-name": "Partner-API",
         "kubesphere.io/description": "upstream SaaS", "kubesphere.io/creator": demo.operator.username}
     assert svc["spec"]["type"] == "ExternalName"
     assert svc["spec"]["externalName"] == "api.example.com"  # DNS names are case-insensitive

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from app.domain.manifests import PROTOCOLS
 from app.kube.client import CONSOLE, KubeGateway
 from tests.cluster import eventually
 from tests.conftest import DemoProject, Tenants
@@ -400,8 +401,12 @@ async def test_edit_service_selector_and_ports(demo: DemoProject, tenants: Tenan
     page = await b.get(f"{demo.base}/services/web/settings")
     assert page.status_code == 200 and 'id="port-row-0"' in page.text and 'id="port-row-1"' not in page.text
     version = hidden(page.text, "resource_version")
+    # the same protocol choices as the wizards, told by the port name's prefix
+    protocol = re.search(r'<select id="port-protocol-0".*?</select>', page.text, re.S).group(0)
+    assert re.findall(r'<option value="(\w+)"', protocol) == list(PROTOCOLS)
+    assert re.search(r'value="HTTP"\s*selected', protocol)
     base_form = [("resource_version", version), ("selector_key", "app"), ("selector_value", "web"),
-                 ("port_name", "http-0"), ("port_protocol", "TCP"), ("port_target", "80"), ("port_port", "80")]
+                 ("port_name", "http-0"), ("port_protocol", "HTTP"), ("port_target", "80"), ("port_port", "80")]
     more = await b.post(f"{demo.base}/services/web/settings", multi(base_form + [("op", "add-port")]))
     assert more.status_code == 200 and 'id="port-row-1"' in more.text  # works without JavaScript
     resp = await b.post(f"{demo.base}/services/web/settings", multi(base_form + [

@@ -14,8 +14,8 @@ from app.domain.manifests import (
     PROTOCOLS,
     default_port_name,
     detect_provider,
+    follow_protocol,
     lb_provider,
-    port_name_prefix,
     protocol_of_name,
 )
 from app.domain.service_rules import (
@@ -90,20 +90,9 @@ def _port_row(port: WorkloadPort, index: int) -> dict[str, Any]:
 
 
 def _follow_protocol(row: dict[str, Any], index: int) -> dict[str, Any]:
-    protocol = row.get("protocol") if row.get("protocol") in PROTOCOLS else "HTTP"
+    protocol = str(row.get("protocol")) if row.get("protocol") in PROTOCOLS else "HTTP"
     name = str(row.get("name") or "").strip()
-    prefix = port_name_prefix(str(protocol))
-    if not name:
-        row["name"] = default_port_name(str(protocol), index)
-        return row
-    for other in PROTOCOLS:
-        old = port_name_prefix(other)
-        if old == prefix:
-            continue
-        if name == old or name.startswith(old + "-"):
-            # only a whole prefix followed by `-` (or nothing) counts: `http2-x` is not `http` + `2-x`
-            row["name"] = prefix + name[len(old):]
-            return row
+    row["name"] = follow_protocol(name, protocol) if name else default_port_name(protocol, index)
     return row
 
 

@@ -18,8 +18,9 @@ LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 LABEL_MAX, SUBDOMAIN_MAX, PORT_NAME_MAX = 63, 253, 15
 
 # KubeSphere's form rules.
-# The original allows no spaces, yet its own docs name things "Nginx Demo": an alias is a display name.
-ALIAS = re.compile(r"(?![- ])[a-zA-Z0-9\u4e00-\u9fa5 -]+(?<![- ])")
+# The original's PATTERN_ALIAS_NAME, enforced as its message states it: no spaces (its own examples
+# write "Nginx Demo", which its form refuses).
+ALIAS = re.compile(r"(?!-)[a-zA-Z0-9\u4e00-\u9fa5-]+(?<!-)")
 SERVICE_VERSION = re.compile(r"[a-z0-9]*")
 ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 IMAGE = re.compile(r"\S+")
@@ -88,28 +89,42 @@ def dns1035_label_problem(value: str, *, max_length: int = 63) -> str | None:
     if len(value) > max_length:
         return _("The name can be at most {n} characters long.").format(n=max_length)
     if not DNS1035_LABEL.fullmatch(value):
-        return _(
-            "The name can contain only lowercase letters, numbers, and hyphens (-), must start with a "
-            "lowercase letter, and must end with a lowercase letter or number. The maximum length is 63 "
-            "characters."
-        )
+        return service_name_rule()
     return None
+
+
+# The rules as the forms state them, word for word the original's: each form's help text and each
+# problem use these, so a rule reads the same wherever it is checked (templates: `rules.*`).
+def service_name_rule() -> str:
+    return _(
+        "The name can contain only lowercase letters, numbers, and hyphens (-), must start with a "
+        "lowercase letter, and must end with a lowercase letter or number. The maximum length is 63 "
+        "characters."
+    )
+
+
+def alias_rule() -> str:
+    return _(
+        "The alias name can contain only letters, numbers, and hyphens (-), and cannot start or end with a "
+        "hyphen. The maximum length is 63 characters."
+    )
+
+
+def description_rule() -> str:
+    return _("The description can contain any characters and the maximum length is 256 characters.")
 
 
 def alias_problem(value: str) -> str | None:
     if not value:
         return None
     if len(value) > 63 or not ALIAS.fullmatch(value):
-        return _(
-            "The alias name can contain only letters, numbers, spaces and hyphens (-), and cannot start or "
-            "end with a space or a hyphen. The maximum length is 63 characters."
-        )
+        return alias_rule()
     return None
 
 
 def description_problem(value: str) -> str | None:
     if len(value) > 256:
-        return _("The description can contain any characters and the maximum length is 256 characters.")
+        return description_rule()
     return None
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from app.domain.errors import Invalid
 from app.domain.k8s.names import DNS1123_LABEL, DNS1123_SUBDOMAIN, IANA_SVC_NAME, label_problem
-from app.domain.manifests import plain_copy
+from app.domain.manifests import PROTOCOLS, follow_protocol, k8s_protocol, plain_copy, protocol_of_port
 from app.domain.service_rules import external_name_target_problem
 from app.domain.services.detail import get_service
 from app.domain.services.edits import EditConflict, write_checked
-from app.domain.services.view import EXTERNAL_NAME, PROTOCOLS, VIRTUAL_IP, access_type, meta_of
+from app.domain.services.view import EXTERNAL_NAME, VIRTUAL_IP, access_type, meta_of
 from app.i18n import _
 from app.kube.client import Actor, KubeGateway
 
@@ -22,10 +22,22 @@ Obj = dict[str, Any]
 
 # -- Edit Service (selector and ports; the address for ExternalName) -----------------------------------
 
+# SCTP is no choice of the forms (as in the original), but a port that has it keeps it.
+SCTP = "SCTP"
+
+
+def port_protocol_choices(current: str) -> tuple[str, ...]:
+    """The protocols a port row offers: the wizards' nine, and SCTP for a port that already has it."""
+    return (*PROTOCOLS, SCTP) if current == SCTP else PROTOCOLS
+
+
 @dataclass
 class PortRow:
+    """One port as the forms show it: `protocol` is the wizards' choice (HTTP, GRPC, ..., TCP, UDP),
+    told on the Service by the port name's prefix; Kubernetes gets UDP for UDP, TCP for the rest."""
+
     name: str = ""
-    protocol: str = "TCP"
+    protocol: str = "HTTP"
     target_port: str = ""
     port: str = ""
 
@@ -58,7 +70,7 @@ class ServiceSettingsForm:
         return cls(
             access=access_type(svc),
             selector=[KeyValueRow(k, v) for k, v in (spec.get("selector") or {}).items()],
-            ports=[PortRow(name=p.get("name", ""), protocol=p.get("protocol", "TCP"),
+            ports=[PortRow(name=p.get("name", ""), protocol=_form_protocol(p),
                            target_port=str(p.get("targetPort", "")), port=str(p.get("port", "")))
                    for p in spec.get("ports") or []],
             external_name=spec.get("externalName", ""),
@@ -73,11 +85,16 @@ class ServiceSettingsForm:
         keys, values = col("selector_key"), col("selector_value")
         selector = [KeyValueRow(k, values[i] if i < len(values) else "") for i, k in enumerate(keys)]
         names, protocols, targets, ports = col("port_name"), col("port_protocol"), col("port_target"), col("port_port")
-        rows = [PortRow(name=names[i] if i < len(names) else "", protocol=protocols[i] if i < len(protocols) else "TCP",
+        rows = [PortRow(name=names[i] if i < len(names) else "", protocol=protocols[i] if i < len(protocols) else "HTTP",
                         target_port=targets[i] if i < len(targets) else "", port=p) for i, p in enumerate(ports)]
         return cls(access=access, selector=[r for r in selector if not r.empty], ports=[r for r in rows if not r.empty],
                    external_name=(col("external_name") or [""])[0].strip(),
                    resource_version=(col("resource_version") or [""])[0])
+
+
+def _form_protocol(port: Mapping[str, Any]) -> str:
+    k8s = port.get("protocol") or "TCP"
+    return SCTP if k8s == SCTP else protocol_of_port(str(port.get("name") or ""), k8s)
 
 
 def _port_number(text: str) -> int | None:
@@ -109,7 +126,8 @@ def validate_ports(rows: list[PortRow], errors: dict[str, str], *, required: boo
     seen: set[tuple[int, str]] = set()
     for i, row in enumerate(rows):
         where = f"spec.ports[{i}]"
-        name, protocol = row.name.strip(), row.protocol.strip().upper() or "TCP"
+        choice = row.protocol.strip().upper() or "HTTP"
+        name = row.name.strip()
         port = _port_number(row.port)
         if not row.port.strip():
             errors[f"{where}.port"] = _("Please enter a port number.")
@@ -120,8 +138,11 @@ def validate_ports(rows: list[PortRow], errors: dict[str, str], *, required: boo
         if target is None or (isinstance(target, str) and (len(target) > 15 or not IANA_SVC_NAME.fullmatch(target)
                                                            or "--" in target or not re.search("[a-z]", target))):
             errors[f"{where}.targetPort"] = _("Invalid port.")
-        if protocol not in PROTOCOLS:
-            errors[f"{where}.protocol"] = _("Choose TCP, UDP or SCTP.")
+        if choice not in port_protocol_choices(SCTP):
+            errors[f"{where}.protocol"] = _("Please select a protocol.")
+        else:
+            name = follow_protocol(name, choice)
+        protocol = SCTP if choice == SCTP else k8s_protocol(choice)
         if name and (len(name) > 63 or not DNS1123_LABEL.fullmatch(name)):
             errors[f"{where}.name"] = _("The port name can contain only lowercase letters, numbers and hyphens (-), "
                                         "and must start and end with a lowercase letter or number.")

@@ -46,7 +46,6 @@ ACCESS_LABELS = {
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 RELATED_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Pod", "PersistentVolumeClaim")
-PROTOCOLS = ("TCP", "UDP", "SCTP")
 NODE_PORT_MIN, NODE_PORT_MAX = 30000, 32767
 PAGE_SIZES = (10, 20, 50, 100)
 DEFAULT_PAGE_SIZE = 20

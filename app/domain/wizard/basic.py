@@ -15,7 +15,6 @@ from app.domain.manifests import (
     ANNOTATION_ALIAS,
     ANNOTATION_DESCRIPTION,
     ANNOTATION_SERVICE_TYPE,
-    DESCRIPTION_MAX,
     LABEL_APP,
     LABEL_VERSION,
     SERVICE_NAME_MAX,
@@ -102,14 +101,7 @@ class BasicInfo(WizardStep):
         if not self.name:
             e.add("name", _("Please set a name."))
         elif len(self.name) > SERVICE_NAME_MAX or not DNS1035_LABEL.fullmatch(self.name):
-            e.add(
-                "name",
-                _(
-                    "The name can contain only lowercase letters, numbers, and hyphens (-), must start with "
-                    "a lowercase letter, and must end with a lowercase letter or number. The maximum length "
-                    "is 63 characters."
-                ),
-            )
+            e.add("name", names.service_name_rule())
         problem = names.alias_problem(self.alias)
         if problem:
             e.add("alias", problem)
@@ -123,11 +115,8 @@ class BasicInfo(WizardStep):
                     "characters."
                 ),
             )
-        if len(self.description) > DESCRIPTION_MAX:
-            e.add(
-                "description",
-                _("The description can contain any characters and the maximum length is 256 characters."),
-            )
+        if problem := names.description_problem(self.description):
+            e.add("description", problem)
         if "name" not in e and "version" not in e:
             limit = WORKLOAD_NAME_MAX[context.flavor]
             full = workload_name(self.name, self.version)
