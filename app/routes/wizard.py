@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,7 +36,7 @@ from starlette.datastructures import UploadFile
 from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
 from app.domain import submissions
-from app.domain.forms import flatten, form_items, unflatten
+from app.domain.forms import flatten, unflatten
 from app.domain.manifests import (
     ACCESS_MODES,
     LB_ANNOTATION_KEYS,
@@ -49,25 +48,18 @@ from app.domain.manifests import (
 )
 from app.domain.wizard import (
     DRAFT_ERROR_KEY,
-    MAX_TOKEN_BYTES,
     STEPS,
-    ClaimTemplateRow,
-    ContainerRow,
     Draft,
-    DraftError,
-    KeyPathRow,
-    KeyValueRow,
-    PortRow,
-    VolumeRow,
     check_name_available,
     field_for_cause,
+    session,
     step_class,
-    step_of,
     submit_values,
     validate_all,
 )
 from app.domain.wizard.choices import ProjectChoices, load_choices
-from app.domain.yaml import MAX_BYTES, Problem, dump_yaml, parse_manifests
+from app.domain.wizard.session import REVIEW, SLUGS, State
+from app.domain.yaml import MAX_BYTES, Problem, dump_yaml
 from app.i18n import _, lazy_
 from app.kube.client import KubeGateway
 from app.kube.errors import KubeError
@@ -81,10 +73,6 @@ BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
 FLAVORS = ("stateless", "stateful")
 TITLES = {"stateless": lazy_("Create Stateless Service"), "stateful": lazy_("Create Stateful Service")}
 CRUMBS = {"stateless": lazy_("Stateless Service"), "stateful": lazy_("Stateful Service")}  # as the choice names them
-SLUGS = tuple(s.step for s in STEPS)
-REVIEW = "review"
-ROW_LISTS = ("labels", "annotations", "node_selector", "service_annotations")
-VOLUME_TYPES = ("pvc", "emptydir", "hostpath", "configmap", "secret")
 REFRESH = "refresh-choices"  # the pickers' Refresh: the same step again, with the project's objects as of now
 TOP = "outerHTML show:window:top"  # htmx: a new step (or its messages) starts at the top
 
@@ -93,234 +81,6 @@ async def _choices(ctx: ProjectCtx, kube: KubeGateway, *, refresh: bool = False)
     """The pickers' choices, as of now (the project's level read from its row on every request)."""
     return await load_choices(kube, ctx.namespace, ctx.actor, user=str(ctx.me.user.uid),
                               pod_security=ctx.pod_security, refresh=refresh)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Wizard state (all of it from the form)
-
-
-@dataclass
-class State:
-    flavor: str
-    draft: Draft
-    step: str = "basic"  # a step slug or REVIEW
-    mode: str = "form"  # form | yaml
-    values: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reached: int = 0
-    submission: str = ""
-    yaml_text: str = ""
-    problems: list[Problem] = field(default_factory=list)
-    alerts: list[str] = field(default_factory=list)
-    server_problems: list[creation_domain.ObjectProblem] = field(default_factory=list)
-    rolled_back: list[tuple[str, str]] = field(default_factory=list)
-    dropped: list[creation_domain.ObjectProblem] = field(default_factory=list)
-    objects: list[tuple[str, str, str]] = field(default_factory=list)  # review: kind, name, YAML
-    step_errors: set[str] = field(default_factory=set)
-
-    @property
-    def index(self) -> int:
-        return SLUGS.index(self.step) if self.step in SLUGS else len(SLUGS)
-
-    def show(self, slug: str, values: dict[str, Any] | None = None,
-             errors: dict[str, str] | None = None) -> None:
-        """Show step `slug` with `values` (else what was typed there before, else the draft's)."""
-        self.mode = "form"
-        self.step = slug
-        if slug == REVIEW:
-            return
-        self.reached = max(self.reached, SLUGS.index(slug))
-        if values is None:
-            values = self.pending.get(slug) or step_class(slug).read(self.draft).form_values()
-        self.values = values
-        self.errors = errors or {}
-
-
-def _read_state(form: Any, flavor: str) -> State:
-    def get(key: str) -> str:
-        value = form.get(key)
-        return value if isinstance(value, str) else ""
-
-    state = State(flavor=flavor, draft=Draft.new(flavor))  # type: ignore[arg-type]
-    state.submission = re.sub(r"[^A-Za-z0-9_-]", "", get("submission"))[:64] or secrets.token_urlsafe(16)
-    token = get("draft")
-    if token:
-        try:
-            draft = Draft.from_token(token)
-        except DraftError as e:
-            state.alerts.extend(e.messages)
-            state.show("basic")
-            return state
-        if draft.flavor != flavor:
-            state.alerts.append(_("The form state is damaged; reload the page and start again."))
-            state.show("basic")
-            return state
-        state.draft = draft
-    step = get("step")
-    state.step = step if step in (*SLUGS, REVIEW) else "basic"
-    state.mode = "yaml" if get("mode") == "yaml" else "form"
-    try:
-        state.reached = max(0, min(int(get("reached") or 0), len(SLUGS) - 1))
-    except ValueError:
-        state.reached = 0
-    raw = get("pending")
-    if raw and len(raw) <= MAX_TOKEN_BYTES:
-        try:
-            pending = json.loads(raw)
-        except ValueError:
-            pending = {}
-        if isinstance(pending, dict):
-            state.pending = {k: v for k, v in pending.items() if k in SLUGS and isinstance(v, dict)}
-    state.yaml_text = get("yaml")
-    return state
-
-
-# ---------------------------------------------------------------------------------------------------
-# Form values: UI-only fields, raw rows
-
-
-def _rows(parent: Any, key: str) -> list[dict[str, Any]]:
-    value = parent.get(key) if isinstance(parent, dict) else None
-    if not isinstance(value, list):
-        value = []
-        if isinstance(parent, dict):
-            parent[key] = value
-    return [r for r in value if isinstance(r, dict)]
-
-
-def _step_values(form: Any, slug: str) -> dict[str, Any]:
-    """The posted fields of step `slug`, nested, with the pickers' UI-only fields turned into the
-    domain's (`cm_ref`/`secret_ref` "name/key" -> resource and key; `cm_resource`/`secret_resource`)."""
-    data = unflatten(form_items(form))
-    values = {k: v for k, v in data.items() if k in step_class(slug).model_fields}
-    if slug == "image":
-        for c in _rows(values, "containers"):
-            for env in _rows(c, "env"):
-                picked = {k: env.pop(k, None) for k in (
-                    "cm_ref", "secret_ref", "cm_resource", "cm_key", "secret_resource", "secret_key")}
-                prefix = {"configmap": "cm", "secret": "secret"}.get(str(env.get("type")))
-                if prefix is None:
-                    continue
-                ref = picked.get(f"{prefix}_ref")
-                if isinstance(ref, str):
-                    resource, _sep, key = ref.partition("/")
-                    env["resource"], env["key"] = resource, key
-                elif picked.get(f"{prefix}_resource") is not None:
-                    env["resource"] = picked.get(f"{prefix}_resource") or ""
-                    env["key"] = picked.get(f"{prefix}_key") or ""
-    elif slug == "advanced" and isinstance(data.get("lb_provider"), str):
-        values["lb_provider"] = data["lb_provider"]  # which keys "lb-provider" suggests (not stored)
-    elif slug == "volumes":
-        for v in _rows(values, "volumes"):
-            picked = {k: v.pop(k, None) for k in ("cm_resource", "secret_resource")}
-            prefix = {"configmap": "cm", "secret": "secret"}.get(str(v.get("type")))
-            if prefix and isinstance(picked.get(f"{prefix}_resource"), str):
-                v["resource"] = picked[f"{prefix}_resource"]
-    return values
-
-
-def _index(text: str) -> int:
-    return int(text) if text.isdigit() else -1
-
-
-def _pop(rows: Any, i: int) -> None:
-    if isinstance(rows, list) and 0 <= i < len(rows):
-        rows.pop(i)
-
-
-def _row_action(state: State, action: str, values: dict[str, Any], choices: ProjectChoices) -> bool:
-    """Change the rows of the current step's raw values for a row action; False if it is none."""
-    verb, _sep, rest = action.partition(":")
-    args = rest.split(":") if rest else []
-    i = _index(args[0]) if args else -1
-    j = _index(args[1]) if len(args) > 1 else -1
-    containers = _rows(values, "containers") if state.step == "image" else []
-    if state.step == "image":
-        if verb == "add-container":
-            kind = "init" if args[:1] == ["init"] else "worker"
-            row = ContainerRow.new(kind).form_values()  # type: ignore[arg-type]
-            if kind == "worker":
-                row["ports"] = [PortRow.new(index=0).form_values()]
-            values["containers"].append(row)
-        elif verb == "remove-container":
-            _pop(values.get("containers"), i)
-        elif verb == "add-port" and 0 <= i < len(containers):
-            ports = _rows(containers[i], "ports")
-            containers[i]["ports"].append(PortRow.new(index=len(ports)).form_values())
-        elif verb == "remove-port" and 0 <= i < len(containers):
-            _pop(containers[i].get("ports"), j)
-        elif verb == "add-env" and 0 <= i < len(containers):
-            _rows(containers[i], "env")
-            containers[i]["env"].append({"type": "value", "name": "", "value": "", "resource": "", "key": ""})
-        elif verb == "remove-env" and 0 <= i < len(containers):
-            _pop(containers[i].get("env"), j)
-        else:
-            return False
-        return True
-    if state.step == "volumes":
-        names = state.draft.container_names()
-        volumes = _rows(values, "volumes")
-        if verb == "add-volume" and args and args[0] in VOLUME_TYPES:
-            values["volumes"].append(VolumeRow.new(args[0], names).form_values())
-        elif verb == "remove-volume":
-            _pop(values.get("volumes"), i)
-        elif verb == "add-item" and 0 <= i < len(volumes):
-            _rows(volumes[i], "items")
-            volumes[i]["items"].append(KeyPathRow().form_values())
-        elif verb == "remove-item" and 0 <= i < len(volumes):
-            _pop(volumes[i].get("items"), j)
-        elif verb == "add-template":
-            _rows(values, "volume_templates")
-            row = ClaimTemplateRow.new(names, choices.resources, name=_free_name("data", values))
-            values["volume_templates"].append(row.form_values())
-        elif verb == "remove-template":
-            _pop(values.get("volume_templates"), i)
-        else:
-            return False
-        return True
-    if state.step == "advanced":
-        if verb == "add-row" and args and args[0] in ROW_LISTS:
-            _rows(values, args[0])
-            values[args[0]].append(KeyValueRow().form_values())
-        elif verb == "remove-row" and args and args[0] in ROW_LISTS:
-            _pop(values.get(args[0]), j)
-        elif verb == "lb-provider":
-            wanted = values.pop("lb_provider", "")
-            provider = next((p for p in LB_PROVIDERS if p.id == wanted), None)
-            rows = _rows(values, "service_annotations")
-            if provider is not None:
-                present = {r.get("key") for r in rows}
-                kept = [r for r in rows if r.get("key") or r.get("value")]
-                added = [{"key": k, "value": provider.defaults.get(k, "")}
-                         for k in provider.keys if k not in present]
-                values["service_annotations"] = kept + added
-        else:
-            return False
-        return True
-    return False
-
-
-def _free_name(prefix: str, values: dict[str, Any]) -> str:
-    taken = {str(r.get("name")) for key in ("volumes", "volume_templates") for r in _rows(values, key)}
-    if prefix not in taken:
-        return prefix
-    n = 1
-    while f"{prefix}-{n}" in taken:
-        n += 1
-    return f"{prefix}-{n}"
-
-
-def _with_mount_rows(values: dict[str, Any], names: list[str]) -> None:
-    """Volumes step: one mount row for each container of the pod (a container added since shows up
-    not mounted; rows of a container that is gone are dropped with it)."""
-    for key in ("volumes", "volume_templates"):
-        for row in _rows(values, key):
-            mounts = [m for m in _rows(row, "mounts") if m.get("container") in names]
-            have = {m.get("container") for m in mounts}
-            mounts += [{"container": n, "mode": "none", "mount_path": "", "sub_path": ""}
-                       for n in names if n not in have]
-            row["mounts"] = sorted(mounts, key=lambda m: names.index(m["container"]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -364,47 +124,6 @@ async def _apply_pending(state: State, choices: ProjectChoices, kube: KubeGatewa
     return True
 
 
-def _yaml_of(state: State, ctx: ProjectCtx) -> str:
-    return dump_yaml(state.draft.objects(namespace=ctx.namespace, creator=ctx.me.user.username))
-
-
-def _enter_yaml(state: State, ctx: ProjectCtx) -> None:
-    state.mode = "yaml"
-    state.yaml_text = _yaml_of(state, ctx)
-    state.values, state.errors = {}, {}
-
-
-def _parse_yaml(state: State, ctx: ProjectCtx) -> Draft | None:
-    """The editor's text as a draft, or None with the problems (document, line, column) set."""
-    kind = WORKLOAD_KINDS[state.flavor]
-    result = parse_manifests(state.yaml_text, namespace=ctx.namespace, allowed_kinds=frozenset({kind, "Service"}),
-                             external_ips_allowed=ctx.project.allow_external_ips)
-    if result.problems:
-        state.problems = result.problems
-        return None
-    try:
-        return Draft.from_objects([m.obj for m in result.objects], state.flavor)  # type: ignore[arg-type]
-    except DraftError as e:
-        state.problems = [Problem("", 0, None, None, message) for message in e.messages]
-        return None
-
-
-def _show_validation(state: State, errors: dict[str, str]) -> None:
-    """Show the first step with errors (in step order), and mark every step that has some."""
-    object_error = errors.pop(DRAFT_ERROR_KEY, None)
-    if object_error:
-        state.alerts.append(object_error)
-    by_step: dict[str, dict[str, str]] = {}
-    for key, message in errors.items():
-        by_step.setdefault(step_of(key) or "basic", {})[key] = message
-    state.step_errors = set(by_step)
-    for slug in SLUGS:
-        if slug in by_step:
-            state.show(slug, step_class(slug).read(state.draft).form_values(), by_step[slug])
-            return
-    state.show(state.step if state.step in SLUGS else SLUGS[-1])
-
-
 async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGateway, action: str,
                   accept_dropped: bool, validated: tuple[str, ProjectChoices] | None = None) -> Response:
     """Review or Create a draft whose current step is applied. `validated`: the step this request
@@ -418,7 +137,7 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
         if in_yaml and set(errors) == {DRAFT_ERROR_KEY}:
             state.problems = [Problem("", 0, None, None, errors[DRAFT_ERROR_KEY])]
             return _render(request, ctx, state, choices, status=422)
-        _show_validation(state, errors)
+        session.show_validation(state, errors)
         if in_yaml:
             state.alerts.insert(
                 0, _("The YAML is valid, but the values below are not: fix them here or in Edit Mode."))
@@ -513,7 +232,7 @@ async def _upload(form: Any) -> tuple[str | None, str]:
 
 async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: str) -> Response:
     form = await read_form(request)
-    state = _read_state(form, flavor)
+    state = session.read_state(form, flavor)
     action = form.get("action")
     action = action if isinstance(action, str) and action else "next"
     choices = await _choices(ctx, kube, refresh=action == REFRESH)
@@ -553,7 +272,7 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
         if action == "create":
             return await _finish(request, state, ctx, kube, action, accept_dropped)
         if action == "edit-mode-on":
-            _enter_yaml(state, ctx)
+            session.enter_yaml(state, namespace=ctx.namespace, creator=ctx.me.user.username)
             return _render(request, ctx, state, choices)
         target = SLUGS[-1]
         if action.startswith("goto:") and action[5:] in SLUGS:
@@ -564,11 +283,11 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
         return _render(request, ctx, state, choices)
 
     slug = state.step
-    values = _step_values(form, slug)
+    values = session.step_values(form, slug)
     if action == REFRESH:  # nothing is checked: what was typed comes back as it was
         state.show(slug, values)
         return _render(request, ctx, state, choices, swap="outerHTML")
-    if _row_action(state, action, values, choices):
+    if session.row_action(state, action, values, choices):
         state.show(slug, values)
         if action.startswith("add-container") and is_partial(request):
             return _render_new_container(request, state, choices)
@@ -597,13 +316,17 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
             state.alerts.append(_("Fix the marked fields of this step first."))
             return _render(request, ctx, state, choices, status=422)
         if action == "edit-mode-on":
-            _enter_yaml(state, ctx)
+            session.enter_yaml(state, namespace=ctx.namespace, creator=ctx.me.user.username)
             return _render(request, ctx, state, choices)
         return await _finish(request, state, ctx, kube, action, accept_dropped, validated=validated)
     following = SLUGS[min(state.index + 1, len(SLUGS) - 1)]
     target = goto if goto is not None and SLUGS.index(goto) <= state.reached + 1 else following
     state.show(target)
     return _render(request, ctx, state, choices)
+
+
+def _parse_yaml(state: State, ctx: ProjectCtx) -> Draft | None:
+    return session.parse_yaml(state, namespace=ctx.namespace, external_ips_allowed=ctx.project.allow_external_ips)
 
 
 def _yaml_name(state: State, ctx: ProjectCtx) -> str:
@@ -652,10 +375,10 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
     base = _services_url(ctx)
     url = f"{base}/-/new/{state.flavor}"
     if state.mode == "form" and state.step == "volumes":
-        _with_mount_rows(state.values, state.draft.container_names())
+        session.with_mount_rows(state.values, state.draft.container_names())
     provider = None
     if state.step == "advanced" and state.mode == "form":
-        keys = [str(r.get("key") or "") for r in _rows(state.values, "service_annotations")]
+        keys = [str(r.get("key") or "") for r in session.rows_of(state.values, "service_annotations")]
         provider = detect_provider(keys)
     context = {
         **_choices_context(choices),
