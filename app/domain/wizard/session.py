@@ -1,6 +1,6 @@
 """The wizard's state between requests (all of it from the form) and what changes it without a request:
 reading the posted form, row actions, Edit Mode's YAML, where validation problems are shown. The route
-(`app/routes/wizard.py`) parses, calls these and the create use case, and renders."""
+(`app/routes/create/wizard.py`) parses, calls these and the create use case, and renders."""
 
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ dry-run, then the objects). Every call is made as the user.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from typing import Any
 
@@ -64,12 +63,12 @@ from app.i18n import _, lazy_
 from app.kube.client import KubeGateway
 from app.kube.errors import KubeError
 from app.routes.common import audited, read_form, render, see_other
+from app.routes.create.common import BASE, CreateFailed, attachment
 from app.templating import is_partial
 from app.web import urls
 
 router = APIRouter(tags=["wizard"])
 
-BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
 FLAVORS = ("stateless", "stateful")
 TITLES = {"stateless": lazy_("Create Stateless Service"), "stateful": lazy_("Create Stateful Service")}
 CRUMBS = {"stateless": lazy_("Stateless Service"), "stateful": lazy_("Stateful Service")}  # as the choice names them
@@ -165,9 +164,9 @@ async def _finish(request: Request, state: State, ctx: ProjectCtx, kube: KubeGat
                 note["detail"] = ", ".join(f"{k}/{n}" for k, n in outcome.created) or "; ".join(
                     map(str, outcome.problems))
                 if not outcome.ok:
-                    raise _CreateFailed(outcome)
+                    raise CreateFailed(outcome)
                 return outcome
-        except _CreateFailed as failed:
+        except CreateFailed as failed:
             return failed.outcome
 
     outcome = await submissions.guard.once(request.app.state.sessionmaker, (str(ctx.me.user.uid), state.submission), work)
@@ -203,17 +202,6 @@ def _show_create_failure(request: Request, ctx: ProjectCtx, state: State, choice
     return _render(request, ctx, state, choices, status=422)
 
 
-class _CreateFailed(Exception):
-    def __init__(self, outcome: creation_domain.CreateOutcome) -> None:
-        self.outcome = outcome
-
-
-def _attachment(text: str, filename: str) -> Response:
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:200] or "service.yaml"
-    return Response(text, media_type="application/yaml; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
-
-
 async def _upload(form: Any) -> tuple[str | None, str]:
     """The uploaded file's text, or None and why not."""
     item = form.get("file")
@@ -242,7 +230,7 @@ async def _post(request: Request, ctx: ProjectCtx, kube: KubeGateway, flavor: st
 
     if state.mode == "yaml":
         if action == "download":
-            return _attachment(state.yaml_text, f"{_yaml_name(state, ctx)}.{ctx.namespace}.yaml")
+            return attachment(state.yaml_text, f"{_yaml_name(state, ctx)}.{ctx.namespace}.yaml", default="service.yaml")
         if action == "upload":
             text, error = await _upload(form)
             if text is None:

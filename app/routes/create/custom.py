@@ -1,4 +1,4 @@
-"""Create Service: the entry page, External Service, Specify Workloads and Edit by YAML.
+"""Create Service: External Service and Specify Workloads, the step forms.
 
 URLs (all under `/workspaces/{ws}/projects/{project}/services/-/new`, editors only):
   GET       ""                      choose how to create the Service
@@ -17,100 +17,32 @@ per form (`submissions.guard`), is audited, and is made as the user.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import secrets
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
 from app.domain import custom_services as cs
-from app.domain import submissions, yaml_creation
+from app.domain import submissions
 from app.domain.forms import flatten, form_items, unflatten
 from app.domain.manifests import LB_PROVIDERS, NODE_PORT_MAX, NODE_PORT_MIN, PROTOCOLS, STICKY_TIMEOUT_MAX
-from app.domain.yaml import MAX_BYTES, dump_yaml
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.routes.common import audited, render, render_page_or_block, see_other
-from app.web import urls
+from app.routes.create.common import (
+    BASE,
+    CreateFailed,
+    FormRoute,
+    new_url,
+    once_key,
+    service_url,
+    submission_token,
+)
 
-
-class _FormRoute(APIRoute):
-    """Reads a posted form before anything else (the CSRF check included) so that a field too large
-    for the form parser (a pasted 10 MB YAML) is answered 422 with a message rather than a bare 400."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def read_form_first(request: Request) -> Response:
-            ctype = request.headers.get("content-type", "")
-            if request.method == "POST" and ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-                try:
-                    await request.form()  # cached on the request: later reads get the same form
-                except StarletteHTTPException as e:
-                    if e.status_code == 400 and "maximum size" in str(e.detail):
-                        message = (_("The YAML is larger than {limit} KiB; split it or remove what is not needed.")
-                                   .format(limit=MAX_BYTES // 1024)
-                                   if request.url.path.endswith("/yaml") else _("The form is too large."))
-                        return render(request, "errors/error.html",
-                                      {"status": 422, "title": _("Invalid input"), "message": message},
-                                      status_code=422)
-                    raise
-            return await handler(request)
-
-        return read_form_first
-
-
-router = APIRouter(tags=["creation"], route_class=_FormRoute)
-BASE = "/workspaces/{ws}/projects/{project}/services/-/new"
-
-
-def service_url(ctx: ProjectCtx, name: str) -> str:
-    return urls.service(ctx.workspace.name, ctx.project.name, name)
-
-
-def _new_url(ctx: ProjectCtx) -> str:
-    return urls.new_service(ctx.workspace.name, ctx.project.name)
-
-
-def _submission_token() -> str:
-    return secrets.token_urlsafe(12)
-
-
-def _once_key(ctx: ProjectCtx, submission: str, objects: list[dict[str, Any]]) -> tuple[str, str]:
-    """The double-submit key: the same form sent twice with the same content creates once; the same
-    form changed and sent again (back button, new name) is a new creation."""
-    if not submission:
-        return (ctx.me.user.uid, "")
-    digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()[:32]
-    return (ctx.me.user.uid, f"{submission}:{digest}")
-
-
-@router.get(BASE)
-async def new_service(request: Request, ctx: ProjectEditor) -> Response:
-    """Choose how to create the Service."""
-    return render(request, "creation/choose.html", {"nav": "services"})
-
-
-class _CreateFailed(Exception):
-    def __init__(self, outcome: creation_domain.CreateOutcome) -> None:
-        self.outcome = outcome
-
-
-@dataclass(frozen=True)
-class _Done:
-    """What one create attempt came to; `submissions.guard` keeps only results that are `ok`."""
-
-    ok: bool
+router = APIRouter(tags=["creation"], route_class=FormRoute)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -182,12 +114,12 @@ def _text(values: dict[str, Any], key: str, default: str = "") -> str:
 async def _render_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: _State, *,
                        status: int = 200) -> Response:
     flow, step = state.flow, state.step
-    url = f"{_new_url(ctx)}/{flow.slug}"
+    url = f"{new_url(ctx)}/{flow.slug}"
     own = flow.fields(step)
     hidden = flatten({k: v for k, v in state.values.items() if k not in own})
     values = state.values
     context: dict[str, Any] = {
-        "nav": "services", "flow": flow, "step": step, "url": url, "base_new": _new_url(ctx),
+        "nav": "services", "flow": flow, "step": step, "url": url, "base_new": new_url(ctx),
         "steps": cs.step_views(flow, step), "first": flow.index(step) == 0,
         "last": flow.index(step) == len(flow.steps) - 1, "hidden": hidden, "errors": state.errors,
         "submission": state.submission, "seen": sorted(state.seen), "applied_name": state.applied_name,
@@ -252,7 +184,7 @@ def _enter(state: _State, target: str, models: dict[str, cs.Step]) -> None:
 
 async def _flow_get(request: Request, ctx: ProjectCtx, kube: KubeDep, flow: cs.Flow) -> Response:
     first = flow.steps[0].slug
-    state = _State(flow, first, {}, _submission_token(), {first})
+    state = _State(flow, first, {}, submission_token(), {first})
     return await _render_flow(request, ctx, kube, state)
 
 
@@ -340,12 +272,12 @@ async def _create_from_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, st
                                                        objects=[service], **ctx.rules)
             note["detail"] = f"{flow.slug}: " + ("; ".join(map(str, outcome.problems)) or "Service/" + name)
             if not outcome.ok:
-                raise _CreateFailed(outcome)
+                raise CreateFailed(outcome)
             return outcome
 
     try:
-        await submissions.guard.once(request.app.state.sessionmaker, _once_key(ctx, state.submission, [service]), work)
-    except _CreateFailed as failed:
+        await submissions.guard.once(request.app.state.sessionmaker, once_key(ctx, state.submission, [service]), work)
+    except CreateFailed as failed:
         errors: dict[str, str] = {}
         target: str | None = None
         general: list[str] = []
@@ -393,7 +325,7 @@ async def workload_picker(request: Request, ctx: ProjectEditor, kube: KubeDep, k
     workloads, error = await cs.project_workloads(kube, ctx.namespace, actor=ctx.actor)
     picker = _Picker(kind, True, [w for w in workloads or [] if w.kind == kind], error)
     return render(request, "creation/_workload_picker.html", {
-        "picker": picker, "url": f"{_new_url(ctx)}/workloads",
+        "picker": picker, "url": f"{new_url(ctx)}/workloads",
         "picker_kinds": [(k, cs.PICKER_KIND_LABELS[k]) for k in cs.PICKER_KINDS]})
 
 
@@ -405,108 +337,3 @@ async def selector_hint(request: Request, ctx: ProjectEditor, kube: KubeDep) -> 
     return render(request, "creation/_selector_hint.html", {"hint": hint})
 
 
-# ---------------------------------------------------------------------------------------------------
-# Edit by YAML
-
-
-def _attachment(text: str, filename: str) -> Response:
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:200] or "manifest.yaml"
-    return Response(text, media_type="application/yaml; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{safe}"',
-                             "X-Content-Type-Options": "nosniff"})
-
-
-async def _uploaded(form: Any) -> tuple[list[tuple[str, bytes]], str | None]:
-    files: list[tuple[str, bytes]] = []
-    for item in form.getlist("files"):
-        if isinstance(item, UploadFile) and item.filename:
-            name = item.filename
-            if not name.lower().endswith((".yaml", ".yml", ".json")):
-                return [], _("{name}: only .yaml, .yml or .json files can be uploaded.").format(name=name)
-            if len(files) >= yaml_creation.MAX_FILES:
-                return [], _("At most {n} files at once.").format(n=yaml_creation.MAX_FILES)
-            data = await item.read(MAX_BYTES + 1)
-            files.append((name, data))
-    return files, None
-
-
-def _yaml_page(request: Request, ctx_vars: dict[str, Any], status: int = 200) -> Response:
-    return render(request, "creation/yaml.html", ctx_vars, status_code=status)
-
-
-@router.get(BASE + "/yaml")
-async def new_service_yaml(request: Request, ctx: ProjectEditor) -> Response:
-    return _yaml_page(request, {
-        "nav": "services", "text": yaml_creation.template(ctx.namespace), "plan": None, "error": "",
-        "submission": _submission_token(), "namespace": ctx.namespace,
-    })
-
-
-@router.post(BASE + "/yaml")
-async def create_service_yaml(request: Request, ctx: ProjectEditor, kube: KubeDep) -> Response:
-    """One form, several buttons: upload files into the editor, check (plan), download, or create.
-    Files chosen with any button are read first: their objects are shown, never created unseen."""
-    form = await request.form()
-    action = str(form.get("action") or "plan")
-    text = form.get("text")
-    text = text if isinstance(text, str) else ""
-    submission = str(form.get("submission") or "")[:64]
-    ctx_vars: dict[str, Any] = {"nav": "services", "text": text, "plan": None, "error": "",
-                                "submission": submission, "namespace": ctx.namespace}
-    files, error = await _uploaded(form)
-    if error or (action == "upload" and not files):
-        ctx_vars["error"] = error or _("Choose one or more .yaml or .yml files first.")
-        return _yaml_page(request, ctx_vars, 422)
-    if files:
-        plan = yaml_creation.read(files, namespace=ctx.namespace, **ctx.rules)
-        ctx_vars["uploaded"] = [n for n, _d in files]
-        if plan.problems and not plan.objects:
-            # Keep the files' text in the editor so the user can fix it where it broke.
-            ctx_vars["text"] = "\n---\n".join(d.decode("utf-8", "replace").rstrip() for _n, d in files) + "\n"
-            ctx_vars["plan"] = plan
-            return _yaml_page(request, ctx_vars, 422)
-        ctx_vars["text"] = dump_yaml([m.obj for m in plan.objects])
-        plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                         **ctx.rules)
-        ctx_vars["plan"] = plan
-        return _yaml_page(request, ctx_vars, 200 if plan.ok else 422)
-
-    plan = yaml_creation.read([("", text)], namespace=ctx.namespace, **ctx.rules)
-    if action == "download":
-        return _attachment(text, yaml_creation.download_name(plan.objects, ctx.namespace))
-    ctx_vars["plan"] = plan
-    if not plan.ok:
-        return _yaml_page(request, ctx_vars, 422)
-    if action != "create":
-        plan = await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                         **ctx.rules)
-        return _yaml_page(request, ctx_vars, 200 if plan.ok else 422)
-    accept_dropped = bool(form.get("accept_dropped"))
-
-    async def work() -> _Done:
-        # The dry run is part of the one-time work: a second click gets the first's result instead of
-        # a dry run that finds the objects the first click created.
-        await yaml_creation.check(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                         **ctx.rules)
-        if not plan.ok or (plan.dropped and not accept_dropped):
-            return _Done(False)
-        async with audited(request, ctx.me, "create", "Service", plan.service_name or "") as note:
-            outcome = await yaml_creation.create(kube, plan, actor=ctx.actor, namespace=ctx.namespace,
-                                                 creator=ctx.me.user.username, **ctx.rules)
-            note["detail"] = "yaml: " + (", ".join(f"{k}/{n}" for k, n in outcome.created)
-                                         or "; ".join(map(str, outcome.problems)))
-            if not outcome.ok:
-                raise _CreateFailed(outcome)
-        return _Done(True)
-
-    try:
-        done = await submissions.guard.once(request.app.state.sessionmaker, _once_key(ctx, submission, plan.as_dicts()), work)
-    except _CreateFailed as failed:
-        plan.server_problems = failed.outcome.problems
-        ctx_vars["rolled_back"] = failed.outcome.rolled_back
-        return _yaml_page(request, ctx_vars, 422)
-    if not done.ok:
-        if plan.ok and plan.dropped:
-            ctx_vars["error"] = _("Some fields would be dropped by Kubernetes. Remove them, or confirm below.")
-        return _yaml_page(request, ctx_vars, 422)
-    return see_other(request, service_url(ctx, plan.service_name or ""), done=("created", plan.service_name or ""))
