@@ -7,13 +7,19 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint setup cluster cluster-down bench messages
+.PHONY: run test test-fast lint lock setup cluster cluster-down bench messages
 
-$(STAMP): pyproject.toml
+# Every dependency from the lock file, each checked against its hash; then the console itself.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $(STAMP)
+
+# Re-pin the dependencies (after a change in pyproject.toml).
+lock:
+	@scripts/lock.sh
 
 setup: $(STAMP) messages
 
@@ -46,6 +52,7 @@ test-fast: setup
 
 lint: setup
 	@$(BIN)/ruff check app tests bench devcluster
+	@$(BIN)/hadolint Dockerfile && echo "Dockerfile: hadolint clean"
 
 bench: setup cluster
 	@$(BIN)/python -m bench

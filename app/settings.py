@@ -7,6 +7,7 @@ Production (`DOCKYARD_ENV=production`) refuses default secrets and never seeds d
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,9 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent
+# Where the templates, static files and migrations are: the source tree, or DOCKYARD_ROOT where the
+# image puts them beside the installed wheel.
+ROOT = Path(os.environ.get("DOCKYARD_ROOT") or Path(__file__).resolve().parent.parent)
 STATE_DIR = ROOT / ".dockyard"
 DEFAULT_SECRET = "dockyard-development-secret-change-me"
 WORKERS_NEED_POSTGRES = ("several console processes need PostgreSQL (set DOCKYARD_DATABASE_URL); "

@@ -24,10 +24,7 @@ command -v etcd >/dev/null || need+=(etcd-server)
 [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || need+=(golang-github-modern-go-reflect2-dev)
 command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" \
-    || { echo "error: could not install ${need[*]} (apt-get failed)" >&2; exit 1; }
+  "$(dirname "$0")/apt-install.sh" "${need[@]}"
 fi
 WORK="$CACHE.build"
 mkdir -p "$WORK/apt/lists/partial" "$WORK/src"
