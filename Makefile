@@ -52,6 +52,7 @@ test-fast: setup
 
 lint: setup
 	@$(BIN)/ruff check app tests bench devcluster
+	@$(BIN)/mypy
 	@$(BIN)/hadolint Dockerfile && echo "Dockerfile: hadolint clean"
 
 bench: setup cluster

@@ -48,7 +48,7 @@ class LazyString(str):
 
         return str(escape(str(self)))
 
-    def format(self, *args: object, **kwargs: object) -> str:  # type: ignore[override]
+    def format(self, *args: object, **kwargs: object) -> str:
         return str(self).format(*args, **kwargs)
 
 
@@ -59,7 +59,7 @@ def lazy_(message: str) -> LazyString:
 def pick_locale(accept_language: str | None, cookie: str | None) -> str:
     """The cookie wins; else the first supported language of Accept-Language; else English."""
     if cookie in SUPPORTED:
-        return cookie  # type: ignore[return-value]
+        return cookie
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()
         base = tag.split("-")[0]

@@ -54,10 +54,11 @@ async def seed(session: AsyncSession, kube: KubeGateway, *, password: str | None
         ws = await workspaces_domain.create_workspace(
             session, actor=users["admin"], name=workspace, alias="Demo-Workspace",
             description="The workspace of the getting-started guide.", manager=users["ws-admin"])
-    for username, role in (("project-admin", WorkspaceRole.self_provisioner), ("project-regular", WorkspaceRole.viewer)):
+    for username, ws_role in (("project-admin", WorkspaceRole.self_provisioner),
+                              ("project-regular", WorkspaceRole.viewer)):
         if not await session.scalar(select(WorkspaceMember).where(
                 WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == users[username].id)):
-            session.add(WorkspaceMember(workspace_id=ws.id, user_id=users[username].id, role=role))
+            session.add(WorkspaceMember(workspace_id=ws.id, user_id=users[username].id, role=ws_role))
     await session.commit()
     project = await session.scalar(select(Project).where(Project.name == project_name))
     if project is None:

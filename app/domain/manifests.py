@@ -319,7 +319,7 @@ def mounts_host_time(container: Mapping[str, Any]) -> bool:
 def with_host_time_mount(container: Mapping[str, Any], enabled: bool) -> dict[str, Any]:
     """A copy of `container` that mounts the host's /etc/localtime (read-only) or no longer does.
     An existing host-time mount is kept as it is."""
-    out = plain_copy(dict(container))
+    out: dict[str, Any] = plain_copy(dict(container))
     mounts = as_items(out.get("volumeMounts"))
     if enabled and not mounts_host_time(out):
         mounts = [*mounts, host_time_mount()]
@@ -332,7 +332,7 @@ def with_host_time_mount(container: Mapping[str, Any], enabled: bool) -> dict[st
 def with_host_time_volume(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `pod_spec` with the host-time volume present exactly when some container (worker or
     init) mounts it; added and removed together with the mounts (kubesphere/kubesphere#4350)."""
-    out = plain_copy(dict(pod_spec))
+    out: dict[str, Any] = plain_copy(dict(pod_spec))
     containers = [
         c for key in ("containers", "initContainers") for c in (out.get(key) or []) if isinstance(c, dict)
     ]

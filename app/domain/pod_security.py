@@ -104,7 +104,7 @@ def allows_host_path(level: Level | str) -> bool:
     return _level(level) is Level.PRIVILEGED
 
 
-def pod_template_path(obj: dict) -> tuple | None:
+def pod_template_path(obj: dict[str, Any]) -> tuple[str, ...] | None:
     kind = obj.get("kind") if isinstance(obj, dict) else None
     if kind == "Pod":
         return ()
@@ -118,11 +118,11 @@ def pod_template_path(obj: dict) -> tuple | None:
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
@@ -134,7 +134,7 @@ def _show(value: Any) -> str:
     return '""' if value == "" else str(value)
 
 
-def _deepest(base: dict, base_path: Path, keys: tuple[str, ...]) -> Path:
+def _deepest(base: dict[str, Any], base_path: Path, keys: tuple[str, ...]) -> Path:
     """The path of base[keys...] if it exists, else of its deepest existing ancestor (a missing field)."""
     path, cur = base_path, base
     for key in keys:
@@ -146,12 +146,12 @@ def _deepest(base: dict, base_path: Path, keys: tuple[str, ...]) -> Path:
 
 @dataclass
 class _Container:
-    c: dict
+    c: dict[str, Any]
     path: Path
     who: str
 
     @property
-    def sc(self) -> dict:
+    def sc(self) -> dict[str, Any]:
         return _dict(self.c.get("securityContext"))
 
     @property
@@ -159,7 +159,7 @@ class _Container:
         return self.path + ("securityContext",)
 
 
-def _who(list_name: str, container: dict, index: int) -> str:
+def _who(list_name: str, container: dict[str, Any], index: int) -> str:
     name = container.get("name")
     name = name if isinstance(name, str) and name else f"#{index + 1}"
     if list_name == "initContainers":
@@ -169,7 +169,7 @@ def _who(list_name: str, container: dict, index: int) -> str:
     return _("Container {name}").format(name=name)
 
 
-def _containers(spec: dict, spec_path: Path) -> Iterator[_Container]:
+def _containers(spec: dict[str, Any], spec_path: Path) -> Iterator[_Container]:
     for list_name in CONTAINER_LISTS:
         for i, c in enumerate(_list(spec.get(list_name))):
             if isinstance(c, dict):
@@ -178,15 +178,15 @@ def _containers(spec: dict, spec_path: Path) -> Iterator[_Container]:
 
 @dataclass
 class _Pod:
-    meta: dict
+    meta: dict[str, Any]
     meta_path: Path
-    spec: dict
+    spec: dict[str, Any]
     spec_path: Path
     containers: list[_Container]
     level: Level
 
     @property
-    def sc(self) -> dict:
+    def sc(self) -> dict[str, Any]:
         return _dict(self.spec.get("securityContext"))
 
     @property
@@ -201,7 +201,7 @@ class _Pod:
     def user_namespace(self) -> bool:
         return self.spec.get("hostUsers") is False
 
-    def contexts(self) -> Iterator[tuple[dict, Path, str]]:
+    def contexts(self) -> Iterator[tuple[dict[str, Any], Path, str]]:
         """The pod's security context, then every container's: (context, its path, who sets it)."""
         yield self.sc, self.sc_path, _("The pod")
         for ct in self.containers:
@@ -286,7 +286,9 @@ def _host_ports(p: _Pod, out: list[Violation]) -> None:
 
 def _host_probes(p: _Pod, out: list[Violation]) -> None:
     for ct in p.containers:
-        handlers = [((probe,), _dict(ct.c.get(probe))) for probe in PROBES]
+        handlers: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+            ((probe,), _dict(ct.c.get(probe))) for probe in PROBES
+        ]
         lifecycle = _dict(ct.c.get("lifecycle"))
         handlers += [(("lifecycle", hook), _dict(lifecycle.get(hook))) for hook in LIFECYCLE_HOOKS]
         for where, handler in handlers:
@@ -355,7 +357,7 @@ def _proc_mount(p: _Pod, out: list[Violation]) -> None:
                 level=p.level)
 
 
-def _bad_seccomp(p: _Pod, out: list[Violation], sc: dict, sc_path: Path, who: str) -> bool:
+def _bad_seccomp(p: _Pod, out: list[Violation], sc: dict[str, Any], sc_path: Path, who: str) -> bool:
     """Report a seccompProfile set to a forbidden type; True if one is set at all (good or bad)."""
     profile = sc.get("seccompProfile")
     if profile is None:
@@ -489,7 +491,7 @@ def _order(obj: Any, path: Path) -> tuple[int, ...]:
     return tuple(key)
 
 
-def violations(obj: dict, level: Level | str) -> list[Violation]:
+def violations(obj: dict[str, Any], level: Level | str) -> list[Violation]:
     lvl = _level(level)
     path = pod_template_path(obj)
     if lvl is Level.PRIVILEGED or path is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +66,7 @@ def parse_level(value: str) -> Level:
         raise Invalid(_("The level {level} does not exist.").format(level=value), field="level") from None
 
 
-def labels_patch(namespace: dict, level: Level) -> dict[str, str] | None:
+def labels_patch(namespace: dict[str, Any], level: Level) -> dict[str, str] | None:
     """The labels to patch so the namespace enforces `level`; None when it already does."""
     have = (namespace.get("metadata") or {}).get("labels") or {}
     want = namespace_labels(level)
@@ -134,7 +135,7 @@ class Finding:
     violations: list[Violation]
 
 
-def findings(objects: list[dict], level: Level) -> list[Finding]:
+def findings(objects: list[dict[str, Any]], level: Level) -> list[Finding]:
     """The objects (of REPORTED_KINDS) that violate `level`; pods made by a controller are left to it."""
     out: list[Finding] = []
     for obj in objects:
@@ -148,7 +149,7 @@ def findings(objects: list[dict], level: Level) -> list[Finding]:
 
 async def report(kube: KubeGateway, namespace: str, level: Level, *, actor: Actor) -> list[Finding]:
     """What in the project would not meet `level`, read as the user (from the watch cache)."""
-    objects: list[dict] = []
+    objects: list[dict[str, Any]] = []
     for kind in REPORTED_KINDS:
         for obj in await kube.items(kind, namespace, actor=actor):
             objects.append({**obj, "kind": kind})

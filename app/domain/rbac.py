@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +37,7 @@ def binding_name(user_uid: str) -> str:
     return f"dockyard-{user_uid}"
 
 
-def role_binding(namespace: str, user_uid: str, role: ProjectRole) -> dict:
+def role_binding(namespace: str, user_uid: str, role: ProjectRole) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",

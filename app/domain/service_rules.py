@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from app.domain.forms import Errors, OptInt, Row, Text
 from app.domain.k8s.names import is_label_key, is_label_value
@@ -206,10 +206,12 @@ def external_name_target_problem(value: str) -> str | None:
     return None
 
 
-def service_abuse(obj: dict, *, external_ips_allowed: bool = False) -> list[tuple[tuple[str, ...], str]]:
+def service_abuse(
+    obj: dict[str, Any], *, external_ips_allowed: bool = False
+) -> list[tuple[tuple[str, ...], str]]:
     """(field path, reason) for each part of a Service a project member may not set. External IPs only
     where a platform admin allowed them for the project."""
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = s if isinstance(s := obj.get("spec"), dict) else {}
     found: list[tuple[tuple[str, ...], str]] = []
     if spec.get("externalIPs") and not external_ips_allowed:
         found.append((("spec", "externalIPs"), _(

@@ -165,7 +165,7 @@ async def remove_member(session: AsyncSession, *, access: WorkspaceAccess, ws: W
 
 async def _remove_member_locked(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str) -> None:
     user = await session.scalar(select(User).where(User.username == username))
-    member = user and await session.scalar(
+    member = None if user is None else await session.scalar(
         select(WorkspaceMember).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
     )
     if user is None or member is None:

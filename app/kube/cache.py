@@ -23,7 +23,9 @@ follows a write shows it.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
+import functools
 import gc
 import logging
 import time
@@ -98,8 +100,8 @@ class WatchCache:
                 "metadata": {"resourceVersion": store.resource_version},
                 "items": store.select(labels, template)}
 
-    async def about(self, namespace: str, objects: frozenset[tuple[str, str]], prefixes: list[str]
-                    ) -> list[Obj] | None:
+    async def about(self, namespace: str, objects: frozenset[tuple[str, str]], prefixes: builtins.list[str]
+                    ) -> builtins.list[Obj] | None:
         """The shared (slimmed) Events about these objects, by the index; None to read live."""
         store = await self._ready("Event", namespace)
         return None if store is None else store.about(objects, prefixes)
@@ -203,7 +205,7 @@ class WatchCache:
             # stream, a page past its deadline) neither cancels it for the others nor loses its answer.
             pending = asyncio.get_running_loop().create_task(self._review(actor, verb, res, ns, key, now))
             self._pending_reviews[key] = pending
-            pending.add_done_callback(lambda t, key=key: self._review_done(key, t))
+            pending.add_done_callback(functools.partial(self._review_done, key))
         return await asyncio.shield(pending)
 
     async def _review(self, actor: Actor, verb: str, res: Resource, ns: str | None,
@@ -250,7 +252,7 @@ class WatchCache:
         store.task = asyncio.create_task(self._run(store), name=f"watch-cache {kind} {namespace or ''}")
         return store
 
-    def _start_rbac_watches(self) -> list[Store]:
+    def _start_rbac_watches(self) -> builtins.list[Store]:
         """Watches that only say "RBAC changed": RoleBindings and Roles in every namespace, ClusterRoleBindings
         and ClusterRoles (a grant or revocation through a binding, or a rule changed in a role, drops every
         kept answer at once)."""

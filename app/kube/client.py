@@ -7,10 +7,11 @@ own requests (reconciler, health, the token requests) carry the console's creden
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +154,7 @@ class KubeGateway:
                     as_console: bool) -> aiohttp.ClientResponse:
         t = timeout
         try:
-            resp = await (self.api if as_console else self.users_api).call_api(
+            resp: aiohttp.ClientResponse = await (self.api if as_console else self.users_api).call_api(
                 path,
                 method,
                 query_params=query or [],
@@ -189,7 +190,8 @@ class KubeGateway:
         """For a response read as it arrives: no total, each read waits at most `idle` seconds."""
         return aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=idle)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, what: str, idle: float) -> AsyncIterator[bytes]:
+    async def _chunks(self, resp: aiohttp.ClientResponse, what: str, idle: float
+                      ) -> AsyncGenerator[bytes, None]:
         """A streamed body as it arrives; a silent or broken stream ends with a KubeError."""
         try:
             async for chunk in resp.content.iter_any():
@@ -315,7 +317,7 @@ class KubeGateway:
                             field_selector=field_selector, limit=1)
 
     async def events_about(self, namespace: str, *, actor: Actor, objects: frozenset[tuple[str, str]],
-                           prefixes: list[str]) -> list[Obj]:
+                           prefixes: builtins.list[str]) -> builtins.list[Obj]:
         """Events about these (kind, name) objects, or about a Pod/ReplicaSet/ControllerRevision whose
         name starts with one of `prefixes`. From the cache's index when it may answer; live, the list."""
         cache = await self._cached("Event", namespace, actor, "list")
@@ -325,7 +327,7 @@ class KubeGateway:
                 return found
         return [e for e in await self.items("Event", namespace, actor=actor) if is_about(e, objects, prefixes)]
 
-    async def items(self, kind: str, namespace: str | None, *, actor: Actor, **kw: Any) -> list[Obj]:
+    async def items(self, kind: str, namespace: str | None, *, actor: Actor, **kw: Any) -> builtins.list[Obj]:
         return list((await self.list(kind, namespace, actor=actor, **kw)).get("items") or [])
 
     # -- writes ----------------------------------------------------------------------------------
@@ -336,7 +338,7 @@ class KubeGateway:
         return answer
 
     @staticmethod
-    def _write_query(dry_run: bool, field_manager: str | None) -> list[tuple[str, str]]:
+    def _write_query(dry_run: bool, field_manager: str | None) -> builtins.list[tuple[str, str]]:
         q: list[tuple[str, str]] = []
         if dry_run:
             q.append(("dryRun", "All"))
@@ -456,7 +458,7 @@ class KubeGateway:
     async def pod_log_chunks(
         self, namespace: str, pod: str, container: str, *, actor: Actor, tail_lines: int | None = None,
         previous: bool = False, idle_timeout: float = 60,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """A container's log as it arrives, in chunks (a download of any size, never whole in memory).
         The request is made, and its refusal raised, at the first chunk; each read waits `idle_timeout`."""
         query = _log_query(container, tail_lines=tail_lines, previous=previous)
@@ -488,7 +490,8 @@ class KubeGateway:
     async def openapi_v2(self) -> Obj:
         return await self._json("GET", "/openapi/v2", actor=CONSOLE, timeout=max(self.timeout, 30.0))
 
-    async def raw_get(self, path: str, *, actor: Actor, query: list[tuple[str, str]] | None = None) -> Obj:
+    async def raw_get(self, path: str, *, actor: Actor, query: builtins.list[tuple[str, str]] | None = None
+                      ) -> Obj:
         return await self._json("GET", path, actor=actor, query=query)
 
     async def get_text(self, path: str, *, actor: Actor = CONSOLE, timeout: float | None = None) -> str:

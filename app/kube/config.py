@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
@@ -41,7 +42,10 @@ async def new_gateway(kubeconfig: str | None, context: str | None = None, *, tim
     if kubeconfig:
         await kconfig.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
     else:
-        kconfig.load_incluster_config(client_configuration=cfg, try_refresh_token=True)
+        # kubernetes_asyncio ships py.typed but leaves this function unannotated
+        kconfig.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=cfg, try_refresh_token=True
+        )
     cfg.connection_pool_maxsize = pool_size
     users = users_cfg = None
     if cfg.cert_file:
@@ -64,7 +68,8 @@ def _settle_proxy(client: ApiClient, cfg: Configuration) -> None:
     load). A kubeconfig's proxy-url wins; else the environment's proxy for the server, as before."""
     if not cfg.proxy:
         try:
-            proxy, auth = get_env_proxy_for_url(URL(cfg.host))
+            # kubernetes_asyncio's stub says str | None; the property always returns the server's URL
+            proxy, auth = get_env_proxy_for_url(URL(cast(str, cfg.host)))
         except LookupError:
             proxy, auth = None, None
         if proxy is not None:

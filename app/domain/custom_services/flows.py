@@ -68,7 +68,7 @@ class Flow:
         step or None, its errors)."""
         models: dict[str, Step] = {}
         for step in self.steps[: last + 1]:
-            result = step.validate(values, self.context(models))
+            result = step.validate_values(values, self.context(models))
             if result.model is None:
                 return models, step.slug, result.errors
             models[step.slug] = result.model

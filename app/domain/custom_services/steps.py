@@ -92,7 +92,7 @@ class Step(BaseModel):
         return self.model_dump(warnings=False)
 
     @classmethod
-    def validate(cls, values: Mapping[str, Any], context: StepContext) -> FormResult[Any]:
+    def validate_values(cls, values: Mapping[str, Any], context: StepContext) -> FormResult[Any]:
         return validate_data(cls, values, context=context)
 
 

@@ -128,6 +128,7 @@ def _containers(pod: Mapping[str, Any]) -> list[ContainerView]:
         for c in containers:
             st = known.get(c.get("name")) or {}
             state = st.get("state") or {}
+            detail: dict[str, Any]
             name, detail = "Unknown", {}
             for key, label in (("running", "Running"), ("waiting", "Waiting"), ("terminated", "Terminated")):
                 if key in state:

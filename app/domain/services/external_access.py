@@ -90,7 +90,7 @@ def apply_external_access(svc: Mapping[str, Any], form: ExternalAccessForm) -> O
     if form.mode not in ACCESS_MODES:
         errors["mode"] = _("Choose None, NodePort or LoadBalancer.")
         raise Invalid(errors["mode"], errors=errors)
-    obj = plain_copy(dict(svc))
+    obj: Obj = plain_copy(dict(svc))
     spec = obj.setdefault("spec", {})
     ports = spec.get("ports") or []
     chosen: set[int] = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from app.domain.services.view import (
@@ -94,7 +94,7 @@ def service_search_text(svc: Mapping[str, Any]) -> str:
     return f"{meta_of(svc).get('name', '')}\n{annotations_of(svc).get(ALIAS, '')}".lower()
 
 
-def service_matcher(query: ListQuery) -> Callable[[Mapping[str, Any]], bool] | None:
+def service_matcher(query: ListQuery) -> Callable[[Obj], bool] | None:
     """The list's search (name: in the name or alias; app: in the app labels), None when there is none.
     The name search is a TextMatch: the watch cache keeps each Service's search text."""
     name, app = query.name.lower(), query.app.lower()
@@ -107,7 +107,7 @@ def service_matcher(query: ListQuery) -> Callable[[Mapping[str, Any]], bool] | N
         return any(app in v.lower() for v in values if v)
 
     if name:
-        return TextMatch(service_search_text, name, app_match if app else None)  # type: ignore[arg-type]
+        return TextMatch(service_search_text, name, app_match if app else None)
     return app_match
 
 
@@ -121,7 +121,7 @@ def search_services(items: Iterable[Mapping[str, Any]], query: ListQuery) -> lis
     order, descending = list_order(query)
     found = page_of(items, order=order, descending=descending, page=1, limit=10**9,  # type: ignore[arg-type]
                     match=service_matcher(query), resource_version="")
-    return found.items
+    return cast(list[Mapping[str, Any]], found.items)  # the given items, filtered and sorted
 
 
 async def list_services(kube: KubeGateway, namespace: str, *, actor: Actor, query: ListQuery) -> ServicePage:

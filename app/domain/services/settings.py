@@ -169,7 +169,7 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
 
     Node ports are kept for ports that still exist (same name, else same port and protocol), so editing
     the selector of a NodePort Service does not move its node ports."""
-    obj = plain_copy(dict(svc))
+    obj: Obj = plain_copy(dict(svc))
     spec = obj.setdefault("spec", {})
     errors: dict[str, str] = {}
     if form.access == EXTERNAL_NAME:

@@ -94,7 +94,8 @@ def default_storage_class(classes: list[dict[str, Any]]) -> str | None:
     for sc in classes:
         annotations = dig(sc, "metadata", "annotations") or {}
         if any(annotations.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS):
-            return dig(sc, "metadata", "name")
+            name: str | None = dig(sc, "metadata", "name")
+            return name
     return None
 
 

@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from app.domain.manifests import (
     LABEL_VERSION,
@@ -354,11 +354,11 @@ def _shape_problems(obj: Mapping[str, Any], shape: Shape, path: tuple[str | int,
         if not isinstance(value, typ):
             out.append(_shape_message(what, here, typ))
             wrong = True
-        elif typ is dict and inside:
-            wrong = _shape_problems(value, inside, here, what, out) or wrong
+        elif typ is dict and inside:  # value is a dict, a list below: isinstance(value, typ) held
+            wrong = _shape_problems(cast(dict[str, Any], value), inside, here, what, out) or wrong
         elif typ is list and inside:
             item_type, item_shape = inside
-            for i, item in enumerate(value):
+            for i, item in enumerate(cast(list[Any], value)):
                 if item is None:
                     continue
                 if not isinstance(item, item_type):

@@ -198,8 +198,8 @@ def row_action(state: State, action: str, values: dict[str, Any], choices: Proje
             _pop(volumes[i].get("items"), j)
         elif verb == "add-template":
             rows_of(values, "volume_templates")
-            row = ClaimTemplateRow.new(names, choices.resources, name=_free_name("data", values))
-            values["volume_templates"].append(row.form_values())
+            template = ClaimTemplateRow.new(names, choices.resources, name=_free_name("data", values))
+            values["volume_templates"].append(template.form_values())
         elif verb == "remove-template":
             _pop(values.get("volume_templates"), i)
         else:

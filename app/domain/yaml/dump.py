@@ -65,8 +65,11 @@ def _scalar(tag: str, value: str, style: str | None = None) -> ScalarEvent:
     key = (tag, value)
     implicit = _implicit.get(key)
     if implicit is None:
-        implicit = (_RESOLVER.resolve(ScalarNode, value, (True, False)) == tag,
-                    _RESOLVER.resolve(ScalarNode, value, (False, True)) == tag)
+        # types-PyYAML leaves Resolver.resolve unannotated
+        implicit = (
+            _RESOLVER.resolve(ScalarNode, value, (True, False)) == tag,  # type: ignore[no-untyped-call]
+            _RESOLVER.resolve(ScalarNode, value, (False, True)) == tag,  # type: ignore[no-untyped-call]
+        )
         if len(value) <= 64:
             if len(_implicit) >= _MEMO_LIMIT:
                 _implicit.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from app.domain.k8s.names import is_dns1035_label, is_dns1123_subdomain
 from app.domain.manifests import plain_copy
@@ -19,7 +19,7 @@ from app.domain.yaml.kinds import (
 )
 from app.domain.yaml.locate import locate
 from app.domain.yaml.problems import MAX_BYTES, MAX_DOCUMENTS, MAX_PROBLEMS, GateResult, Manifest, Problem
-from app.domain.yaml.reader import Document, ReadAborted, Reader, decode, format_path, port_problems
+from app.domain.yaml.reader import Document, Path, ReadAborted, Reader, decode, format_path, port_problems
 from app.i18n import _
 
 # ---------------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def strip_server_fields(obj: dict[str, Any], *, for_create: bool) -> dict[str, A
     cannot be reused by a new object. For an update (Edit YAML) they stay, as they are immutable; the
     caller adds the resourceVersion it read, as the optimistic-concurrency precondition.
     """
-    copy = plain_copy(obj)
+    copy: dict[str, Any] = plain_copy(obj)
     _strip_in_place(copy, for_create=for_create)
     return copy
 
@@ -151,12 +151,12 @@ class Gate:
     def check(self, source: str, doc: Document) -> None:
         """The object rules for one well-formed document; accept it if they all hold."""
 
-        def report(message: str, path: tuple | None = None, at: tuple | None = None) -> None:
+        def report(message: str, path: Path | None = None, at: Path | None = None) -> None:
             """`at` is where to point when it differs from `path` (the parent of a missing key)."""
             where = at or path or ()
             found = doc.positions.get(where)
             if found is None and len(where) > 2 and isinstance(obj, dict):
-                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                meta = m if isinstance(m := obj.get("metadata"), dict) else {}
                 found = locate(self.text, str(obj.get("kind")), str(meta.get("name")), format_path(where))
             line, column = found or (doc.line, doc.column)
             self.add(Problem(source, doc.index, line, column, message, format_path(path) if path else None))
@@ -199,7 +199,9 @@ class Gate:
                 report(message, path)
             if refused:
                 return
-        first = self.seen.get((kind, name))
+        # check_type and check_metadata passed: kind and name are non-empty text
+        key = cast(tuple[str, str], (kind, name))
+        first = self.seen.get(key)
         if first is not None:
             first_source, first_doc = first
             if first_source:
@@ -209,7 +211,7 @@ class Gate:
             message = _("{kind} {name} appears twice (first in {where}).")
             report(message.format(kind=kind, name=name, where=where), ("metadata", "name"))
             return
-        self.seen[(kind, name)] = (source, doc.index)
+        self.seen[key] = (source, doc.index)
         obj["metadata"] = _with_namespace(metadata, self.namespace)
         _strip_in_place(obj, for_create=False)
         self.objects.append(Manifest(obj=obj, document=doc.index, line=doc.line, source=source))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from app.i18n import _
 
@@ -66,11 +66,11 @@ class Manifest:
 
     @property
     def kind(self) -> str:
-        return self.obj["kind"]
+        return cast(str, self.obj["kind"])  # the gate accepted only text
 
     @property
     def name(self) -> str:
-        return self.obj["metadata"]["name"]
+        return cast(str, self.obj["metadata"]["name"])
 
 
 @dataclass(slots=True)

@@ -36,9 +36,11 @@ from app.i18n import _
 
 
 try:  # libyaml: same grammar as go-yaml v2, and fast
-    from yaml import CBaseLoader as EventLoader
+    from yaml import CBaseLoader as _EventLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import BaseLoader as EventLoader  # type: ignore[assignment]
+    from yaml import BaseLoader as _EventLoader  # type: ignore[assignment]
+
+EventLoader = _EventLoader  # exported: locate composes nodes with the same loader
 
 if TYPE_CHECKING:
     from app.domain.yaml.gate import Gate
@@ -130,6 +132,9 @@ class ReadAborted(Exception):
     """Stop reading this text (a cap was hit, or the problem limit)."""
 
 
+# Where a value is inside its document: mapping keys and list indexes, from the root.
+Path = tuple[str | int, ...]
+
 _NO_KEY = object()  # the mapping expects a key next
 _BAD_KEY = object()  # the next value belongs to a refused key: drop it
 
@@ -143,7 +148,7 @@ class _Mark:
 class _Frame:
     __slots__ = ("container", "is_map", "key", "key_mark", "path")
 
-    def __init__(self, container: dict | list, path: tuple) -> None:
+    def __init__(self, container: dict[str, Any] | list[Any], path: Path) -> None:
         self.container = container
         self.is_map = isinstance(container, dict)
         self.key: Any = _NO_KEY
@@ -160,7 +165,7 @@ class Document:
         self.line = 1
         self.column = 1
         # (line, column) of the values at paths of length 1 and 2, e.g. ("metadata", "name")
-        self.positions: dict[tuple, tuple[int, int]] = {}
+        self.positions: dict[Path, tuple[int, int]] = {}
         self.empty = False
         self.broken = False  # structural problems: skip the object checks
 
@@ -171,10 +176,10 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 PORT_KEYS = frozenset({"port", "targetPort", "nodePort", "containerPort", "hostPort"})
 
 
-def port_problems(node: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+def port_problems(node: Any, path: Path = ()) -> list[tuple[Path, str]]:
     """Port numbers beyond 65535 anywhere in the object (the API server would answer with its decoder's
     raw message about int32); the other port rules are the schema's and the server's."""
-    out: list[tuple[tuple, str]] = []
+    out: list[tuple[Path, str]] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if key in PORT_KEYS and type(value) is int and not 0 <= value <= 65535:
@@ -237,7 +242,7 @@ class Reader:
 
     # -- problems
 
-    def problem(self, mark: Any, message: str, path: tuple | None = None, once: str | None = None) -> None:
+    def problem(self, mark: Any, message: str, path: Path | None = None, once: str | None = None) -> None:
         """Report at a libyaml mark (0-based line/column), or nowhere in particular (None)."""
         doc = self.doc
         # libyaml reports a syntax error before it announces the document holding it: the next one
@@ -254,7 +259,7 @@ class Reader:
             Problem(self.source, index, line, column, message, format_path(path) if path else None)
         )
 
-    def here(self) -> tuple:
+    def here(self) -> Path:
         """The path of the node being read."""
         if not self.stack:
             return ()
@@ -368,7 +373,7 @@ class Reader:
             once="tag:" + event.tag,
         )
 
-    def on_collection(self, event: Any, container: dict | list) -> None:
+    def on_collection(self, event: Any, container: dict[str, Any] | list[Any]) -> None:
         self.count(event)
         self.check_anchor(event)
         tag = event.tag
@@ -474,7 +479,7 @@ class Reader:
             top.key = _NO_KEY
             if key is _BAD_KEY:
                 return
-            top.container[key] = value  # type: ignore[index]
+            top.container[key] = value
             if len(top.path) < 2 and self.doc is not None:
                 self.doc.positions[top.path + (key,)] = (mark.line + 1, mark.column + 1)
         else:
