@@ -40,8 +40,9 @@ from bench.common import (
 )
 from bench.forms import encode, with_values
 from bench.wizard_flow import Wizard, drive_to_review, wizard_available
+from devcluster.localcluster import kubectl
 
-KUBECTL = "/usr/bin/kubectl"
+KUBECTL = kubectl()  # the cluster release's own (devcluster builds it)
 
 
 async def raw_create(raw: KubeGateway, objects: list[dict[str, Any]], namespace: str, actor: Any) -> None:

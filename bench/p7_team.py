@@ -20,7 +20,6 @@ import contextlib
 import os
 import random
 import re
-import shutil
 import time
 
 from app.domain.yaml import dump_yaml
@@ -110,7 +109,7 @@ async def _load(bench: Bench, t, size: int, seconds: float, think: tuple[float, 
             # `kubectl get svc` itself, as the first user, in its own process: decoding 10,000 Services
             # here every half second would load the load generator more than its 100 sessions do.
             actor = actor_of(t.users[0])
-            program = shutil.which("kubectl")
+            program = kubectl()
             while True:
                 began = time.perf_counter()
                 if program:

@@ -60,7 +60,7 @@ def _family(image: str) -> str:
 
 _PATHS = ["/", "/index.html", "/api/v1/items", "/api/v1/items/42", "/healthz", "/static/app.js",
           "/static/style.css", "/login", "/api/v1/orders", "/favicon.ico"]
-_AGENTS = ["kube-probe/1.20", "Mozilla/5.0 (X11; Linux x86_64)", "curl/7.88.1", "Go-http-client/1.1"]
+_AGENTS = ["kube-probe/1.37", "Mozilla/5.0 (X11; Linux x86_64)", "curl/7.88.1", "Go-http-client/1.1"]
 
 
 def _startup(family: str, c: ContainerLog) -> list[str]:

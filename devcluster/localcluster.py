@@ -1,7 +1,8 @@
-"""A real local Kubernetes control plane for development and tests: etcd, kube-apiserver and
-kube-controller-manager 1.20 on loopback, plus the node simulator (`devcluster.nodesim`).
+"""A real local Kubernetes control plane for development and tests: etcd 3.6, kube-apiserver and
+kube-controller-manager 1.37 on loopback, plus the node simulator (`devcluster.nodesim`).
 
-`ensure_running()` starts it (building the binaries once, see scripts/build-kubernetes.sh) or reuses
+`ensure_running()` starts it (building the binaries once from Go modules, see
+scripts/build-kubernetes.sh) or reuses
 the one already running for the same root; `stop()` stops every process it started. Everything lives
 under one root folder (default `.dockyard/cluster/`): certificates, tokens, etcd data, kubeconfigs,
 logs and `state.json` (pids and ports). Processes run in their own sessions so they outlive the
@@ -36,7 +37,8 @@ from typing import Any, TypeVar
 
 import psutil
 
-K8S_VERSION = "1.20.2"
+from devcluster import K8S_VERSION
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = Path(".dockyard/cluster")
 BUILD_SCRIPT = REPO / "scripts" / "build-kubernetes.sh"
@@ -89,6 +91,12 @@ def binaries_dir() -> Path:
     return Path(override) if override else Path.home() / ".cache" / "dockyard" / f"kubernetes-{K8S_VERSION}"
 
 
+def kubectl() -> str:
+    """The kubectl of the cluster's release (built with it), else the one on PATH."""
+    built = binaries_dir() / "kubectl"
+    return str(built) if os.access(built, os.X_OK) else (shutil.which("kubectl") or "kubectl")
+
+
 # -- public API ------------------------------------------------------------------------------------
 
 def ensure_running(
@@ -103,13 +111,13 @@ def ensure_running(
         if info is not None:
             return info
         _stop_locked(root, lambda _m: None)  # leftovers of a half-dead cluster
-        apiserver, controller_manager = _binaries(root, log)
-        etcd = _etcd_binary()
+        binaries = _binaries(root, log)
+        _forget_other_versions(root, log)
         _ensure_pki(root)
         tokens = _ensure_tokens(root)
         for attempt in range(3):
             try:
-                return _start(root, log, etcd, apiserver, controller_manager, tokens, ready_timeout)
+                return _start(root, log, binaries, tokens, ready_timeout)
             except _PortInUse as e:
                 _stop_locked(root, lambda _m: None)
                 if attempt == 2:
@@ -211,14 +219,22 @@ def _reuse(root: Path, log: Log) -> ClusterInfo | None:
 
 # -- start ---------------------------------------------------------------------------------------
 
-def _start(root: Path, log: Log, etcd: str, apiserver: Path, controller_manager: Path,
-           tokens: dict[str, str], ready_timeout: float) -> ClusterInfo:
+def _forget_other_versions(root: Path, log: Log) -> None:
+    """etcd data written by another release (the 1.20 cluster of earlier checkouts) is not upgraded in
+    place: etcd 3.6 only upgrades from 3.5. Certificates, tokens and kubeconfigs are kept."""
+    old = (_read_state(root) or {}).get("version")
+    if old and old != K8S_VERSION and (root / "etcd").exists():
+        log(f"local cluster: {root} holds a Kubernetes {old} cluster; starting {K8S_VERSION} with empty etcd data")
+        shutil.rmtree(root / "etcd")
+
+
+def _start(root: Path, log: Log, binaries: dict[str, Path], tokens: dict[str, str],
+           ready_timeout: float) -> ClusterInfo:
     ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "kubelet")}
     state: dict[str, Any] = {
         "version": K8S_VERSION, "ports": ports, "pids": {},
         "server": f"https://127.0.0.1:{ports['apiserver']}",
-        "binaries": {"etcd": etcd, "kube-apiserver": str(apiserver),
-                     "kube-controller-manager": str(controller_manager)},
+        "binaries": {name: str(path) for name, path in binaries.items()},
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     _write_state(root, state)
@@ -271,7 +287,7 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
             state["binaries"]["kube-apiserver"],
             f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={ports['apiserver']}", "--insecure-port=0",
+            f"--secure-port={ports['apiserver']}",
             f"--cert-dir={pki}",
             f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
@@ -299,8 +315,10 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
         return [
             state["binaries"]["kube-controller-manager"],
             f"--kubeconfig={root / 'controller-manager.kubeconfig'}",
-            "--leader-elect=false", "--port=0", "--secure-port=0",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-attachdetach",
+            "--leader-elect=false", "--secure-port=0",
+            # No node IPAM, node lifecycle or attach/detach: the simulated nodes need none of them.
+            "--controllers=*,-node-ipam-controller,-node-lifecycle-controller,"
+            "-persistentvolume-attach-detach-controller",
             f"--service-account-private-key-file={pki / 'sa.key'}",
             f"--root-ca-file={pki / 'ca.crt'}",
             f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
@@ -436,9 +454,10 @@ def _wait_nodes_ready(root: Path, state: dict[str, Any], timeout: float) -> None
 
 
 def _wait_default_service_account(root: Path, state: dict[str, Any], timeout: float) -> None:
+    # Since 1.24 no token Secret is made for it: the ServiceAccount itself is what pods need.
     def ready() -> bool:
-        code, body = _api_get(root, state, "/api/v1/namespaces/default/serviceaccounts/default", 5)
-        return code == 200 and bool(json.loads(body).get("secrets"))
+        code, _body = _api_get(root, state, "/api/v1/namespaces/default/serviceaccounts/default", 5)
+        return code == 200
 
     _wait(root, state, "kube-controller-manager", timeout, ready,
           "kube-controller-manager (service accounts)")
@@ -502,24 +521,19 @@ def _run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 # -- binaries ----------------------------------------------------------------------------------------
 
-def _etcd_binary() -> str:
-    found = shutil.which("etcd") or ("/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None)
-    if not found:
-        raise ClusterError(
-            "local cluster: etcd is not installed. Install Debian's package `etcd-server` "
-            "(sudo apt-get install etcd-server), then run this again."
-        )
-    return found
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "metrics-server")
 
 
-def _binaries(root: Path, log: Log) -> tuple[Path, Path]:
+def _binaries(root: Path, log: Log) -> dict[str, Path]:
+    """The control plane's programs, built once (scripts/build-kubernetes.sh) into `binaries_dir()`."""
     cache = binaries_dir()
-    apiserver, cm = cache / "kube-apiserver", cache / "kube-controller-manager"
-    if os.access(apiserver, os.X_OK) and os.access(cm, os.X_OK):
-        return apiserver, cm
+    paths = {name: cache / name for name in BINARIES}
+    if all(os.access(p, os.X_OK) for p in paths.values()):
+        return paths
     logfile = root / "logs" / "build.log"
-    log(f"local cluster: building kube-apiserver and kube-controller-manager {K8S_VERSION} from Debian's "
-        f"source package into {cache} (once; about 10 minutes). Build log: {logfile}")
+    log(f"local cluster: building Kubernetes {K8S_VERSION} (kube-apiserver, kube-controller-manager), etcd and "
+        f"metrics-server from their Go modules into {cache} (once; about 15 minutes on two cores). "
+        f"Build log: {logfile}")
     with open(logfile, "w") as out:
         proc = subprocess.Popen(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, cwd=REPO)
@@ -537,9 +551,9 @@ def _binaries(root: Path, log: Log) -> tuple[Path, Path]:
         raise ClusterError(
             f"local cluster: building Kubernetes failed{hint}. See {logfile}; last lines:\n{_tail(logfile)}"
         )
-    if not (os.access(apiserver, os.X_OK) and os.access(cm, os.X_OK)):
+    if not all(os.access(p, os.X_OK) for p in paths.values()):
         raise ClusterError(f"local cluster: the build finished but {cache} has no binaries; see {logfile}")
-    return apiserver, cm
+    return paths
 
 
 # -- certificates, tokens, kubeconfigs -----------------------------------------------------------
@@ -809,8 +823,22 @@ def _stop_locked(root: Path, log: Log) -> None:
     left = _wait_gone(left, 10)
     if left:
         raise ClusterError(f"local cluster: processes {left} did not exit; stop them by hand (kill -9)")
+    # A Go server's main thread can be a zombie while its other threads still hold the listening socket
+    # for a moment: stopped means its ports refuse connections too.
+    _wait_ports_closed([int(p) for p in ((_read_state(root) or {}).get("ports") or {}).values()], 10)
     (root / "state.json").unlink(missing_ok=True)
     log(f"local cluster: stopped ({', '.join(sorted(set(procs.values())))})")
+
+
+def _wait_ports_closed(ports: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                s.settimeout(0.5)
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            time.sleep(0.1)
 
 
 def _wait_gone(pids: list[int], timeout: float) -> list[int]:

@@ -41,6 +41,7 @@ from typing import Any
 from app.kube.client import CONSOLE, KubeGateway, Obj
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES
+from devcluster import K8S_VERSION
 from devcluster.fakekubelet import ContainerLog, FakeKubelet
 
 log = logging.getLogger("dockyard.nodesim")
@@ -626,7 +627,7 @@ class NodeSimulator:
                 "machineID": _sha("machine", name)[:32], "systemUUID": _sha("uuid", name)[:32],
                 "bootID": _sha("boot", name, self._boot)[:32], "kernelVersion": "6.1.0-dockyard",
                 "osImage": "Dockyard simulated node", "containerRuntimeVersion": "containerd://1.6.20",
-                "kubeletVersion": "v1.20.2", "kubeProxyVersion": "v1.20.2", "operatingSystem": "linux",
+                "kubeletVersion": f"v{K8S_VERSION}", "kubeProxyVersion": f"v{K8S_VERSION}", "operatingSystem": "linux",
                 "architecture": "amd64",
             },
         }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and kube-controller-manager 1.37.2, etcd 3.6 and metrics-server 0.8 from Go
+# Builds kube-apiserver, kube-controller-manager and kubectl 1.37.2, etcd 3.6 and metrics-server 0.8 from Go
 # modules, once, and caches them. Every version is pinned here; the Go tooling checks every module it
 # fetches against the checksum database (through the scratch modules' go.sum), so nothing unverified
 # is built. Nothing here touches the system's Go, apt or git configuration.
@@ -9,7 +9,7 @@ STAGING_VERSION=v0.37.2          # the k8s.io/* staging modules of that release
 ETCD_VERSION=v3.6.16             # go.etcd.io/etcd/server/v3
 METRICS_SERVER_VERSION=v0.8.0    # sigs.k8s.io/metrics-server
 MIN_GO=1.26.0                    # what k8s.io/kubernetes and etcd's go.mod ask for
-BINARIES=(kube-apiserver kube-controller-manager etcd metrics-server)
+BINARIES=(kube-apiserver kube-controller-manager kubectl etcd metrics-server)
 CACHE="${DOCKYARD_K8S_CACHE:-$HOME/.cache/dockyard/kubernetes-$VERSION}"
 P="kubernetes $VERSION:"  # prefix of every progress line (devcluster's build log filter shows them)
 
@@ -27,7 +27,7 @@ if cached; then echo "$P cached in $CACHE"; exit 0; fi
 # A half-built $OUT (set below) is dropped, so the only thing a failure leaves is the scratch dir with logs.
 fail() { [ -n "${OUT:-}" ] && rm -rf "$OUT"; echo "error: $*" >&2; exit 1; }
 
-# DOCKYARD_K8S_CACHE is also the 1.20 script's variable: never replace a folder that holds other builds.
+# Never replace a folder that holds another build (DOCKYARD_K8S_CACHE may point anywhere).
 if [ -e "$CACHE" ] && ! grep -qs "^kubernetes v$VERSION " "$CACHE/VERSIONS"; then
   fail "$CACHE exists but is not a Kubernetes $VERSION build of this script (no matching VERSIONS file); point DOCKYARD_K8S_CACHE elsewhere or remove it"
 fi
@@ -86,14 +86,14 @@ STAGING=$(awk '/^replace \(/{r=1; next} r && /^\)/{r=0} r && $2 == "=>" && $3 ~ 
 {
   printf 'module dockyard.local/build/kubernetes\n\ngo %s\n\n' "$MIN_GO"
   printf 'require k8s.io/kubernetes v%s\n\n' "$VERSION"
-  printf 'tool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kube-controller-manager\n)\n\n'
+  printf 'tool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kube-controller-manager\n\tk8s.io/kubernetes/cmd/kubectl\n)\n\n'
   printf 'replace (\n'
   for m in $STAGING; do printf '\t%s => %s %s\n' "$m" "$m" "$STAGING_VERSION"; done
   printf ')\n'
 } > go.mod
 echo "$P [2/6] resolving and verifying Kubernetes' modules (about 15 s here; ~1 GB of modules on a cold cache)"
 step "resolving Kubernetes' Go modules" tidy-kubernetes go mod tidy
-echo "$P [3/6] building kube-apiserver and kube-controller-manager (about 9 minutes cold on 2 cores, seconds warm)"
+echo "$P [3/6] building kube-apiserver, kube-controller-manager and kubectl (about 10 minutes cold on 2 cores, seconds warm)"
 BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 KLD="-s -w"
 # The same version variables as hack/lib/version.sh, so --version and /version say v1.37.2 (and the
@@ -103,9 +103,9 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   KLD+=" -X $pkg.gitVersion=v$VERSION -X $pkg.gitMajor=${VERSION%%.*}"
   KLD+=" -X $pkg.gitMinor=$(echo "$VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean -X $pkg.buildDate=$BUILD_DATE -X $pkg.gitCommit="
 done
-step "building kube-apiserver/kube-controller-manager v$VERSION" build-kubernetes \
+step "building kube-apiserver/kube-controller-manager/kubectl v$VERSION" build-kubernetes \
   go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$KLD" -o "$OUT/" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 
 # 2. etcd: the server module's root package is etcd's main (a wrapper around etcdmain).
 echo "$P [4/6] building etcd $ETCD_VERSION (under a minute after Kubernetes: they share most dependencies)"

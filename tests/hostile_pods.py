@@ -123,10 +123,17 @@ def _both(*mutations: Callable[[Template], None]) -> Callable[[Template], None]:
 _http_host = {"httpGet": {"path": "/", "port": 80, "host": "169.254.169.254"}}
 _tcp_host = {"tcpSocket": {"port": 10250, "host": "10.0.0.1"}}
 
+# An unmasked /proc outside a user namespace (hostUsers: false) is invalid on 1.37 whatever the level: the
+# console's gate refuses these at baseline, and the API server as invalid even in a privileged project.
+INVALID_ON_THE_SERVER = ("procmount", "cap-procmount-init")
+
 # (id stem, controls broken, mutation of the template)
 _BASELINE_BREAKS: list[tuple[str, set[str], Callable[[Template], None]]] = [
-    ("hostprocess-pod", {"HostProcess"}, _pod_sc(windowsOptions={"hostProcess": True})),
-    ("hostprocess-ctr", {"HostProcess"}, _in_container(_sc(windowsOptions={"hostProcess": True}))),
+    # The API server (1.37) refuses a hostProcess pod that is not on the host network as invalid.
+    ("hostprocess-pod", {"HostProcess", "Host Namespaces"},
+     _both(_pod(hostNetwork=True), _pod_sc(windowsOptions={"hostProcess": True}))),
+    ("hostprocess-ctr", {"HostProcess", "Host Namespaces"},
+     _both(_pod(hostNetwork=True), _in_container(_sc(windowsOptions={"hostProcess": True})))),
     ("hostnetwork", {"Host Namespaces"}, _pod(hostNetwork=True)),
     ("hostpid", {"Host Namespaces"}, _pod(hostPID=True)),
     ("hostipc", {"Host Namespaces"}, _pod(hostIPC=True)),

@@ -46,7 +46,7 @@ Obj = dict[str, Any]
 # What the pages read over and over. Not Secrets (the console never holds them), not PodMetrics
 # (metrics.k8s.io cannot be watched). Events are kept slimmed, for the Events tab's index only.
 CACHED_KINDS = frozenset({
-    "Service", "Endpoints", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ConfigMap",
+    "Service", "EndpointSlice", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ConfigMap",
     "PersistentVolumeClaim", "StorageClass", "Event",
 })
 INDEX_ONLY_KINDS = frozenset({"Event"})  # never answer a plain list or get: the objects are slimmed

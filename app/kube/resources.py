@@ -47,6 +47,7 @@ RESOURCES: dict[str, Resource] = {
     for r in (
         Resource("Service", "v1", "services"),
         Resource("Endpoints", "v1", "endpoints"),
+        Resource("EndpointSlice", "discovery.k8s.io/v1", "endpointslices"),
         Resource("Pod", "v1", "pods"),
         Resource("ConfigMap", "v1", "configmaps"),
         Resource("Secret", "v1", "secrets"),

@@ -94,15 +94,16 @@ async def show_service(request: Request, name: str, ctx: ProjectViewer, kube: Ku
 @router.get(BASE + "/services/{name}/watch")
 async def watch_service(request: Request, name: str, ctx: ProjectViewer, kube: KubeDep, session: SessionDep,
                         rv: str = "") -> Response:
-    """Pushes "changed" when the Service, its Endpoints or one of its pods changes (the Endpoints follow
-    the pods' readiness a moment later: the side panel's addresses come with that change)."""
+    """Pushes "changed" when the Service, one of its EndpointSlices or one of its pods changes (the slices
+    follow the pods' readiness a moment later: the side panel's addresses come with that change)."""
     check_name(name)
     svc = await svc_domain.get_service(kube, ctx.namespace, name, actor=ctx.actor)
     await session.close()
     selector = (svc.get("spec") or {}).get("selector") or {}
     targets = [live.Target("Service", ctx.namespace, ctx.actor, field_selector=f"metadata.name={name}")]
     if svc_domain.access_type(svc) != svc_domain.EXTERNAL_NAME:
-        targets.append(live.Target("Endpoints", ctx.namespace, ctx.actor, field_selector=f"metadata.name={name}"))
+        targets.append(live.Target("EndpointSlice", ctx.namespace, ctx.actor,
+                                   label_selector=f"{svc_domain.SERVICE_NAME_LABEL}={name}"))
         if selector:
             targets.append(live.Target("Pod", ctx.namespace, ctx.actor,
                                        label_selector=svc_domain.selector_string(selector)))

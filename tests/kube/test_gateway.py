@@ -13,6 +13,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from app.kube import identity
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
+from devcluster import K8S_VERSION
 from tests.cluster import eventually, unique_name
 
 pytestmark = pytest.mark.cluster
@@ -156,7 +157,7 @@ async def test_the_console_itself_cannot_create_a_deployment_or_read_secrets(con
 
 
 async def test_the_console_reads_health_and_schema(console_kube: KubeGateway) -> None:
-    assert (await console_kube.version())["gitVersion"] == "v1.20.2"
+    assert (await console_kube.version())["gitVersion"] == f"v{K8S_VERSION}"
     assert await console_kube.get_text("/readyz") == "ok"
     schema = await console_kube.openapi_v2()
     assert "io.k8s.api.apps.v1.Deployment" in schema["definitions"]

@@ -17,10 +17,11 @@ from app.domain import creation, project_security
 from app.domain.pod_security import Level
 from app.domain.yaml import dump_yaml
 from app.kube.client import CONSOLE, Actor, KubeGateway
+from app.kube.errors import KubeError
 from app.models import AuditEvent, PlatformRole
 from tests.cluster import eventually
 from tests.conftest import DemoProject, Tenants
-from tests.hostile_pods import BASELINE_ONLY, HOSTILE, restricted_clean
+from tests.hostile_pods import BASELINE_ONLY, HOSTILE, INVALID_ON_THE_SERVER, restricted_clean
 from tests.web.test_creation_pages import post_yaml, problems_shown, yaml_browser
 from tests.web.test_wizard_pages import Wizard, stateless_basics
 
@@ -111,6 +112,9 @@ async def test_a_privileged_project_takes_the_corpus(demo: DemoProject, tenants:
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": demo.namespace}}
         problems = await creation.dry_run_all(kube, actor=operator, namespace=demo.namespace, objects=[obj],
                                               pod_security=Level.PRIVILEGED)
+        if case.startswith(INVALID_ON_THE_SERVER):
+            assert [p.field for p in problems] == [next(p.field for p in problems if "procMount" in p.field)]
+            continue
         assert problems == [], (case, problems)
     world = await yaml_browser(demo, tenants)
     made = [(c, o) for c, o in HOSTILE if c in ("privileged-ctr-deploy", "hostpath-sts", "hostnetwork-deploy")]
@@ -278,3 +282,27 @@ async def test_external_ips_only_where_a_platform_admin_allowed_them(demo: DemoP
     assert resp.status_code == 422
     assert [e.outcome for e in await _audit(tenants, "set-external-ips", demo.namespace)] == ["denied", "success",
                                                                                                "success"]
+
+
+async def test_the_api_server_itself_refuses_a_privileged_pod_by_the_namespace_label(
+        demo: DemoProject, kube: KubeGateway) -> None:
+    """Pod Security Admission (issue 16): a project operator who goes around the console, straight to the
+    API server (impersonated: the cluster's own RBAC lets operators create pods), is refused by the
+    namespace's enforce label; the same pod without the privileged bits is admitted."""
+    operator = Actor.user(demo.operator.uid)
+
+    def pod(name: str, privileged: bool) -> dict[str, Any]:
+        container: dict[str, Any] = {"name": "main", "image": "busybox:1.36"}
+        spec: dict[str, Any] = {"containers": [container]}
+        if privileged:
+            container["securityContext"] = {"privileged": True}
+            spec.update({"hostPID": True, "volumes": [{"name": "host", "hostPath": {"path": "/"}}]})
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+    with pytest.raises(KubeError) as refused:
+        await kube.create(pod("rootkit", privileged=True), namespace=demo.namespace, actor=operator)
+    assert refused.value.forbidden and "violates PodSecurity" in str(refused.value), str(refused.value)
+    assert 'baseline:latest' in str(refused.value) and "privileged" in str(refused.value)
+    await kube.create(pod("plain", privileged=False), namespace=demo.namespace, actor=operator)
+    assert await kube.exists("Pod", demo.namespace, "plain", actor=operator)
+    assert not await kube.exists("Pod", demo.namespace, "rootkit", actor=operator)

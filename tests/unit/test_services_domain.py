@@ -430,3 +430,25 @@ def test_checked_boxes_are_read_strictly() -> None:
     for bad in (["Namespace/demo/aa"], ["Deployment/../aa"], ["Deployment/web"], ["Secret/x/aa"], ["Pod/UPPER/aa"]):
         with pytest.raises(Invalid):
             s.parse_related(bad)
+
+
+def test_endpoints_come_from_every_slice_with_their_conditions() -> None:
+    """EndpointSlices (discovery.k8s.io/v1): several per Service; ready unless conditions.ready is false;
+    terminating ones apart; an address moving between two slices counts once."""
+    slices = [
+        {"ports": [{"name": "http", "port": 8080}], "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {"ready": True}},
+            {"addresses": ["10.0.0.2"]},  # no conditions: ready
+            {"addresses": ["10.0.0.3"], "conditions": {"ready": False}},
+            {"addresses": ["10.0.0.4"], "conditions": {"ready": False, "serving": True, "terminating": True}},
+        ]},
+        {"ports": [{"name": "http", "port": 8080}], "endpoints": [
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": True}},  # the same endpoint, moving
+            {"addresses": ["10.0.0.5"], "conditions": {"ready": True}},
+        ]},
+        {"ports": None, "endpoints": None},  # a slice with nothing yet
+    ]
+    summary = s.endpoint_summary(slices)
+    assert summary.ready == ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.5:8080"]
+    assert (summary.not_ready, summary.terminating) == (1, 1)
+    assert s.endpoint_summary(None) == s.EndpointsSummary([], 0, 0)

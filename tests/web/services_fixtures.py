@@ -54,11 +54,10 @@ def plain_service(name: str, *, labels: dict[str, str] | None = None, headless: 
 
 async def create(kube: KubeGateway, namespace: str, *objs: dict[str, Any]) -> list[dict[str, Any]]:
     if any(o["kind"] == "Pod" for o in objs):
-        # a bare pod is refused until the namespace's default ServiceAccount has its token
-        async def token() -> bool:
-            sa = await kube.get("ServiceAccount", namespace, "default", actor=CONSOLE)
-            return bool(sa.get("secrets"))
-        await eventually(token)
+        # a bare pod is refused until the namespace's default ServiceAccount exists
+        async def service_account() -> bool:
+            return await kube.exists("ServiceAccount", namespace, "default", actor=CONSOLE)
+        await eventually(service_account)
     return [await kube.create(o, namespace=namespace, actor=CONSOLE) for o in objs]
 
 

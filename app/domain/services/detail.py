@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -109,7 +109,9 @@ class EventView:
 @dataclass
 class ServiceDetail:
     service: ServiceView
-    endpoints: list[str] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)  # ready ones, "ip:port"
+    endpoints_not_ready: int = 0  # neither ready nor on their way out
+    endpoints_terminating: int = 0
     workloads: list[WorkloadView] = field(default_factory=list)
     pods: list[PodView] = field(default_factory=list)
     events: list[EventView] = field(default_factory=list)
@@ -260,16 +262,41 @@ async def events_about(kube: KubeGateway, namespace: str, *, actor: Actor, servi
     return out[:MAX_EVENTS]
 
 
-def endpoint_addresses(endpoints: Mapping[str, Any] | None) -> list[str]:
-    if not endpoints:
-        return []
-    out = []
-    for subset in endpoints.get("subsets") or []:
-        ports = [p.get("port") for p in subset.get("ports") or []] or [None]
-        for address in subset.get("addresses") or []:
-            for port in ports:
-                out.append(f"{address.get('ip')}:{port}" if port else str(address.get("ip")))
-    return out
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # the label that ties an EndpointSlice to its Service
+
+
+@dataclass(frozen=True)
+class EndpointsSummary:
+    ready: list[str]  # "ip:port", in the slices' order, each once
+    not_ready: int
+    terminating: int
+
+
+def endpoint_summary(slices: Sequence[Mapping[str, Any]] | None) -> EndpointsSummary:
+    """A Service's endpoints from its EndpointSlices (discovery.k8s.io/v1), however many there are.
+
+    An endpoint is ready unless `conditions.ready` is false (unset means ready); one that is not ready
+    and `terminating` is on its way out (it may still be `serving`); an address in two slices (during a
+    move between them) counts once."""
+    ready: list[str] = []
+    seen: set[str] = set()
+    not_ready: set[str] = set()
+    terminating: set[str] = set()
+    for slice_ in slices or []:
+        ports = [p.get("port") for p in slice_.get("ports") or [] if p.get("port")] or [None]
+        for endpoint in slice_.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            for address in endpoint.get("addresses") or []:
+                if conditions.get("ready") is False:
+                    (terminating if conditions.get("terminating") else not_ready).add(str(address))
+                    continue
+                for port in ports:
+                    text = f"{address}:{port}" if port else str(address)
+                    if text not in seen:
+                        seen.add(text)
+                        ready.append(text)
+    ready_addresses = {r.rsplit(":", 1)[0] if ":" in r else r for r in ready}
+    return EndpointsSummary(ready, len(not_ready - ready_addresses), len(terminating - ready_addresses))
 
 
 async def get_or_not_found(kube: KubeGateway, kind: str, namespace: str, name: str, *, actor: Actor,
@@ -293,7 +320,7 @@ async def get_service(kube: KubeGateway, namespace: str, name: str, *, actor: Ac
 async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,
                          panel: bool = True, status: bool = True, events: bool = False) -> ServiceDetail:
     """The Service and what the page shows of it, in a fixed number of calls made together:
-    service, endpoints (panel), pods by selector, deployments, statefulsets, daemonsets, pod metrics
+    service, its EndpointSlices (panel), pods by selector, deployments, statefulsets, daemonsets, pod metrics
     by selector (status) and events (events). Secondary reads that fail become messages on their section."""
     svc = await get_service(kube, namespace, name, actor=actor)
     view = ServiceView.of(svc)
@@ -309,7 +336,8 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
         return []
 
     calls: dict[str, Awaitable[Any]] = {
-        "endpoints": soft_read(kube.get("Endpoints", namespace, name, actor=actor), {}, "endpoints", None)
+        "endpoints": soft_read(kube.items("EndpointSlice", namespace, actor=actor,
+                                          label_selector=f"{SERVICE_NAME_LABEL}={name}"), {}, "endpoints", None)
         if panel and view.access != EXTERNAL_NAME else none(),
         "pods": soft_read(kube.list("Pod", namespace, actor=actor, label_selector=selector_string(selector)),
                       problems, "pods", {}) if need_pods else none(),
@@ -326,7 +354,9 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
     keys = list(calls)
     results = dict(zip(keys, await asyncio.gather(*calls.values()), strict=True))
 
-    detail.endpoints = endpoint_addresses(results["endpoints"])
+    endpoints = endpoint_summary(results["endpoints"])
+    detail.endpoints = endpoints.ready
+    detail.endpoints_not_ready, detail.endpoints_terminating = endpoints.not_ready, endpoints.terminating
     detail.workloads = workloads_behind(selector, {k: results[k] for k in WORKLOAD_KINDS})
     pods_list = results["pods"] or {}
     detail.resource_version = (pods_list.get("metadata") or {}).get("resourceVersion", "")
