@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -103,14 +102,15 @@ def demo() -> None:
     """The docs' example tenants."""
 
 
-async def _seed(kubeconfig: str | None, password: str | None) -> dict[str, str]:
+async def _seed(kubeconfig: str | None, password: str | None,
+                created: dict[str, str] | None = None) -> dict[str, str]:
     from app.domain import demo as demo_domain
     from app.kube.config import new_gateway
 
     settings = get_settings()
     kube = await new_gateway(kubeconfig, settings.context, timeout=settings.kube_timeout_seconds)
     try:
-        return await _with_session(lambda s: demo_domain.seed(s, kube, password=password))
+        return await _with_session(lambda s: demo_domain.seed(s, kube, password=password, created=created))
     finally:
         await kube.close()
 
@@ -199,13 +199,16 @@ def resolve_cluster() -> str | None:
                                "(`make run` starts the local control plane when neither is set)")
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 20  # within Kubernetes' default 30 s termination grace period
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Console processes (default DOCKYARD_WORKERS, 1). More than one needs PostgreSQL.")
 def serve(host: str, port: int, workers: int | None) -> None:
-    """Migrate, seed the demo tenants on a new embedded database, and serve the console."""
+    """Migrate, seed whatever of the demo tenants is missing (not in production), and serve the console."""
     import uvicorn
 
     from app.db import upgrade
@@ -215,19 +218,27 @@ def serve(host: str, port: int, workers: int | None) -> None:
     workers = workers or settings.workers
     if workers > 1 and settings.embedded_database:
         raise click.ClickException(WORKERS_NEED_POSTGRES)
-    db_file = Path(settings.database_url.split("///", 1)[-1]) if settings.embedded_database else None
-    new_db = db_file is not None and not db_file.exists()
     upgrade(settings.database_url)
     kubeconfig = resolve_cluster()
     os.environ["DOCKYARD_KUBECONFIG"] = kubeconfig or ""
     get_settings.cache_clear()
-    if new_db and not settings.production:
+    if not settings.production:
+        # Whatever of the demo tenants is missing, at every start (not only on a new database: a first
+        # start that failed after migrating must not leave a newcomer without a way in).
+        created: dict[str, str] = {}
         try:
-            _print_passwords(asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"))))
+            asyncio.run(_seed(kubeconfig, os.environ.get("DOCKYARD_DEMO_PASSWORD"), created))
         except Exception as e:
-            click.echo(f"warning: demo tenants not seeded ({e}); run `dockyard demo seed` later", err=True)
+            click.echo(f"warning: demo tenants not all seeded ({e}); the next start tries again", err=True)
+        _print_passwords(created)
     click.echo(f"Dockyard on http://{host}:{port}" + (f" ({workers} processes)" if workers > 1 else ""))
-    uvicorn.run("app.asgi:app", host=host, port=port, proxy_headers=False, log_level="info", workers=workers)
+    proxies = settings.trusted_proxies.strip()
+    # The log is the console's own (app.asgi configures it in each worker): no uvicorn access log. On
+    # SIGTERM uvicorn stops accepting, lets requests in flight finish and the event streams end (they
+    # stop at shutdown: app.domain.live), for up to the grace period below.
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_config=None, access_log=False,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ async def _signed_in(request: Request) -> Signed | None:
     settings: Settings = request.app.state.settings
     token = request.cookies.get(session_cookie_name(settings))
     recent: Recent[str, tuple[User, AuthSession]] = request.app.state.recent_sessions
-    key = auth_domain.token_digest(token) if token else ""
+    key = auth_domain.token_digest(token, settings) if token else ""
     found = recent.get(key) if token else None
     if found is not None and not auth_domain.session_valid(*found, settings):
         recent.forget(key)

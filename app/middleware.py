@@ -11,7 +11,7 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import i18n
+from app import i18n, observability
 from app.kube.breaker import page_deadline
 
 log = logging.getLogger("dockyard.http")
@@ -20,6 +20,20 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def _log_request(scope: Scope, status: int, seconds: float, request_id: str) -> None:
+    """One line per request (route template, never the query: it may carry a search), and its latency."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    method = str(scope.get("method", ""))
+    observability.HTTP_SECONDS.labels(route, method, str(status)).observe(seconds)
+    signed = (scope.get("state") or {}).get("signed")
+    user = getattr(getattr(signed, "user", None), "uid", None)
+    if user is not None:
+        observability.saw_session(str(user))
+    log.info("request", extra={"request_id": request_id, "user_id": str(user) if user is not None else None,
+                               "method": method, "route": route, "status": status,
+                               "ms": round(seconds * 1000, 1)})
 
 
 class WebMiddleware:
@@ -79,8 +93,7 @@ class WebMiddleware:
         finally:
             i18n.current_locale.reset(token)
             if not path.startswith("/static/"):
-                log.debug("%s %s %s %.1fms rid=%s", scope.get("method"), path, status_holder["status"],
-                          (time.perf_counter() - started) * 1000, request_id)
+                _log_request(scope, status_holder["status"], time.perf_counter() - started, request_id)
 
 
 # Bodies are capped before anything reads them. Without a session cookie only the sign-in form can be

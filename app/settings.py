@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # Cheaper argon2 parameters for the test suite only.
     fast_password_hashing: bool = False
     log_json: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics answers a scraper that sends this bearer token; unset, there is no /metrics (404).
+    metrics_token: SecretStr | None = None
+    # Addresses of the reverse proxies (comma-separated IPs or networks, or "*") whose X-Forwarded-For
+    # and X-Forwarded-Proto are believed: the client address then comes from them (the sign-in throttle
+    # counts per address). Empty: the headers are ignored.
+    trusted_proxies: str = ""
     # Re-read templates edited on disk while the console runs (for working on them): every render then
     # checks each template file it uses, so it is off unless asked for.
     template_reload: bool = False

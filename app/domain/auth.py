@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from app.settings import Settings
 failures = QuietLog(logging.getLogger("dockyard.auth"))
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _digest(token: str, settings: Settings) -> str:
+    """What is stored of a session token: keyed with the session secret, so a copy of the database alone
+    (or someone who may write to it) cannot make a cookie that signs in."""
+    return hmac.new(settings.session_secret.get_secret_value().encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ async def authenticate(
     token = secrets.token_urlsafe(32)
     now = utcnow()
     auth = AuthSession(
-        token_hash=_digest(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
+        token_hash=_digest(token, settings), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
         created_at=now, last_seen_at=now, expires_at=now + timedelta(hours=settings.session_absolute_hours),
         ip=ip[:64], user_agent=user_agent[:256],
     )
@@ -99,8 +102,8 @@ def session_valid(user: User, auth: AuthSession, settings: Settings, now: dateti
                 or auth.created_at < user.password_changed_at)
 
 
-def token_digest(token: str) -> str:
-    return _digest(token)
+def token_digest(token: str, settings: Settings) -> str:
+    return _digest(token, settings)
 
 
 async def resolve_session(session: AsyncSession, settings: Settings, token: str | None) -> tuple[User, AuthSession] | None:
@@ -109,7 +112,7 @@ async def resolve_session(session: AsyncSession, settings: Settings, token: str 
         return None
     row = await session.execute(
         select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(
-            AuthSession.token_hash == _digest(token)
+            AuthSession.token_hash == _digest(token, settings)
         )
     )
     found = row.first()
@@ -127,9 +130,9 @@ async def resolve_session(session: AsyncSession, settings: Settings, token: str 
     return user, auth
 
 
-async def sign_out(session: AsyncSession, token: str | None) -> None:
+async def sign_out(session: AsyncSession, settings: Settings, token: str | None) -> None:
     if token:
-        await session.execute(delete(AuthSession).where(AuthSession.token_hash == _digest(token)))
+        await session.execute(delete(AuthSession).where(AuthSession.token_hash == _digest(token, settings)))
         await session.commit()
 
 

@@ -34,11 +34,14 @@ ACCOUNTS = [
 
 
 async def seed(session: AsyncSession, kube: KubeGateway, *, password: str | None = None,
-               workspace: str = WORKSPACE, project_name: str = PROJECT, suffix: str = "") -> dict[str, str]:
+               workspace: str = WORKSPACE, project_name: str = PROJECT, suffix: str = "",
+               created: dict[str, str] | None = None) -> dict[str, str]:
     """Create whatever of the demo tenants is missing; returns the passwords of accounts it created.
 
-    `suffix` is appended to the account names (tests seed several independent copies)."""
-    created: dict[str, str] = {}
+    `suffix` is appended to the account names (tests seed several independent copies). `created`, when
+    given, is filled as accounts are made: if a later step fails (the cluster does not answer), the
+    caller still has the passwords of the accounts that now exist."""
+    created = {} if created is None else created
     users: dict[str, User] = {}
     for base_name, role in ACCOUNTS:
         username = base_name + suffix

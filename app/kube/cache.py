@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from app import observability
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES, Resource, resource_for
@@ -77,6 +78,16 @@ class WatchCache:
         self._reaper: asyncio.Task[None] | None = None
         self._rbac: list[Store] = []
         self.closed = False
+        observability.report_cache_sizes(self.sizes)
+
+    def sizes(self) -> dict[str, int]:
+        """Objects held now, by kind (the metrics read it when scraped)."""
+        out: dict[str, int] = {}
+        if self.closed:
+            return out
+        for (kind, _ns), store in list(self._stores.items()):
+            out[kind] = out.get(kind, 0) + len(store.objects)
+        return out
 
     # -- reads -------------------------------------------------------------------------------------
     def keeps(self, kind: str) -> bool:
@@ -305,6 +316,7 @@ class WatchCache:
                 store.healthy = False
                 raise
             except _Relist:
+                observability.WATCH_RESTARTS.labels(store.kind, "gone").inc()
                 listed = False
                 store.healthy = False
                 store.changed()
@@ -321,9 +333,11 @@ class WatchCache:
                     return
                 if e.status == 410 or not store.resource_version:
                     listed = False
+                observability.WATCH_RESTARTS.labels(store.kind, "gone" if e.status == 410 else "error").inc()
                 failures += 1
             except Exception:  # a malformed event or the like: start again from a fresh list
                 log.exception("watch cache %s %s", store.kind, store.namespace)
+                observability.WATCH_RESTARTS.labels(store.kind, "malformed").inc()
                 listed = False
                 store.healthy = False
                 store.synced.set()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from kubernetes_asyncio.client import ApiClient
 
+from app import observability
 from app.kube import identity
 from app.kube.breaker import Breaker, time_left
 from app.kube.errors import KubeError
@@ -126,13 +127,19 @@ class KubeGateway:
         for attempt in (1, 2):
             if actor.user_id is not None:
                 headers["Authorization"] = "Bearer " + await self.tokens.token(actor.user_id)
+            verb = "watch" if query and ("watch", "true") in query else method.lower()
             try:
                 resp = await self._call(method, path, query=query, headers=headers, body=body, timeout=t,
                                         what=what, as_console=actor.user_id is None)
             except KubeError as e:
+                # no answer at all (a timeout, a network error): its reason is the outcome
+                observability.KUBE_REQUESTS.labels(verb, observability.kube_resource(path),
+                                                   observability.kube_outcome(None, e.reason.lower())).inc()
                 if not probe:
                     self.breaker.record(e)
                 raise
+            observability.KUBE_REQUESTS.labels(verb, observability.kube_resource(path),
+                                               observability.kube_outcome(resp.status)).inc()
             if not probe:
                 self.breaker.record(None)
             if resp.status == 401 and actor.user_id is not None and attempt == 1:

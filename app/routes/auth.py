@@ -84,7 +84,7 @@ async def login(
 
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep, settings: SettingsDep, me: CurrentUser) -> Response:
-    await auth_domain.sign_out(session, request.cookies.get(session_cookie_name(settings)))
+    await auth_domain.sign_out(session, settings, request.cookies.get(session_cookie_name(settings)))
     resp = RedirectResponse("/login", status_code=303)
     if request.headers.get("hx-request") == "true":
         resp = Response(status_code=204, headers={"HX-Redirect": "/login"})

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
+
+from app import observability
 
 router = APIRouter(tags=["health"])
 
@@ -31,3 +35,18 @@ async def readyz(request: Request) -> JSONResponse:
         checks["cluster"] = f"failed: {getattr(e, 'message', None) or type(e).__name__}"
     ok = all(v.startswith("ok") for v in checks.values())
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics, for a scraper that sends `Authorization: Bearer <DOCKYARD_METRICS_TOKEN>`;
+    without that setting there are none (404), so nothing about the console is public by default."""
+    token = request.app.state.settings.metrics_token
+    secret = token.get_secret_value() if token is not None else ""
+    if not secret:
+        return PlainTextResponse("not found", status_code=404)
+    sent = request.headers.get("authorization", "")
+    if not hmac.compare_digest(sent.encode(), f"Bearer {secret}".encode()):
+        return PlainTextResponse("unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    body, content_type = observability.exposition()
+    return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from app import observability
 from app.deps import ProjectCtx
 from app.domain import live
 from app.domain.errors import NotFound
@@ -66,9 +67,13 @@ def sse(event: str, data: str) -> bytes:
 
 def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:
     async def with_preamble() -> AsyncIterator[bytes]:
-        yield b"retry: 3000\n: connected\n\n"
-        async for chunk in body:
-            yield chunk
+        observability.EVENT_STREAMS.inc()
+        try:
+            yield b"retry: 3000\n: connected\n\n"
+            async for chunk in body:
+                yield chunk
+        finally:
+            observability.EVENT_STREAMS.dec()
 
     return StreamingResponse(with_preamble(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

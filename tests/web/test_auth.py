@@ -160,3 +160,27 @@ async def test_a_failed_sign_in_logs_a_known_name_but_never_an_unknown_one(tenan
     assert any(repr(user.username) in line for line in lines)
     assert any("an unknown name (18 characters)" in line for line in lines)
     assert not any("my-Secret-Passw0rd" in line for line in lines)
+
+
+async def test_session_tokens_are_stored_keyed_with_the_session_secret(app, tenants: Tenants, db) -> None:  # type: ignore[no-untyped-def]
+    """DOCKYARD_SESSION_SECRET is really used (issue 17): the database keeps a keyed digest of each session
+    token, so the same cookie means nothing to a console with another secret, and the row holds neither
+    the token nor its plain SHA-256."""
+    import hashlib
+
+    from pydantic import SecretStr
+    from sqlalchemy import select
+
+    from app.deps import session_cookie_name
+    from app.domain import auth as auth_domain
+    from app.models import AuthSession
+
+    settings = app.state.settings
+    user = await tenants.user("keyed")
+    browser = await tenants.browser(user)
+    token = browser.client.cookies[session_cookie_name(settings)]
+    assert await auth_domain.resolve_session(db, settings, token) is not None
+    other = settings.model_copy(update={"session_secret": SecretStr("another-secret-" + "x" * 32)})
+    assert await auth_domain.resolve_session(db, other, token) is None
+    stored = set(await db.scalars(select(AuthSession.token_hash).where(AuthSession.user_id == user.id)))
+    assert stored and token not in stored and hashlib.sha256(token.encode()).hexdigest() not in stored

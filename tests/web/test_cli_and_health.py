@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from app import cli
+from app.db import upgrade
 from app.domain import demo
 from app.domain.auth import authenticate
 from app.main import create_app
@@ -155,3 +157,43 @@ async def _create_as_admin(kubeconfig: str, obj: dict, namespace: str) -> None:
         await gw.create(obj, namespace=namespace, actor=CONSOLE)
     finally:
         await gw.close()
+
+
+def test_serve_seeds_missing_demo_tenants_at_every_start_and_trusts_only_named_proxies(
+        tmp_path: Path, cluster, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A first start that failed after migrating (issue 17: the dpkg lock was held) must not leave the
+    newcomer without a way in: every start seeds what is missing, and shows the passwords of accounts it
+    made even when a later step failed. uvicorn gets the console's log (no access log of its own), the
+    proxies to believe, and a graceful shutdown. (The seed itself: test_demo_seed_creates_the_docs_tenants.)"""
+    import uvicorn
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'first-start.db'}"
+    upgrade(url)  # what the failed start left behind: a migrated database, no tenants
+    runs: list[dict] = []
+    seeds: list[str] = []
+
+    async def seed(kubeconfig, password, created=None):  # type: ignore[no-untyped-def]
+        seeds.append(kubeconfig)
+        if len(seeds) == 1:  # the accounts are made, then the cluster does not answer
+            created["project-regular"] = "made-before-the-failure"
+            raise RuntimeError("the cluster did not answer")
+        return {}
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: runs.append(kw))
+    monkeypatch.setattr(cli, "_seed", seed)
+    for key, value in {"DOCKYARD_DATABASE_URL": url, "DOCKYARD_KUBECONFIG": str(cluster.console_kubeconfig),
+                       "DOCKYARD_TRUSTED_PROXIES": "10.0.0.0/8"}.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(cli.main, ["serve", "--port", "1"])
+        again = CliRunner().invoke(cli.main, ["serve", "--port", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert "made-before-the-failure" in first.output and "next start tries again" in first.output
+    assert again.exit_code == 0 and "Demo accounts" not in again.output
+    assert len(seeds) == 2  # the database was not new the second time, and it seeded all the same
+    kw = runs[0]
+    assert kw["proxy_headers"] is True and kw["forwarded_allow_ips"] == "10.0.0.0/8"
+    assert kw["log_config"] is None and kw["access_log"] is False and kw["timeout_graceful_shutdown"] > 0
