@@ -11,7 +11,7 @@ import builtins
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,8 @@ class KubeGateway:
         self.api = api_client
         self.users_api = users_api or api_client  # for users' requests: never the console's client certificate
         self.timeout = timeout
+        # Renews the console's own credentials (set by app.kube.config for exec plugins and token files).
+        self.renew_credentials: Callable[..., Awaitable[None]] | None = None
         self.cache: WatchCache | None = None  # reads served from watches (app.kube.cache), when set
         # Metrics cannot be watched and change only when the pipeline scrapes (every 15 s): an answer
         # is kept briefly, per user (the cluster decided for that user), so busy pages do not re-ask.
@@ -142,6 +144,11 @@ class KubeGateway:
                                                observability.kube_outcome(resp.status)).inc()
             if not probe:
                 self.breaker.record(None)
+            if resp.status == 401 and actor.user_id is None and attempt == 1 and self.renew_credentials:
+                # The console's own token expired early or was revoked: renew it (exec plugin, token file).
+                resp.release()
+                await self.renew_credentials(force=True)
+                continue
             if resp.status == 401 and actor.user_id is not None and attempt == 1:
                 # The token kept here was revoked (the account was removed and made again): a new one.
                 resp.release()

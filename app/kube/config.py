@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import datetime as dt
+import math
 import os
+import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
@@ -14,21 +18,74 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from yarl import URL
 
 from app.kube.client import KubeGateway
+from app.kube.errors import KubeError
 
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
 def discover_kubeconfig(explicit: str | None) -> str | None:
-    """The kubeconfig to use: DOCKYARD_KUBECONFIG, else KUBECONFIG, else ~/.kube/config; None if absent."""
+    """The kubeconfig to use: DOCKYARD_KUBECONFIG, else KUBECONFIG, else ~/.kube/config; None if absent.
+    KUBECONFIG may name several files: they are merged as kubectl merges them (the first file that sets
+    a value wins), so every existing path is kept, in order."""
     if explicit:
         return explicit
     env = os.environ.get("KUBECONFIG")
     if env:
-        first = env.split(os.pathsep)[0]
-        if Path(first).exists():
-            return first
+        present = [p for p in env.split(os.pathsep) if p and Path(p).exists()]
+        if present:
+            return os.pathsep.join(present)
     home = Path.home() / ".kube" / "config"
     return str(home) if home.exists() else None
+
+
+class CredentialRefresher:
+    """Keeps the console's own credentials from a kubeconfig current: an exec plugin's token (EKS, GKE,
+    AKS, OIDC helpers) is asked for again shortly before its `expirationTimestamp`, a `tokenFile` is read
+    again every minute (projected tokens rotate), and either is renewed at once after a 401.
+    kubernetes_asyncio reads them once; a token that expires would stop the console after ~15 minutes."""
+
+    TOKEN_FILE_SECONDS = 60.0
+
+    def __init__(self, loader: Any, cfg: Configuration) -> None:
+        self.loader = loader
+        self.cfg = cfg
+        user = getattr(loader, "_user", None) or {}
+        self.exec = "exec" in user
+        self.dynamic = self.exec or "tokenFile" in user or "auth-provider" in user
+        self.renews = 0
+        self._due = self._next_due()
+        self._lock = asyncio.Lock()
+
+    def _next_due(self) -> float:
+        if not self.dynamic:
+            return math.inf
+        expiry = getattr(self.loader, "exec_plugin_expiry", None)
+        if self.exec and isinstance(expiry, dt.datetime):
+            left: float = (expiry - dt.datetime.now(dt.UTC)).total_seconds()
+            # renew a little before it ends: 10 s, or half the life of a short-lived token
+            return time.monotonic() + max(0.0, left - min(10.0, left / 2))
+        return time.monotonic() + (0.0 if self.exec else self.TOKEN_FILE_SECONDS)
+
+    async def __call__(self, _cfg: Configuration) -> None:
+        if time.monotonic() >= self._due:
+            await self.renew()
+
+    async def renew(self, *, force: bool = False) -> None:
+        if not self.dynamic:
+            return
+        async with self._lock:
+            if not force and time.monotonic() < self._due:
+                return  # another request renewed it meanwhile
+            if hasattr(self.loader, "exec_plugin_expiry"):
+                del self.loader.exec_plugin_expiry  # its own check keeps tokens 5 min short of expiry
+            try:
+                await self.loader.load_and_set(self.cfg)
+            except Exception as e:  # the plugin failed, is missing, or printed no credential
+                self._due = time.monotonic()  # try again on the next request
+                raise KubeError(401, "Unauthorized", "The console's credentials for the cluster expired and "
+                                "could not be renewed (kubeconfig: " + (str(e) or type(e).__name__) + ").") from None
+            self.renews += 1
+            self._due = self._next_due()
 
 
 def in_cluster_available() -> bool:
@@ -39,8 +96,13 @@ async def new_gateway(kubeconfig: str | None, context: str | None = None, *, tim
                       pool_size: int = 64) -> KubeGateway:
     """A gateway for a kubeconfig file, or for the in-cluster service account when `kubeconfig` is None."""
     cfg = Configuration()
+    refresher: CredentialRefresher | None = None
     if kubeconfig:
-        await kconfig.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+        loader = await kconfig.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
+                                                persist_config=False)
+        refresher = CredentialRefresher(loader, cfg)
+        if refresher.dynamic:
+            cfg.refresh_api_key_hook = refresher
     else:
         # kubernetes_asyncio ships py.typed but leaves this function unannotated
         kconfig.load_incluster_config(  # type: ignore[no-untyped-call]
@@ -58,7 +120,10 @@ async def new_gateway(kubeconfig: str | None, context: str | None = None, *, tim
     _settle_proxy(api, cfg)
     if users is not None and users_cfg is not None:
         _settle_proxy(users, users_cfg)
-    return KubeGateway(api, timeout=timeout, users_api=users)
+    gateway = KubeGateway(api, timeout=timeout, users_api=users)
+    if refresher is not None and refresher.dynamic:
+        gateway.renew_credentials = refresher.renew
+    return gateway
 
 
 def _settle_proxy(client: ApiClient, cfg: Configuration) -> None:
