@@ -352,22 +352,25 @@ class KubeGateway:
         return answer
 
     @staticmethod
-    def _write_query(dry_run: bool, field_manager: str | None) -> builtins.list[tuple[str, str]]:
+    def _write_query(dry_run: bool, field_manager: str | None,
+                     field_validation: str | None = None) -> builtins.list[tuple[str, str]]:
         q: list[tuple[str, str]] = []
         if dry_run:
             q.append(("dryRun", "All"))
         if field_manager:
             q.append(("fieldManager", field_manager))
+        if field_validation:
+            q.append(("fieldValidation", field_validation))  # Strict: unknown or duplicate fields are refused
         return q
 
     async def create(
         self, obj: Obj, *, namespace: str | None, actor: Actor, dry_run: bool = False,
-        field_manager: str | None = "dockyard",
+        field_manager: str | None = "dockyard", field_validation: str | None = None,
     ) -> Obj:
         res = resource_for(obj["kind"])
         return self._written(await self._json(
             "POST", res.path(namespace if res.namespaced else None), actor=actor, body=obj,
-            query=self._write_query(dry_run, field_manager),
+            query=self._write_query(dry_run, field_manager, field_validation),
         ), namespace, dry_run)
 
     async def replace(

@@ -891,18 +891,20 @@ async def test_download_returns_the_editor_text(demo: DemoProject, tenants: Tena
     assert "kind: Service" in template and f"namespace: {demo.namespace}" in template
 
 
-async def test_a_service_is_required_and_dropped_fields_must_be_confirmed(demo: DemoProject, tenants: Tenants,
+async def test_a_service_is_required_and_unknown_fields_are_refused(demo: DemoProject, tenants: Tenants,
                                                                           admin_kube: KubeGateway) -> None:
     world = await yaml_browser(demo, tenants)
     only_config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lonely}\ndata: {a: b}\n"
     resp = await post_yaml(world, text=only_config)
     assert resp.status_code == 422 and "Add at least one Service" in problems_shown(resp.text)
+    # the API server checks fields itself (fieldValidation=Strict): a typo is refused, even when confirmed
     typo = yaml.safe_dump({**SERVICE_JSON, "spec": {**SERVICE_JSON["spec"], "selectr": {"app": "x"}}})
     resp = await post_yaml(world, text=typo)
     assert resp.status_code == 422 and "spec.selectr" in text_of(resp.text)
-    assert not await admin_kube.exists("Service", demo.namespace, "json-web", actor=CONSOLE)
+    assert "Unknown field: the API server does not know it." in text_of(resp.text)
     resp = await post_yaml(world, text=typo, extra=[("accept_dropped", "1")])
-    assert resp.status_code == 303
+    assert resp.status_code == 422
+    assert not await admin_kube.exists("Service", demo.namespace, "json-web", actor=CONSOLE)
 
 
 # -- property: whatever the page accepts lands in the project, with an allowed kind ----------------------
