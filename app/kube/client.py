@@ -504,6 +504,10 @@ class KubeGateway:
     async def version(self) -> Obj:
         return await self._json("GET", "/version", actor=CONSOLE, timeout=min(self.timeout, 5.0))
 
+    async def openapi_v3(self, group_version: str) -> Obj:
+        """One group-version's OpenAPI v3 document, e.g. "api/v1" or "apis/apps/v1"."""
+        return await self._json("GET", f"/openapi/v3/{group_version}", actor=CONSOLE, timeout=max(self.timeout, 30.0))
+
     async def openapi_v2(self) -> Obj:
         return await self._json("GET", "/openapi/v2", actor=CONSOLE, timeout=max(self.timeout, 30.0))
 

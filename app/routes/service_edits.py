@@ -177,7 +177,8 @@ def _settings_page(request: Request, ctx: ProjectCtx, svc: svc_domain.ServiceVie
 async def edit_service_form(request: Request, name: str, ctx: ProjectViewer, kube: KubeDep,
                             next: str = "") -> Response:
     obj = await svc_domain.get_service(kube, ctx.namespace, check_name(name), actor=ctx.actor)
-    form = svc_domain.ServiceSettingsForm.of(obj)
+    offered = svc_domain.offered_traffic_fields(svc_domain.access_type(obj), await svc_domain.service_spec_fields(kube))
+    form = svc_domain.ServiceSettingsForm.of(obj, offered=offered)
     if not form.ports and form.access != svc_domain.EXTERNAL_NAME:
         form.ports.append(svc_domain.PortRow())
     return _settings_page(request, ctx, svc_domain.ServiceView.of(obj), form,
@@ -192,7 +193,8 @@ async def edit_service(request: Request, name: str, ctx: ProjectEditor, kube: Ku
     raw = await read_lists(request)
     obj = await svc_domain.get_service(kube, ctx.namespace, name, actor=ctx.actor)
     view = svc_domain.ServiceView.of(obj)
-    form = svc_domain.ServiceSettingsForm.from_form(raw, access=view.access)
+    offered = svc_domain.offered_traffic_fields(view.access, await svc_domain.service_spec_fields(kube))
+    form = svc_domain.ServiceSettingsForm.from_form(raw, access=view.access, offered=offered)
     target = next_url(ctx, one(raw, "next"), f"{project_url(ctx)}/services/{name}")
     op = one(raw, "op", "save")
     if op != "save":

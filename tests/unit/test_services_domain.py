@@ -452,3 +452,35 @@ def test_endpoints_come_from_every_slice_with_their_conditions() -> None:
     assert summary.ready == ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.5:8080"]
     assert (summary.not_ready, summary.terminating) == (1, 1)
     assert s.endpoint_summary(None) == s.EndpointsSummary([], 0, 0)
+
+
+def test_todays_traffic_fields_are_offered_only_where_the_schema_has_them() -> None:
+    today = frozenset({"internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy",
+                       "ports", "selector"})
+    older = frozenset({"internalTrafficPolicy", "publishNotReadyAddresses", "ports", "selector"})  # e.g. 1.30
+    assert s.offered_traffic_fields(s.VIRTUAL_IP, today) == (
+        "internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy")
+    assert s.offered_traffic_fields(s.VIRTUAL_IP, older) == ("internalTrafficPolicy", "publishNotReadyAddresses")
+    assert s.offered_traffic_fields(s.HEADLESS, today) == ("publishNotReadyAddresses", "ipFamilyPolicy")
+    assert s.offered_traffic_fields(s.EXTERNAL_NAME, today) == () and s.offered_traffic_fields(s.VIRTUAL_IP, frozenset()) == ()
+    current = svc(spec={"selector": {"app": "web"}, "trafficDistribution": "PreferClose",
+                        "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 80}]})
+    form = s.ServiceSettingsForm.of(current, offered=s.offered_traffic_fields(s.VIRTUAL_IP, today))
+    assert form.traffic.traffic_distribution == "PreferClose"
+    spec = s.apply_service_settings(current, form)["spec"]
+    assert spec["trafficDistribution"] == "PreferClose" and "internalTrafficPolicy" not in spec  # unchanged: kept
+    form.traffic = s.TrafficSettings(internal_traffic_policy="Local", traffic_distribution="PreferSameZone",
+                                     publish_not_ready_addresses=True, ip_family_policy="SingleStack")
+    spec = s.apply_service_settings(current, form)["spec"]
+    assert (spec["internalTrafficPolicy"], spec["trafficDistribution"], spec["publishNotReadyAddresses"],
+            spec["ipFamilyPolicy"]) == ("Local", "PreferSameZone", True, "SingleStack")
+    form.traffic.traffic_distribution = ""
+    assert "trafficDistribution" not in s.apply_service_settings(current, form)["spec"]
+    form.traffic.traffic_distribution = "PreferSomewhere"
+    with pytest.raises(Invalid) as e:
+        s.apply_service_settings(current, form)
+    assert e.value.errors == {"spec.trafficDistribution": "Please select a valid option."}
+    # on an older cluster the field is not offered: a posted value is ignored, the object's kept
+    old_form = s.ServiceSettingsForm.of(current, offered=s.offered_traffic_fields(s.VIRTUAL_IP, older))
+    old_form.traffic.traffic_distribution = "PreferSameNode"
+    assert s.apply_service_settings(current, old_form)["spec"]["trafficDistribution"] == "PreferClose"

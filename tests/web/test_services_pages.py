@@ -761,3 +761,25 @@ async def test_late_side_reads_never_stall_the_service_page(demo: DemoProject, t
     assert 'id="metrics-unavailable"' not in (await b.get(f"{demo.base}/services/web")).text
     assert 'id="metrics-unavailable"' not in (await b.get(f"{demo.base}/services/web")).text
     assert asked.count("PodMetrics") == 1  # the second load used the kept answer
+
+
+async def test_edit_service_offers_todays_traffic_fields(demo: DemoProject, tenants: Tenants,
+                                                         admin_kube: KubeGateway) -> None:
+    """Issue 16: on a cluster whose schema has them (1.37 here), Edit Service offers the internal traffic
+    policy, traffic distribution, IP family policy and publishing not-ready addresses; the API server takes them."""
+    deployment, web = stateless("traffic")
+    await create(admin_kube, demo.namespace, deployment, web)
+    b = await tenants.browser(demo.operator)
+    page = await b.get(f"{demo.base}/services/traffic/settings")
+    for control in ("internal-traffic-policy", "traffic-distribution", "ip-family-policy", "publish-not-ready"):
+        assert f'id="{control}"' in page.text, control
+    resp = await b.post(f"{demo.base}/services/traffic/settings", multi([
+        ("resource_version", hidden(page.text, "resource_version")), ("selector_key", "app"),
+        ("selector_value", "traffic"), ("port_name", "http-0"), ("port_protocol", "HTTP"), ("port_target", "80"),
+        ("port_port", "80"), ("internal_traffic_policy", "Local"), ("traffic_distribution", "PreferSameZone"),
+        ("ip_family_policy", "SingleStack"), ("publish_not_ready_addresses_shown", "1"),
+        ("publish_not_ready_addresses", "1"), ("op", "save")]))
+    assert resp.status_code == 303, resp.text[:2000]
+    spec = (await admin_kube.get("Service", demo.namespace, "traffic", actor=CONSOLE, fresh=True))["spec"]
+    assert (spec["internalTrafficPolicy"], spec["trafficDistribution"], spec["publishNotReadyAddresses"]) == (
+        "Local", "PreferSameZone", True)

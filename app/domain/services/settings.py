@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.errors import Invalid
@@ -13,7 +13,7 @@ from app.domain.manifests import PROTOCOLS, follow_protocol, k8s_protocol, plain
 from app.domain.service_rules import external_name_target_problem
 from app.domain.services.detail import get_service
 from app.domain.services.edits import EditConflict, write_checked
-from app.domain.services.view import EXTERNAL_NAME, VIRTUAL_IP, access_type, meta_of
+from app.domain.services.view import EXTERNAL_NAME, HEADLESS, VIRTUAL_IP, access_type, meta_of
 from app.i18n import _
 from app.kube.client import Actor, KubeGateway
 
@@ -56,6 +56,39 @@ class KeyValueRow:
         return not (self.key.strip() or self.value.strip())
 
 
+# Today's Service fields the form offers, each only when the cluster's schema has it (capabilities.py).
+INTERNAL_TRAFFIC_POLICIES = ("Cluster", "Local")
+TRAFFIC_DISTRIBUTIONS = ("", "PreferSameZone", "PreferSameNode")  # PreferClose: deprecated, kept when set
+IP_FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+TRAFFIC_FIELDS = {  # by access type: a headless Service has no virtual IP to route through
+    VIRTUAL_IP: ("internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy"),
+    HEADLESS: ("publishNotReadyAddresses", "ipFamilyPolicy"),
+}
+
+
+def offered_traffic_fields(access: str, schema_fields: frozenset[str]) -> tuple[str, ...]:
+    """The traffic fields Edit Service shows for a Service of `access` on a cluster whose ServiceSpec
+    has `schema_fields`."""
+    return tuple(f for f in TRAFFIC_FIELDS.get(access, ()) if f in schema_fields)
+
+
+@dataclass
+class TrafficSettings:
+    """None: not in the posted form, so left as the object has it."""
+
+    internal_traffic_policy: str | None = None
+    traffic_distribution: str | None = None
+    publish_not_ready_addresses: bool | None = None
+    ip_family_policy: str | None = None
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> TrafficSettings:
+        return cls(internal_traffic_policy=str(spec.get("internalTrafficPolicy") or ""),
+                   traffic_distribution=str(spec.get("trafficDistribution") or ""),
+                   publish_not_ready_addresses=bool(spec.get("publishNotReadyAddresses")),
+                   ip_family_policy=str(spec.get("ipFamilyPolicy") or ""))
+
+
 @dataclass
 class ServiceSettingsForm:
     access: str
@@ -63,11 +96,13 @@ class ServiceSettingsForm:
     ports: list[PortRow]
     external_name: str
     resource_version: str
+    traffic: TrafficSettings = field(default_factory=TrafficSettings)
+    offered: tuple[str, ...] = ()  # the traffic fields shown, and the only ones a save writes
 
     @classmethod
-    def of(cls, svc: Mapping[str, Any]) -> ServiceSettingsForm:
+    def of(cls, svc: Mapping[str, Any], *, offered: tuple[str, ...] = ()) -> ServiceSettingsForm:
         spec = svc.get("spec") or {}
-        return cls(
+        return cls(traffic=TrafficSettings.of(spec), offered=offered,
             access=access_type(svc),
             selector=[KeyValueRow(k, v) for k, v in (spec.get("selector") or {}).items()],
             ports=[PortRow(name=p.get("name", ""), protocol=_form_protocol(p),
@@ -78,7 +113,8 @@ class ServiceSettingsForm:
         )
 
     @classmethod
-    def from_form(cls, form: Mapping[str, list[str]], *, access: str) -> ServiceSettingsForm:
+    def from_form(cls, form: Mapping[str, list[str]], *, access: str,
+                  offered: tuple[str, ...] = ()) -> ServiceSettingsForm:
         def col(name: str) -> list[str]:
             return list(form.get(name, []))
 
@@ -87,9 +123,20 @@ class ServiceSettingsForm:
         names, protocols, targets, ports = col("port_name"), col("port_protocol"), col("port_target"), col("port_port")
         rows = [PortRow(name=names[i] if i < len(names) else "", protocol=protocols[i] if i < len(protocols) else "HTTP",
                         target_port=targets[i] if i < len(targets) else "", port=p) for i, p in enumerate(ports)]
+        def one(name: str) -> str:
+            return (col(name) or [""])[0].strip()
+
+        def posted(name: str) -> str | None:  # a field the form did not send is left as it is
+            return one(name) if name in form else None
+
+        traffic = TrafficSettings(internal_traffic_policy=posted("internal_traffic_policy"),
+                                  traffic_distribution=posted("traffic_distribution"),
+                                  publish_not_ready_addresses=(None if "publish_not_ready_addresses_shown" not in form
+                                                               else one("publish_not_ready_addresses") == "1"),
+                                  ip_family_policy=posted("ip_family_policy"))
         return cls(access=access, selector=[r for r in selector if not r.empty], ports=[r for r in rows if not r.empty],
-                   external_name=(col("external_name") or [""])[0].strip(),
-                   resource_version=(col("resource_version") or [""])[0])
+                   external_name=one("external_name"), resource_version=(col("resource_version") or [""])[0],
+                   traffic=traffic, offered=offered)
 
 
 def _form_protocol(port: Mapping[str, Any]) -> str:
@@ -185,6 +232,7 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
             raise Invalid(next(iter(errors.values())), errors=errors)
         spec["externalName"] = address
         return obj
+    _apply_traffic(spec, form, errors)
     had_selector = bool(spec.get("selector"))
     selector = validate_selector(form.selector, errors, required=had_selector)
     ports = validate_ports(form.ports, errors, required=form.access == VIRTUAL_IP)
@@ -206,6 +254,32 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
     else:
         spec.pop("ports", None)
     return obj
+
+
+def _apply_traffic(spec: dict[str, Any], form: ServiceSettingsForm, errors: dict[str, str]) -> None:
+    """The offered traffic fields from the form; the others (and an unoffered field's value) as they were."""
+    t = form.traffic
+
+    def choose(key: str, value: str | None, choices: tuple[str, ...], where: str) -> None:
+        if key not in form.offered or value is None:
+            return
+        if value == (spec.get(key) or ""):
+            return  # unchanged (a deprecated value such as PreferClose stays until changed)
+        if value not in choices:
+            errors[where] = _("Please select a valid option.")
+        elif value:
+            spec[key] = value
+        else:
+            spec.pop(key, None)
+
+    choose("internalTrafficPolicy", t.internal_traffic_policy, INTERNAL_TRAFFIC_POLICIES, "spec.internalTrafficPolicy")
+    choose("trafficDistribution", t.traffic_distribution, TRAFFIC_DISTRIBUTIONS, "spec.trafficDistribution")
+    choose("ipFamilyPolicy", t.ip_family_policy, IP_FAMILY_POLICIES, "spec.ipFamilyPolicy")
+    if "publishNotReadyAddresses" in form.offered and t.publish_not_ready_addresses is not None:
+        if t.publish_not_ready_addresses:
+            spec["publishNotReadyAddresses"] = True
+        elif spec.get("publishNotReadyAddresses"):
+            spec["publishNotReadyAddresses"] = False
 
 
 async def edit_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,
