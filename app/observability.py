@@ -97,7 +97,8 @@ def kube_outcome(status: int | None, error: str | None = None) -> str:
 
 # -- logs ----------------------------------------------------------------------------------------------
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# The record's own attributes, and uvicorn's terminal-only copy of its message.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
