@@ -10,11 +10,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test test-fast lint lock setup cluster cluster-down bench messages
 
 # Every dependency from the lock file, each checked against its hash; then the console itself.
-$(STAMP): pyproject.toml requirements/dev.lock
+$(STAMP): pyproject.toml requirements/dev.lock package-lock.json
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
 	$(BIN)/pip install -q --no-deps -e .
+	npm ci --no-audit --no-fund --loglevel=error  # axe-core for the accessibility tests (package-lock.json)
 	@touch $(STAMP)
 
 # Re-pin the dependencies (after a change in pyproject.toml).
