@@ -37,6 +37,7 @@ class Rule:
     allowed: set[str]
     scope: str  # "none" | "workspace" | "project": who cannot see the scope gets 404 instead of 403
     streaming: bool = False  # SSE: only the refusals are checked (an allowed stream never ends)
+    hidden: bool = False  # refused as 404 to everyone (not a page of anyone's: /metrics is the scraper's)
 
 
 P = "/workspaces/{ws}/projects/{project}"
@@ -48,6 +49,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/language"): Rule(PUBLIC, "none"),
     ("GET", "/healthz"): Rule(PUBLIC, "none"),
     ("GET", "/readyz"): Rule(PUBLIC, "none"),
+    # Prometheus only, with its bearer token (tests/web/test_operations.py); no console role reads it.
+    ("GET", "/metrics"): Rule(set(), "none", hidden=True),
     ("GET", "/workspaces"): Rule(SIGNED_IN, "none"),
     ("POST", "/workspaces"): Rule(PLATFORM_ADMIN, "none"),
     ("GET", "/workspaces/{ws}"): Rule(WORKSPACE_VIEW, "workspace"),
@@ -178,7 +181,7 @@ async def test_route_refuses_or_serves_by_role(world, method: str, path: str, ro
             or (rule.scope == "workspace" and role in WORKSPACE_VIEW)
             or (rule.scope == "project" and role in PROJECT_VIEW)
         )
-        expected = 403 if sees_scope else 404
+        expected = 403 if sees_scope and not rule.hidden else 404
         assert resp.status_code == expected, f"{role} {method} {url}: {resp.status_code}, expected {expected}"
 
 
