@@ -36,6 +36,19 @@
       setTimeout(function () { t.remove(); }, 8000);
     }
   });
+  // After a step form comes back (htmx), focus goes to it: the first field with a problem, else the new
+  // step's heading, so a keyboard or screen-reader user is told where they are, not left at the button.
+  var STEP_FORMS = { "wizard": true, "creation-form": true, "edit-service-form": true };
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var old = evt.detail.target;
+    if (!old || !STEP_FORMS[old.id]) { return; }
+    var root = document.getElementById(old.id);
+    if (!root) { return; }
+    var invalid = root.querySelector('[aria-invalid="true"]');
+    if (invalid) { invalid.focus(); return; }
+    var heading = root.querySelector("section h2, .panel h2, h2");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  });
   // <button data-copy-from="#id"> copies the text of an element (e.g. generated YAML).
   document.addEventListener("click", function (evt) {
     var btn = evt.target.closest("[data-copy-from]");

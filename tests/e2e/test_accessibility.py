@@ -85,3 +85,16 @@ async def test_the_first_tab_offers_to_skip_to_the_content(page, live_server: Li
     assert await page.is_visible(".skip-link")  # shown when it has focus
     await page.keyboard.press("Enter")
     assert await page.evaluate("document.activeElement.id") == "main"
+
+
+async def test_after_an_htmx_step_focus_is_on_the_new_step_or_the_first_problem(
+        page, live_server: LiveServer, demo: DemoProject) -> None:  # type: ignore[no-untyped-def]
+    await login(page, live_server, demo.operator.username, PASSWORD)
+    await page.goto(live_server.url + demo.base + "/services/-/new/stateless")
+    await page.click("button.primary")  # Next with no name: the step comes back with its problem
+    await page.wait_for_selector('#f-name[aria-invalid="true"]')
+    assert await page.evaluate("document.activeElement.id") == "f-name"
+    await page.fill("#f-name", "focus")
+    await page.keyboard.press("Enter")  # Next, from the keyboard
+    await page.wait_for_selector("#step-image")
+    assert await page.evaluate("document.activeElement.id") == "step-image-title"
