@@ -41,7 +41,7 @@ def _tail(fid: str, err: Any, help: Any) -> str:
     out = ""
     if err:
         out += f'\n  <div class="error" id="{fid}-error" role="alert">{_esc(err)}</div>'
-    if help:
+    if help and str(help) != str(err):  # a rule's problem is its help text: said once
         out += f'\n  <div class="help">{_esc(help)}</div>'
     return out
 

@@ -44,10 +44,21 @@
     if (!old || !STEP_FORMS[old.id]) { return; }
     var root = document.getElementById(old.id);
     if (!root) { return; }
+    var summary = root.querySelector(".error-summary");
+    if (summary) { summary.focus(); return; }
     var invalid = root.querySelector('[aria-invalid="true"]');
     if (invalid) { invalid.focus(); return; }
     var heading = root.querySelector("section h2, .panel h2, h2");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  });
+  // An error summary's link focuses its field, also when the field's id is not the usual one.
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest(".error-summary a[data-field]");
+    if (!link) { return; }
+    var name = link.getAttribute("data-field");
+    var field = document.getElementById(link.getAttribute("href").slice(1)) ||
+      document.querySelector('[name="' + name.replace(/"/g, "") + '"]');
+    if (field) { evt.preventDefault(); field.focus(); }
   });
   // <button data-copy-from="#id"> copies the text of an element (e.g. generated YAML).
   document.addEventListener("click", function (evt) {

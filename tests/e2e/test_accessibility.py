@@ -87,12 +87,14 @@ async def test_the_first_tab_offers_to_skip_to_the_content(page, live_server: Li
     assert await page.evaluate("document.activeElement.id") == "main"
 
 
-async def test_after_an_htmx_step_focus_is_on_the_new_step_or_the_first_problem(
+async def test_after_an_htmx_step_focus_is_on_the_new_step_or_its_error_summary(
         page, live_server: LiveServer, demo: DemoProject) -> None:  # type: ignore[no-untyped-def]
     await login(page, live_server, demo.operator.username, PASSWORD)
     await page.goto(live_server.url + demo.base + "/services/-/new/stateless")
-    await page.click("button.primary")  # Next with no name: the step comes back with its problem
+    await page.click("button.primary")  # Next with no name: the step comes back with its problems
     await page.wait_for_selector('#f-name[aria-invalid="true"]')
+    assert await page.evaluate("document.activeElement.id") == "error-summary"  # told what is wrong first
+    await page.click("#error-summary a[data-field=name]")  # ... and each problem leads to its field
     assert await page.evaluate("document.activeElement.id") == "f-name"
     await page.fill("#f-name", "focus")
     await page.keyboard.press("Enter")  # Next, from the keyboard
