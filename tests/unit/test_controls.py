@@ -12,8 +12,11 @@ HOSTILE = '"><script>alert(1)</script>'
 
 def test_input_escapes_everything_and_shows_its_error() -> None:
     html = text_input("containers.0.image", HOSTILE, HOSTILE, {"containers.0.image": HOSTILE},
-                      help=HOSTILE, placeholder=HOSTILE, required=True, numeric=True, maxlength=63)
+                      help=HOSTILE + " (help)", placeholder=HOSTILE, required=True, numeric=True, maxlength=63)
     assert "<script>" not in html and html.count("&lt;script&gt;") == 5
+    # a problem that is the help text itself (a rule's wording) is said once
+    once = text_input("alias", "Alias", "a b", {"alias": "The rule."}, help="The rule.")
+    assert once.count("The rule.") == 1 and 'class="help"' not in once
     assert 'id="f-containers-0-image"' in html and 'name="containers.0.image"' in html
     assert 'aria-invalid="true" aria-describedby="f-containers-0-image-error"' in html
     assert '<div class="error" id="f-containers-0-image-error" role="alert">' in html
