@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -199,6 +200,26 @@ def resolve_cluster() -> str | None:
                                "(`make run` starts the local control plane when neither is set)")
 
 
+def _bootstrap_admin(folder: Path) -> None:
+    """The first platform admin from a bootstrap Secret's files; nothing when one exists. Never logs the
+    password; a bad file or value stops the start with one line saying which."""
+    from app.domain import users as users_domain
+    from app.domain.errors import Invalid
+
+    try:
+        username = (folder / "username").read_text().strip()
+        password = (folder / "password").read_text().rstrip("\n")
+    except OSError as e:
+        raise click.ClickException(f"bootstrap admin: cannot read {folder}/username and password ({e.strerror})") from None
+    try:
+        made = asyncio.run(_with_session(lambda s: users_domain.bootstrap_admin(s, username=username,
+                                                                                password=password)))
+    except Invalid as e:
+        raise click.ClickException(f"bootstrap admin: {e.message}") from None
+    if made is not None:
+        click.echo(f"platform admin {made.username} created from the bootstrap Secret")
+
+
 GRACEFUL_SHUTDOWN_SECONDS = 20  # within Kubernetes' default 30 s termination grace period
 
 
@@ -219,6 +240,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
     if workers > 1 and settings.embedded_database:
         raise click.ClickException(WORKERS_NEED_POSTGRES)
     upgrade(settings.database_url)
+    if settings.bootstrap_admin_dir:
+        _bootstrap_admin(Path(settings.bootstrap_admin_dir))
     kubeconfig = resolve_cluster()
     os.environ["DOCKYARD_KUBECONFIG"] = kubeconfig or ""
     get_settings.cache_clear()

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # and X-Forwarded-Proto are believed: the client address then comes from them (the sign-in throttle
     # counts per address). Empty: the headers are ignored.
     trusted_proxies: str = ""
+    # A folder with the files `username` and `password` (a mounted Secret): the first platform admin,
+    # made at start while the platform has none (the Helm chart's bootstrapAdmin.existingSecret).
+    bootstrap_admin_dir: str | None = None
     # Re-read templates edited on disk while the console runs (for working on them): every render then
     # checks each template file it uses, so it is off unless asked for.
     template_reload: bool = False

@@ -112,3 +112,14 @@ async def set_platform_role(session: AsyncSession, user: User, role: str, *, act
         raise Invalid(_("You cannot change your own platform role."), field="platform_role")
     user.platform_role = new
     await session.commit()
+
+
+async def bootstrap_admin(session: AsyncSession, *, username: str, password: str) -> User | None:
+    """The first platform admin, from a bootstrap Secret (the Helm chart mounts it), made only while the
+    platform has none; later starts change nothing, so the password is the admin's own from then on."""
+    if await session.scalar(select(User).where(User.platform_role == PlatformRole.admin.value).limit(1)):
+        return None
+    user = await create_user(session, username=username, email=f"{username}@dockyard.local", password=password,
+                             platform_role=PlatformRole.admin.value)
+    await session.commit()
+    return user

@@ -23,7 +23,7 @@ CRDS = {"HTTPRoute"}  # not in the core schemas (Gateway API): checked by their 
 VALUE_SETS: dict[str, list[str]] = {
     "defaults": [f"database.url={URL}"],
     "existing-secrets": ["database.existingSecret=dockyard-db", "sessionSecret.existingSecret=dockyard-session",
-                         "metrics.existingSecret=dockyard-metrics"],
+                         "metrics.existingSecret=dockyard-metrics", "bootstrapAdmin.existingSecret=dockyard-admin"],
     "ingress-tls": [f"database.url={URL}", "ingress.enabled=true", "ingress.className=nginx",
                     "ingress.hosts[0].host=dockyard.example.com", "ingress.tls[0].secretName=dockyard-tls",
                     "ingress.tls[0].hosts[0]=dockyard.example.com", "secureCookies=true",
@@ -140,3 +140,14 @@ def test_bad_values_are_refused_with_what_is_wrong(values: list[str], message: s
     args = [a for v in values for a in ("--set", v)]
     out = helm("template", "dockyard", str(CHART), *args)
     assert out.returncode != 0 and message in out.stderr, out.stderr
+
+
+def test_the_first_admin_can_come_from_a_bootstrap_secret() -> None:
+    [deployment] = by_kind(render(VALUE_SETS["existing-secrets"]), "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    [console] = spec["containers"]
+    assert {"name": "DOCKYARD_BOOTSTRAP_ADMIN_DIR", "value": "/etc/dockyard/bootstrap"} in console["env"]
+    assert {"name": "bootstrap-admin", "mountPath": "/etc/dockyard/bootstrap", "readOnly": True} in console["volumeMounts"]
+    assert {"name": "bootstrap-admin", "secret": {"secretName": "dockyard-admin", "defaultMode": 0o400}} in spec["volumes"]
+    [plain] = by_kind(render(VALUE_SETS["defaults"]), "Deployment")
+    assert "bootstrap-admin" not in str(plain)

@@ -197,3 +197,41 @@ def test_serve_seeds_missing_demo_tenants_at_every_start_and_trusts_only_named_p
     kw = runs[0]
     assert kw["proxy_headers"] is True and kw["forwarded_allow_ips"] == "10.0.0.0/8"
     assert kw["log_config"] is None and kw["access_log"] is False and kw["timeout_graceful_shutdown"] > 0
+
+
+def test_the_first_platform_admin_comes_from_a_bootstrap_secret_once(
+        tmp_path: Path, cluster, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: the image never seeds demo accounts; its first admin is `dockyard users create` or a
+    bootstrap Secret's files, used while the platform has no admin, never logged."""
+    import asyncio
+
+    import uvicorn
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'production.db'}"
+    secret = tmp_path / "bootstrap"
+    secret.mkdir()
+    (secret / "username").write_text("root-admin\n")
+    (secret / "password").write_text("a-bootstrap-password-1\n")
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    for key, value in {"DOCKYARD_DATABASE_URL": url, "DOCKYARD_KUBECONFIG": str(cluster.console_kubeconfig),
+                       "DOCKYARD_ENV": "production", "DOCKYARD_SESSION_SECRET": "s" * 40,
+                       "DOCKYARD_BOOTSTRAP_ADMIN_DIR": str(secret)}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DOCKYARD_FAST_PASSWORD_HASHING", raising=False)  # not allowed in production
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(cli.main, ["serve", "--port", "1"])
+        (secret / "password").write_text("a-changed-password-2\n")  # a later start changes nothing
+        again = CliRunner().invoke(cli.main, ["serve", "--port", "1"])
+        settings = get_settings()
+
+        async def signs_in(password: str) -> bool:
+            return bool(await cli._with_session(lambda s: authenticate(
+                s, settings, username="root-admin", password=password, ip="1.2.3.4", user_agent="t")))
+
+        assert asyncio.run(signs_in("a-bootstrap-password-1")) and not asyncio.run(signs_in("a-changed-password-2"))
+        assert first.exit_code == 0 and "platform admin root-admin created from the bootstrap Secret" in first.output
+        assert "a-bootstrap-password-1" not in first.output and "Demo accounts" not in first.output
+        assert again.exit_code == 0 and "created from the bootstrap Secret" not in again.output
+    finally:
+        get_settings.cache_clear()
