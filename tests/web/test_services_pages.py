@@ -783,3 +783,41 @@ async def test_edit_service_offers_todays_traffic_fields(demo: DemoProject, tena
     spec = (await admin_kube.get("Service", demo.namespace, "traffic", actor=CONSOLE, fresh=True))["spec"]
     assert (spec["internalTrafficPolicy"], spec["trafficDistribution"], spec["publishNotReadyAddresses"]) == (
         "Local", "PreferSameZone", True)
+
+
+async def test_why_no_traffic_on_the_real_control_plane(demo: DemoProject, tenants: Tenants,
+                                                         admin_kube: KubeGateway) -> None:
+    """Issue 20: a healthy Service passes every check; one whose selector misses names the nearest
+    workload's labels; one aimed at a port name the pods lack says so; an ExternalName that does not
+    resolve fails its lookup."""
+    deployment, web = stateless("healthy")
+    await create(admin_kube, demo.namespace, deployment, web)
+    await running_pods(admin_kube, demo.namespace, "app=healthy", 1)
+    missed = plain_service("missed")
+    missed["spec"]["selector"] = {"app": "helthy"}
+    wrong_port = plain_service("wrongport")
+    wrong_port["spec"]["selector"] = {"app": "healthy"}
+    wrong_port["spec"]["ports"] = [{"name": "http", "port": 80, "targetPort": "metrics", "protocol": "TCP"}]
+    nowhere = plain_service("nowhere", external_name="nowhere.invalid")
+    await create(admin_kube, demo.namespace, missed, wrong_port, nowhere)
+    b = await tenants.browser(demo.viewer)
+
+    async def checks(name: str) -> dict[str, str]:
+        page = await b.get(f"{demo.base}/services/{name}")
+        assert page.status_code == 200 and 'id="traffic-checks"' in page.text
+        # check key -> "<verdict> <its text>"
+        return {m.group(2): m.group(1) + " " + " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", m.group(3))).split())
+                for m in re.finditer(r'<li class="check check-(\w+)" id="check-([\w-]+)">(.*?)</li>', page.text, re.S)}
+
+    async def healthy() -> dict[str, str]:
+        found = await checks("healthy")
+        assert all(v.startswith("pass") for v in found.values()), found
+        return found
+    assert set(await eventually(healthy)) >= {"selector", "ready", "endpoints", "target-ports"}
+    found = await checks("missed")
+    assert found["selector"].startswith("fail") and "Deployment healthy-v1" in found["selector"]
+    assert "app=healthy" in found["selector"] and "app=helthy" in found["selector"]
+    found = await checks("wrongport")
+    assert found["target-ports"].startswith("fail") and "metrics/TCP" in found["target-ports"]
+    found = await checks("nowhere")
+    assert found["external-name"].startswith("fail") and "nowhere.invalid" in found["external-name"]

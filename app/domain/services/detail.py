@@ -10,11 +10,13 @@ from typing import Any
 
 from app.domain.errors import NotFound
 from app.domain.k8s.quantities import format_cpu, format_memory, parse_quantity
+from app.domain.services.diagnosis import Check, resolve, traffic_checks
 from app.domain.services.view import (
     EXTERNAL_NAME,
     MAX_EVENTS,
     WORKLOAD_KINDS,
     ServiceView,
+    access_type,
     matches,
     meta_of,
     selector_string,
@@ -116,6 +118,7 @@ class ServiceDetail:
     pods: list[PodView] = field(default_factory=list)
     events: list[EventView] = field(default_factory=list)
     metrics_available: bool = False
+    checks: list[Check] = field(default_factory=list)  # why no traffic? (diagnosis.py)
     problems: dict[str, str] = field(default_factory=dict)  # section -> what failed
     resource_version: str = ""  # of the pods list: where the live watch starts
 
@@ -299,6 +302,21 @@ def endpoint_summary(slices: Sequence[Mapping[str, Any]] | None) -> EndpointsSum
     return EndpointsSummary(ready, len(not_ready - ready_addresses), len(terminating - ready_addresses))
 
 
+async def _traffic_checks(kube: KubeGateway, namespace: str, svc: Obj, pods: list[Obj], slices: Any,
+                          selector: Mapping[str, str], *, actor: Actor) -> list[Check]:
+    """Why no traffic? Only when nothing is picked are the project's other workloads read (from the cache),
+    for the nearest one; an ExternalName is looked up by the console."""
+    if access_type(svc) == EXTERNAL_NAME:
+        name = str((svc.get("spec") or {}).get("externalName") or "")
+        return traffic_checks(svc, [], [], [], resolved=await resolve(name) if name else None)
+    workloads: list[tuple[str, Obj]] = []
+    if selector and not pods:
+        lists = await asyncio.gather(*(soft_read(kube.items(kind, namespace, actor=actor), {}, "workloads", [])
+                                       for kind in WORKLOAD_KINDS))
+        workloads = [(kind, obj) for kind, items in zip(WORKLOAD_KINDS, lists, strict=True) for obj in items or []]
+    return traffic_checks(svc, pods, slices or [], workloads)
+
+
 async def get_or_not_found(kube: KubeGateway, kind: str, namespace: str, name: str, *, actor: Actor,
                             missing: str, fresh: bool = False) -> Obj:
     """The object; NotFound with the message `missing` when there is none."""
@@ -365,6 +383,8 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
     usage = {meta_of(m).get("name"): m for m in metrics or []}
     pods = sorted(pods_list.get("items") or [], key=lambda p: meta_of(p).get("name", ""))
     detail.pods = [pod_view(p, usage.get(meta_of(p).get("name"))) for p in pods]
+    if status:
+        detail.checks = await _traffic_checks(kube, namespace, svc, pods, results["endpoints"], selector, actor=actor)
     if events:  # after the rest: which events belong here depends on the workloads and pods found
         detail.events = await soft_read(events_about(kube, namespace, actor=actor, service=name,
                                                  workloads=detail.workloads, pods=[p.name for p in detail.pods]),
