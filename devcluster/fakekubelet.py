@@ -1,4 +1,8 @@
-"""The node simulator's kubelet endpoint: the API server proxies `GET .../pods/{pod}/log` here.
+"""The node simulator's kubelet endpoint: the API server proxies `GET .../pods/{pod}/log` here, and
+metrics-server scrapes `GET /metrics/resource` (Prometheus text, see `resource_metrics_text`).
+
+One server listens on every simulated node's InternalIP (same port, the node's `daemonEndpoints`); the
+address a request came in on says which node is asked.
 
 It answers `GET /containerLogs/{namespace}/{pod}/{container}` (with `tailLines`, `follow`,
 `timestamps`, `previous`, `sinceSeconds`, `sinceTime`, `limitBytes`) over HTTPS with a certificate of
@@ -44,6 +48,73 @@ class ContainerLog:
 
 
 LogLookup = Callable[[str, str, str], ContainerLog | None]
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """One running container's usage at a moment, as the kubelet's resource metrics report it."""
+
+    namespace: str
+    pod: str
+    container: str
+    started_at: float  # unix time the container started
+    cpu_seconds: float  # cumulative CPU time since it started (core-seconds)
+    memory_bytes: float  # working set
+
+
+@dataclass(frozen=True)
+class NodeUsage:
+    cpu_seconds: float  # cumulative CPU time of the whole node
+    memory_bytes: float
+    containers: list[ContainerUsage]
+
+
+# node InternalIP (the address the request came in on) -> the node's usage now, or None (not a node)
+UsageLookup = Callable[[str, float], NodeUsage | None]
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def resource_metrics_text(usage: NodeUsage, now: float) -> str:
+    """The kubelet's `/metrics/resource` (Prometheus text format 0.0.4), with millisecond timestamps."""
+    ts = int(now * 1000)
+    out = [
+        "# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container in "
+        "core-seconds",
+        "# TYPE container_cpu_usage_seconds_total counter",
+    ]
+    labels = {c: f'container="{_label(c.container)}",namespace="{_label(c.namespace)}",pod="{_label(c.pod)}"'
+              for c in usage.containers}
+    out += [f"container_cpu_usage_seconds_total{{{labels[c]}}} {c.cpu_seconds:.9f} {ts}" for c in usage.containers]
+    out += ["# HELP container_memory_working_set_bytes [STABLE] Current working set of the container in bytes",
+            "# TYPE container_memory_working_set_bytes gauge"]
+    out += [f"container_memory_working_set_bytes{{{labels[c]}}} {int(c.memory_bytes)} {ts}" for c in usage.containers]
+    out += ["# HELP container_start_time_seconds [STABLE] Start time of the container since unix epoch in seconds",
+            "# TYPE container_start_time_seconds gauge"]
+    out += [f"container_start_time_seconds{{{labels[c]}}} {c.started_at:.9f} {ts}" for c in usage.containers]
+    out += ["# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds",
+            "# TYPE node_cpu_usage_seconds_total counter",
+            f"node_cpu_usage_seconds_total {usage.cpu_seconds:.9f} {ts}",
+            "# HELP node_memory_working_set_bytes [STABLE] Current working set of the node in bytes",
+            "# TYPE node_memory_working_set_bytes gauge",
+            f"node_memory_working_set_bytes {int(usage.memory_bytes)} {ts}"]
+    pods: dict[tuple[str, str], list[ContainerUsage]] = {}
+    for c in usage.containers:
+        pods.setdefault((c.namespace, c.pod), []).append(c)
+    pod_labels = {key: f'namespace="{_label(key[0])}",pod="{_label(key[1])}"' for key in pods}
+    out += ["# HELP pod_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the pod in core-seconds",
+            "# TYPE pod_cpu_usage_seconds_total counter"]
+    out += [f"pod_cpu_usage_seconds_total{{{pod_labels[k]}}} {sum(c.cpu_seconds for c in cs):.9f} {ts}"
+            for k, cs in pods.items()]
+    out += ["# HELP pod_memory_working_set_bytes [STABLE] Current working set of the pod in bytes",
+            "# TYPE pod_memory_working_set_bytes gauge"]
+    out += [f"pod_memory_working_set_bytes{{{pod_labels[k]}}} {int(sum(c.memory_bytes for c in cs))} {ts}"
+            for k, cs in pods.items()]
+    out += ["# HELP scrape_error [ALPHA] 1 if there was an error while getting container metrics, 0 otherwise",
+            "# TYPE scrape_error gauge", "scrape_error 0"]
+    return "\n".join(out) + "\n"
 
 
 def _seed(*parts: object) -> int:
@@ -137,22 +208,25 @@ def render(c: ContainerLog, now: float, *, tail: int | None = None, since: float
 
 
 class FakeKubelet:
-    def __init__(self, lookup: LogLookup, *, cert: Path, key: Path, host: str = "127.0.0.1",
-                 port: int = 10250) -> None:
+    def __init__(self, lookup: LogLookup, *, cert: Path, key: Path, hosts: tuple[str, ...] = ("127.0.0.1",),
+                 port: int = 10250, usage: UsageLookup | None = None) -> None:
         self.lookup = lookup
-        self.host, self.port = host, port
+        self.usage = usage
+        self.hosts, self.port = hosts, port
         self.ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl.load_cert_chain(str(cert), str(key))
         self.app = web.Application()
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        self.app.router.add_get("/metrics/resource", self.resource_metrics)
         self.app.router.add_get("/healthz", self.healthz)
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, self.host, self.port, ssl_context=self.ssl).start()
-        log.info("kubelet endpoint on https://%s:%d", self.host, self.port)
+        for host in self.hosts:
+            await web.TCPSite(self.runner, host, self.port, ssl_context=self.ssl).start()
+            log.info("kubelet endpoint on https://%s:%d", host, self.port)
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -160,6 +234,16 @@ class FakeKubelet:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def resource_metrics(self, request: web.Request) -> web.Response:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        host = str(sockname[0]) if sockname else ""
+        now = _now()
+        usage = self.usage(host, now) if self.usage is not None else None
+        if usage is None:
+            return web.Response(status=404, text=f"no node at {host}")
+        return web.Response(text=resource_metrics_text(usage, now), content_type="text/plain",
+                            charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
     async def container_logs(self, request: web.Request) -> web.StreamResponse:
         ns, pod, name = (request.match_info[k] for k in ("namespace", "pod", "container"))

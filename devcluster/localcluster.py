@@ -1,5 +1,6 @@
 """A real local Kubernetes control plane for development and tests: etcd 3.6, kube-apiserver and
-kube-controller-manager 1.37 on loopback, plus the node simulator (`devcluster.nodesim`).
+kube-controller-manager 1.37 on loopback, plus the node simulator (`devcluster.nodesim`) and the real
+metrics-server (the aggregated API `v1beta1.metrics.k8s.io`, scraping the simulator's kubelet endpoints).
 
 `ensure_running()` starts it (building the binaries once from Go modules, see
 scripts/build-kubernetes.sh) or reuses
@@ -37,7 +38,7 @@ from typing import Any, TypeVar
 
 import psutil
 
-from devcluster import K8S_VERSION
+from devcluster import K8S_VERSION, MAX_NODES, node_ip
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = Path(".dockyard/cluster")
@@ -51,10 +52,18 @@ MANIFESTS = (
     DEPLOY / "local" / "storage.yaml",
     DEPLOY / "local" / "metrics.yaml",
 )
+METRICS_MANIFEST = DEPLOY / "local" / "metrics.yaml"  # metrics-server's RBAC, Service and APIService
 SERVICE_CIDR = "10.96.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 # Components in start order; stopped in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "nodesim")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "nodesim", "metrics-server")
+# What a cluster started before metrics-server was one of its components had (reused as it is, see _reuse).
+LEGACY_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "nodesim")
+METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
+METRICS_SERVICE = "metrics-server"  # in kube-system, ExternalName localhost
+# The metrics.k8s.io CRDs that stood in for metrics-server before: they claim the same group/version.
+OLD_METRICS_CRDS = ("pods.metrics.k8s.io", "nodes.metrics.k8s.io")
+SIMULATED_NODES = 2  # nodesim's default
 ADMIN_USER = "dockyard-admin"
 CONSOLE_USER = "dockyard-console"
 FIELD_MANAGER = "dockyard-localcluster"
@@ -176,7 +185,7 @@ def status(root: Path = DEFAULT_ROOT) -> ClusterInfo | None:
     if not state:
         return None
     alive = {name: pid for name, pid in state.get("pids", {}).items() if _is_ours(pid, root, name)}
-    if set(alive) != set(COMPONENTS) or not _apiserver_ready(root, state, timeout=3):
+    if set(alive) != set(_components(state)) or not _apiserver_ready(root, state, timeout=3):
         return None
     return _info(root, state, reused=True)
 
@@ -195,6 +204,12 @@ def _best_effort(log: Log) -> Log:
 
 # -- reuse ---------------------------------------------------------------------------------------
 
+def _components(state: dict[str, Any]) -> tuple[str, ...]:
+    """The components of the cluster `state` describes: a cluster started before metrics-server was one
+    (no port for it) has the metrics CRDs instead, until it is restarted."""
+    return COMPONENTS if "metrics-server" in (state.get("ports") or {}) else LEGACY_COMPONENTS
+
+
 def _reuse(root: Path, log: Log) -> ClusterInfo | None:
     state = _read_state(root)
     if not state:
@@ -203,7 +218,20 @@ def _reuse(root: Path, log: Log) -> ClusterInfo | None:
     alive = {name for name, pid in pids.items() if _is_ours(pid, root, name)}
     if not {"etcd", "kube-apiserver"} <= alive or not _apiserver_ready(root, state, timeout=5):
         return None
-    for name in ("kube-controller-manager", "nodesim"):
+    legacy = _components(state) == LEGACY_COMPONENTS
+    if legacy:
+        # Started by an earlier checkout (metrics CRDs, no metrics-server, no front proxy): used as it is
+        # while it all runs, so that a change of checkout does not pull it from under running tests;
+        # `make cluster-down && make cluster` brings metrics-server.
+        if set(LEGACY_COMPONENTS) - alive:
+            return None
+        log("local cluster: this cluster was started before metrics-server was part of it (it serves "
+            "metrics from CRDs); restart it (make cluster-down && make cluster) to get metrics-server")
+        _bootstrap(root, state)
+        info = _info(root, state, reused=True)
+        log(f"local cluster: already running at {info.server} (admin kubeconfig: {info.admin_kubeconfig})")
+        return info
+    for name in ("kube-controller-manager", "nodesim", "metrics-server"):
         if name not in alive:
             log(f"local cluster: {name} had stopped; starting it again")
             pids[name] = _start_component(root, name, state)
@@ -211,7 +239,9 @@ def _reuse(root: Path, log: Log) -> ClusterInfo | None:
             _write_state(root, state)
     if "nodesim" not in alive:
         _wait_nodes_ready(root, state, 60)
-    _run_async(_bootstrap(root / "admin.kubeconfig"))  # the manifests may have changed since it started
+    _bootstrap(root, state)  # the manifests may have changed since it started
+    if "metrics-server" not in alive:
+        _wait_metrics_api(root, state, 60)
     info = _info(root, state, reused=True)
     log(f"local cluster: already running at {info.server} (admin kubeconfig: {info.admin_kubeconfig})")
     return info
@@ -230,7 +260,9 @@ def _forget_other_versions(root: Path, log: Log) -> None:
 
 def _start(root: Path, log: Log, binaries: dict[str, Path], tokens: dict[str, str],
            ready_timeout: float) -> ClusterInfo:
-    ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "kubelet")}
+    ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "metrics-server")}
+    # The fake kubelet listens on every node's InternalIP, on the same port.
+    ports["kubelet"] = _free_port(tuple(node_ip(i) for i in range(SIMULATED_NODES)))
     state: dict[str, Any] = {
         "version": K8S_VERSION, "ports": ports, "pids": {},
         "server": f"https://127.0.0.1:{ports['apiserver']}",
@@ -251,15 +283,17 @@ def _start(root: Path, log: Log, binaries: dict[str, Path], tokens: dict[str, st
     _wait_apiserver(root, state, ready_timeout)
     _write_kubeconfigs(root, state["server"], tokens)
 
-    log("local cluster: applying RBAC roles, the console identity, the StorageClass and metrics CRDs")
-    _run_async(_bootstrap(root / "admin.kubeconfig"))
+    log("local cluster: applying RBAC roles, the console identity, the StorageClass and the metrics API")
+    _bootstrap(root, state)
 
-    log("local cluster: starting kube-controller-manager and the node simulator")
-    for name in ("kube-controller-manager", "nodesim"):
+    log("local cluster: starting kube-controller-manager, the node simulator and metrics-server "
+        f"on 127.0.0.1:{ports['metrics-server']}")
+    for name in ("kube-controller-manager", "nodesim", "metrics-server"):
         state["pids"][name] = _start_component(root, name, state)
         _write_state(root, state)
     _wait_nodes_ready(root, state, 60)
     _wait_default_service_account(root, state, 60)
+    _wait_metrics_api(root, state, 60)
     info = _info(root, state, reused=False)
     log(f"local cluster: ready in {time.monotonic() - t0:.0f} s at {info.server}\n"
         f"  admin:   KUBECONFIG={info.admin_kubeconfig}\n"
@@ -308,6 +342,15 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
             "--kubelet-preferred-address-types=InternalIP",
             f"--kubelet-certificate-authority={pki / 'ca.crt'}",
             "--kubelet-timeout=10s",
+            # The aggregation layer (metrics-server): the API server proxies to it with a front-proxy client
+            # certificate and the user in request headers.
+            f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
             "--max-requests-inflight=800", "--max-mutating-requests-inflight=400",
             "--event-ttl=2h", "--profiling=false", "--v=0",
         ]
@@ -333,7 +376,25 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
         return [
             sys.executable, "-m", "devcluster.nodesim",
             f"--kubeconfig={root / 'nodesim.kubeconfig'}", f"--state-dir={root}",
-            f"--kubelet-port={ports['kubelet']}",
+            f"--kubelet-port={ports['kubelet']}", f"--nodes={SIMULATED_NODES}",
+        ]
+    if name == "metrics-server":
+        kubeconfig = root / "metrics-server.kubeconfig"
+        return [
+            state["binaries"]["metrics-server"],
+            f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1", f"--secure-port={ports['metrics-server']}",
+            f"--cert-dir={pki}",
+            f"--tls-cert-file={pki / 'metrics-server.crt'}",
+            f"--tls-private-key-file={pki / 'metrics-server.key'}",
+            # Scrape each simulated node's kubelet endpoint (its own loopback address, the port in its
+            # status), verified against our CA.
+            "--kubelet-preferred-address-types=InternalIP", "--kubelet-use-node-status-port",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            "--metric-resolution=10s",  # the shortest it accepts: new pods have usage within ~20 s
+            "--kubelet-request-timeout=5s",  # must be shorter than the resolution
+            "--v=0",
         ]
     raise ValueError(name)
 
@@ -417,8 +478,14 @@ def _ssl_context(root: Path) -> ssl.SSLContext:
 
 
 def _api_get(root: Path, state: dict[str, Any], path: str, timeout: float) -> tuple[int, bytes]:
+    return _api_request(root, state, "GET", path, timeout=timeout)
+
+
+def _api_request(root: Path, state: dict[str, Any], method: str, path: str, body: bytes | None = None,
+                 content_type: str = "application/json", timeout: float = 10) -> tuple[int, bytes]:
     token = _ensure_tokens(root)["admin"]
-    req = urllib.request.Request(state["server"] + path, headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    req = urllib.request.Request(state["server"] + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=_ssl_context(root)) as r:
             return r.status, r.read()
@@ -463,6 +530,27 @@ def _wait_default_service_account(root: Path, state: dict[str, Any], timeout: fl
           "kube-controller-manager (service accounts)")
 
 
+def _wait_metrics_api(root: Path, state: dict[str, Any], timeout: float) -> None:
+    """Until the API server says the metrics API (metrics-server) is Available, or a clear error."""
+    last: list[str] = []
+
+    def available() -> bool:
+        code, body = _api_get(root, state, f"/apis/apiregistration.k8s.io/v1/apiservices/{METRICS_APISERVICE}", 5)
+        if code != 200:
+            last[:] = [f"HTTP {code}"]
+            return False
+        conditions = (json.loads(body).get("status") or {}).get("conditions") or []
+        cond = next((c for c in conditions if c.get("type") == "Available"), {})
+        last[:] = [f"{cond.get('reason')}: {cond.get('message')}"] if cond else ["no Available condition yet"]
+        return cond.get("status") == "True"
+
+    try:
+        _wait(root, state, "metrics-server", timeout, available, "metrics-server (the metrics.k8s.io API)")
+    except ClusterError as e:
+        raise ClusterError(f"{e}\n  APIService {METRICS_APISERVICE}: {last[0] if last else '?'}; see also "
+                           f"{root / 'logs' / 'kube-apiserver.log'}") from None
+
+
 # -- bootstrap objects -----------------------------------------------------------------------------
 
 def load_manifests(path: Path) -> list[dict[str, Any]]:
@@ -472,28 +560,91 @@ def load_manifests(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.load_all(path.read_text()) if doc]
 
 
-async def _bootstrap(admin_kubeconfig: Path) -> None:
+def _metrics_objects(obj: dict[str, Any], port: int, ca_pem: bytes) -> dict[str, Any]:
+    """deploy/local/metrics.yaml's Service and APIService with this cluster's metrics-server port and CA
+    (metrics-server serves a certificate of our CA for metrics-server.kube-system.svc)."""
+    meta = obj.get("metadata") or {}
+    if obj.get("kind") == "Service" and meta.get("name") == METRICS_SERVICE:
+        obj = json.loads(json.dumps(obj))
+        obj["spec"]["ports"] = [{**obj["spec"]["ports"][0], "port": port, "targetPort": port}]
+    elif obj.get("kind") == "APIService" and meta.get("name") == METRICS_APISERVICE:
+        obj = json.loads(json.dumps(obj))
+        obj["spec"]["service"]["port"] = port
+        obj["spec"].pop("insecureSkipTLSVerify", None)
+        obj["spec"]["caBundle"] = base64.b64encode(ca_pem).decode()
+    return obj
+
+
+def _bootstrap(root: Path, state: dict[str, Any]) -> None:
+    """Apply the manifests; swap the old metrics CRDs for metrics-server's APIService. A cluster started
+    before metrics-server was one of its components keeps its CRDs until it is restarted."""
+    if "metrics-server" not in state["ports"]:
+        manifests = tuple(path for path in MANIFESTS if path != METRICS_MANIFEST)
+        port = 0
+    else:
+        manifests, port = MANIFESTS, int(state["ports"]["metrics-server"])
+    ca_pem = (root / "pki" / "ca.crt").read_bytes()
+    objects = [_metrics_objects(obj, port, ca_pem) for path in manifests for obj in load_manifests(path)]
+    # The gateway knows no APIService: those go through _api_request, after the CRDs of the group are gone.
+    apiservices = [obj for obj in objects if obj.get("kind") == "APIService"]
+    _run_async(_apply(root / "admin.kubeconfig", [obj for obj in objects if obj.get("kind") != "APIService"]))
+    if port:
+        _remove_old_metrics_crds(root, state)
+    for obj in apiservices:
+        name = obj["metadata"]["name"]
+        code, body = _api_request(root, state, "PATCH", f"{_APISERVICES}/{name}?fieldManager={FIELD_MANAGER}&force=true",
+                                  json.dumps(obj).encode(), "application/apply-patch+yaml")
+        if code not in (200, 201):
+            raise ClusterError(f"local cluster: applying the APIService {name} failed: HTTP {code} {body[:300]!r}")
+
+
+async def _apply(admin_kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
     from app.kube.client import CONSOLE
     from app.kube.config import new_gateway
 
     gw = await new_gateway(str(admin_kubeconfig), timeout=30)
     try:
-        for path in MANIFESTS:
-            for obj in load_manifests(path):
-                await gw.apply(obj, namespace=obj["metadata"].get("namespace"), actor=CONSOLE,
-                               field_manager=FIELD_MANAGER)
-        deadline = time.monotonic() + 30
-        for name in ("pods.metrics.k8s.io", "nodes.metrics.k8s.io"):
-            while True:
-                crd = await gw.get("CustomResourceDefinition", None, name, actor=CONSOLE)
-                conditions = (crd.get("status") or {}).get("conditions") or []
-                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                    break
-                if time.monotonic() > deadline:
-                    raise ClusterError(f"local cluster: the CRD {name} was not established within 30 s")
-                await asyncio.sleep(0.2)
+        for obj in objects:
+            await gw.apply(obj, namespace=obj["metadata"].get("namespace"), actor=CONSOLE,
+                           field_manager=FIELD_MANAGER)
     finally:
         await gw.close()
+
+
+_APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
+_CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def _remove_old_metrics_crds(root: Path, state: dict[str, Any]) -> None:
+    """Delete the metrics.k8s.io CRDs of earlier checkouts and wait until they, and the APIService the API
+    server made for them (label kube-aggregator.kubernetes.io/automanaged), are gone."""
+    present = [name for name in OLD_METRICS_CRDS if _api_request(root, state, "GET", f"{_CRDS}/{name}")[0] == 200]
+    if not present:
+        return
+    # Right after the API server starts, a CRD's storage may still be initializing: the API server's CRD
+    # finalizer then fails to list the instances and can take minutes to try again. Wait until they list.
+    deadline = time.monotonic() + 30
+    for name in present:
+        plural = name.split(".", 1)[0]
+        while _api_request(root, state, "GET", f"/apis/metrics.k8s.io/v1beta1/{plural}?limit=1")[0] != 200:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        _api_request(root, state, "DELETE", f"{_CRDS}/{name}")
+    deadline = time.monotonic() + 90
+    while True:
+        left = [name for name in OLD_METRICS_CRDS if _api_request(root, state, "GET", f"{_CRDS}/{name}")[0] != 404]
+        code, body = _api_request(root, state, "GET", f"{_APISERVICES}/{METRICS_APISERVICE}")
+        labels = (json.loads(body).get("metadata") or {}).get("labels") or {} if code == 200 else {}
+        automanaged = labels.get("kube-aggregator.kubernetes.io/automanaged") == "true"
+        if not left and not automanaged:
+            return
+        if not left:  # the CRDs are gone; their APIService goes with them a moment later, or now
+            _api_request(root, state, "DELETE", f"{_APISERVICES}/{METRICS_APISERVICE}")
+        if time.monotonic() > deadline:
+            raise ClusterError(f"local cluster: the old metrics CRDs {left} were not removed within 90 s; "
+                               "starting again usually finishes it")
+        time.sleep(0.5)
 
 
 def _run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -567,7 +718,10 @@ def _write_private(path: Path, data: bytes | str) -> None:
 
 
 def _ensure_pki(root: Path) -> None:
-    """A CA, serving certificates for the API server and the fake kubelet, and a service-account key."""
+    """A CA, serving certificates for the API server, metrics-server and the fake kubelet, a front-proxy CA
+    and client certificate (the aggregation layer) and a service-account key. Creates what is missing (a
+    root made by an earlier checkout gets the newer files), and remakes a serving certificate whose
+    names no longer cover what it serves."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -598,34 +752,78 @@ def _ensure_pki(root: Path) -> None:
         )
         _write_private(pki / "ca.key", pem_key(ca_key))
         (pki / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-        for stale in ("apiserver", "kubelet"):
+        for stale in ("apiserver", "kubelet", "metrics-server"):
             (pki / f"{stale}.crt").unlink(missing_ok=True)
     ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
     ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
 
-    def serving(stem: str, common_name: str, dns: list[str], ips: list[str]) -> None:
-        if (pki / f"{stem}.crt").exists() and (pki / f"{stem}.key").exists():
-            return
+    def covers(path: Path, san: list[Any]) -> bool:
+        try:
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
+            names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except (OSError, ValueError, x509.ExtensionNotFound):
+            return False
+        return set(san) <= set(names)
+
+    def issue(stem: str, common_name: str, usage: Any, san: list[Any] | None, ca: tuple[Any, Any]) -> None:
+        signer_key, signer_cert = ca
         key = ec.generate_private_key(ec.SECP256R1())
-        san = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .issuer_name(signer_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName(san), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        cert = builder.sign(signer_key, hashes.SHA256())
         _write_private(pki / f"{stem}.key", pem_key(key))
         (pki / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def serving(stem: str, common_name: str, dns: list[str], ips: list[str]) -> None:
+        san = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        if (pki / f"{stem}.key").exists() and covers(pki / f"{stem}.crt", san):
+            return
+        issue(stem, common_name, x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, san, (ca_key, ca_cert))
 
     serving("apiserver", "kube-apiserver",
             ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
              "kubernetes.default.svc.cluster.local"], ["127.0.0.1", "10.96.0.1"])
-    serving("kubelet", "dockyard-fake-kubelet", ["localhost"], ["127.0.0.1"])
+    # The API server and metrics-server reach each simulated node's kubelet endpoint at its InternalIP.
+    serving("kubelet", "dockyard-fake-kubelet", ["localhost"],
+            ["127.0.0.1"] + [node_ip(i) for i in range(MAX_NODES)])
+    # The aggregator dials localhost (the ExternalName Service) and checks the name of the Service.
+    serving("metrics-server", "metrics-server",
+            ["localhost", "metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local"],
+            ["127.0.0.1"])
+
+    # The front proxy: a CA of its own (the API server's --requestheader-client-ca-file, which
+    # metrics-server reads from the extension-apiserver-authentication ConfigMap) and the client
+    # certificate the API server presents when it proxies to metrics-server.
+    if not (pki / "front-proxy-ca.crt").exists() or not (pki / "front-proxy-ca.key").exists():
+        fp_key = ec.generate_private_key(ec.SECP256R1())
+        fp_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard-front-proxy-ca")])
+        fp_cert = (
+            x509.CertificateBuilder().subject_name(fp_name).issuer_name(fp_name).public_key(fp_key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                         content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .sign(fp_key, hashes.SHA256())
+        )
+        _write_private(pki / "front-proxy-ca.key", pem_key(fp_key))
+        (pki / "front-proxy-ca.crt").write_bytes(fp_cert.public_bytes(serialization.Encoding.PEM))
+        (pki / "front-proxy-client.crt").unlink(missing_ok=True)
+    if not (pki / "front-proxy-client.crt").exists() or not (pki / "front-proxy-client.key").exists():
+        fp_ca = (serialization.load_pem_private_key((pki / "front-proxy-ca.key").read_bytes(), password=None),
+                 x509.load_pem_x509_certificate((pki / "front-proxy-ca.crt").read_bytes()))
+        issue("front-proxy-client", "front-proxy-client", x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH, None, fp_ca)
     if not (pki / "sa.key").exists() or not (pki / "sa.pub").exists():
         sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         _write_private(pki / "sa.key", sa.private_bytes(serialization.Encoding.PEM,
@@ -641,6 +839,8 @@ IDENTITIES: dict[str, tuple[str, str]] = {
     "console": (CONSOLE_USER, ""),
     "controller-manager": ("system:kube-controller-manager", "system:masters"),
     "nodesim": ("dockyard:node-simulator", "system:masters"),
+    # metrics-server's own identity (deploy/local/metrics.yaml grants it what it needs)
+    "metrics-server": ("dockyard:metrics-server", ""),
 }
 
 
@@ -675,7 +875,8 @@ def kubeconfig_text(server: str, ca_pem: bytes, user: str, token: str, context: 
 def _write_kubeconfigs(root: Path, server: str, tokens: dict[str, str]) -> None:
     ca = (root / "pki" / "ca.crt").read_bytes()
     files = {"admin": "admin.kubeconfig", "console": "console.kubeconfig",
-             "controller-manager": "controller-manager.kubeconfig", "nodesim": "nodesim.kubeconfig"}
+             "controller-manager": "controller-manager.kubeconfig", "nodesim": "nodesim.kubeconfig",
+             "metrics-server": "metrics-server.kubeconfig"}
     for key, filename in files.items():
         user = IDENTITIES[key][0]
         text = kubeconfig_text(server, ca, user, tokens[key], f"dockyard-local-{key}")
@@ -717,22 +918,27 @@ def _info(root: Path, state: dict[str, Any], *, reused: bool) -> ClusterInfo:
     )
 
 
-def _free_port() -> int:
-    """A free port below the kernel's range for outgoing connections (32768 and up on Linux): a port the
-    kernel picked for us could be handed to some client's connection while the API server restarts on
-    it, and the restart would then find it taken."""
+def _free_port(hosts: tuple[str, ...] = ("127.0.0.1",)) -> int:
+    """A free port (on every one of `hosts`) below the kernel's range for outgoing connections (32768 and
+    up on Linux): a port the kernel picked for us could be handed to some client's connection while the
+    API server restarts on it, and the restart would then find it taken."""
     low, high = _ephemeral_range()
     for _ in range(200):
         port = secrets.randbelow(min(low, 32768) - 20000) + 20000
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if all(_can_bind(host, port) for host in hosts):
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded machine: any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _can_bind(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -759,7 +965,7 @@ def _component_of(argv: list[str], root: Path) -> str | None:
     if not argv or not any(str(root) in arg for arg in argv):
         return None
     program = Path(argv[0]).name
-    if program in ("etcd", "kube-apiserver", "kube-controller-manager"):
+    if program in ("etcd", "kube-apiserver", "kube-controller-manager", "metrics-server"):
         return program
     if program.startswith("python") and argv[1:3] == ["-m", "devcluster.nodesim"]:
         return "nodesim"

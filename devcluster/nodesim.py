@@ -2,8 +2,8 @@
 --state-dir D [--kubelet-port P]`, started and stopped by `devcluster.localcluster`.
 
 What it does, all through the real API (the admin-level `nodesim.kubeconfig`):
-- registers the nodes (`dockyard-node-1`, `-2`) with capacity, labels and addresses, and keeps them
-  Ready (node Lease every 10 s, status heartbeat every 30 s);
+- registers the nodes (`dockyard-node-1`, `-2`) with capacity, labels and addresses (each its own
+  InternalIP on loopback: 127.0.0.2, 127.0.0.3, ..., see `devcluster.node_ip`), and keeps them Ready (node Lease every 10 s, status heartbeat every 30 s);
 - schedules pending pods (no kube-scheduler runs): honours nodeSelector, required node affinity and
   unbound PersistentVolumeClaims, then POSTs the `binding` subresource;
 - "runs" them: status Running with a unique pod IP, host IP 127.0.0.1, container statuses and Ready
@@ -14,10 +14,10 @@ What it does, all through the real API (the admin-level `nodesim.kubeconfig`):
   crashloop|imagepullbackoff|notready` does the same for all of a pod's containers;
 - emits the kubelet's and scheduler's Events (Scheduled, Pulled, Created, Started, BackOff, Failed);
 - provisions a PersistentVolume for each claim of the `dockyard.dev/fake` StorageClass;
-- serves container logs (`devcluster.fakekubelet`) and keeps `metrics.k8s.io` PodMetrics/NodeMetrics
-  (CRDs) up to date for running pods.
+- serves container logs and the kubelet's resource metrics (`/metrics/resource`, scraped by the real
+  metrics-server, which serves `metrics.k8s.io`) on each node's InternalIP (`devcluster.fakekubelet`).
 
-Watches, not polling; pod work runs on a bounded pool of workers, and Events and metrics yield to it
+Watches, not polling; pod work runs on a bounded pool of workers, and Events yield to it
 under load (a burst of thousands of pods starts first; Events may then be dropped, as a kubelet's are).
 """
 
@@ -41,8 +41,8 @@ from typing import Any
 from app.kube.client import CONSOLE, KubeGateway, Obj
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES
-from devcluster import K8S_VERSION
-from devcluster.fakekubelet import ContainerLog, FakeKubelet
+from devcluster import K8S_VERSION, node_ip
+from devcluster.fakekubelet import ContainerLog, ContainerUsage, FakeKubelet, NodeUsage
 
 log = logging.getLogger("dockyard.nodesim")
 
@@ -66,9 +66,9 @@ JOB_RUN_SECONDS = 2.0
 POD_WORKERS = 24
 EVENT_WORKERS = 4
 EVENT_QUEUE = 2000
-METRICS_WORKERS = 3
-METRICS_REFRESH = 30.0  # seconds between two updates of one pod's metrics
-BUSY = 100  # pod work queue length above which Events and metrics wait
+BUSY = 100  # pod work queue length above which Events wait
+NODE_OWN_CPU = 0.15  # cores the node's own processes use
+NODE_OWN_MEMORY = 1.2 * 2**30
 
 
 def now_rfc3339(t: float | None = None) -> str:
@@ -479,8 +479,6 @@ class PodState:
     timer: asyncio.TimerHandle | None = None
     logs: dict[str, ContainerLog] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
-    metrics_at: float = 0.0  # monotonic time of the last metrics write; 0 = none yet
-    metrics_exist: bool = False
     waiting_reported: bool = False
 
 
@@ -522,8 +520,14 @@ class NodeSimulator:
         self.node_labels: dict[str, dict[str, str]] = {}
         self.node_specs: dict[str, Obj] = {}  # kept current by the nodes watch (cordon, taints)
         self.kubelet_port = kubelet_port
+        self.node_ips = {n: node_ip(i) for i, n in enumerate(nodes)}
+        self.node_by_ip = {ip: n for n, ip in self.node_ips.items()}
+        # node -> (cumulative CPU seconds, unix time it was counted up to): a counter that never goes back,
+        # also when pods go away
+        self.node_cpu = {n: (1.0, time.time()) for n in nodes}
         self.kubelet = FakeKubelet(self.container_log, cert=pki / "kubelet.crt", key=pki / "kubelet.key",
-                                   port=kubelet_port)
+                                   hosts=tuple(self.node_ips.values()), port=kubelet_port,
+                                   usage=self.node_usage)
         self.pods: dict[str, Obj] = {}  # "ns/name" -> latest object
         self.states: dict[str, PodState] = {}  # uid -> simulated state
         self.pvcs: dict[str, Obj] = {}  # "ns/name" -> latest claim
@@ -533,7 +537,6 @@ class NodeSimulator:
         self.queued: set[str] = set()
         self.events: asyncio.Queue[Obj] = asyncio.Queue(maxsize=EVENT_QUEUE)
         self.event_counts: dict[str, dict[tuple[str, str, str], tuple[str, int]]] = {}
-        self.metrics_dirty: asyncio.Queue[str] = asyncio.Queue()
         self.dropped_events = 0
         self.synced = asyncio.Event()
         self.stats = {"bound": 0, "started": 0, "deleted": 0, "status": 0}
@@ -553,13 +556,10 @@ class NodeSimulator:
             self._forever("pods", self.watch_pods),
             self._forever("claims", self.watch_claims),
             self._forever("heartbeat", self.heartbeat),
-            self._forever("node metrics", self.node_metrics_loop),
-            self._forever("pod metrics", self.metrics_refresh_loop),
             self._forever("stats", self.report),
         ]
         tasks += [self._forever("pod worker", self.pod_worker) for _ in range(POD_WORKERS)]
         tasks += [self._forever("event worker", self.event_worker) for _ in range(EVENT_WORKERS)]
-        tasks += [self._forever("metrics worker", self.metrics_worker) for _ in range(METRICS_WORKERS)]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -621,7 +621,8 @@ class NodeSimulator:
                  "lastTransitionTime": self._since.get(name, now)}
                 for t, s, r, m in conditions
             ],
-            "addresses": [{"type": "InternalIP", "address": HOST_IP}, {"type": "Hostname", "address": name}],
+            "addresses": [{"type": "InternalIP", "address": self.node_ips[name]},
+                          {"type": "Hostname", "address": name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": {
                 "machineID": _sha("machine", name)[:32], "systemUUID": _sha("uuid", name)[:32],
@@ -1028,8 +1029,6 @@ class NodeSimulator:
                         await self.emit(pod, "Pod", etype, reason, message,
                                         field_path=f"spec.{field_name}{{{st['name']}}}", host=state.node)
         state.last_status = sim.status
-        if (sim.running and not state.metrics_exist) or (state.metrics_exist and not sim.running):
-            self.metrics_dirty.put_nowait(meta["uid"])
         if state.timer is not None:
             state.timer.cancel()
             state.timer = None
@@ -1091,8 +1090,9 @@ class NodeSimulator:
                     log.debug("event: %s", e)
 
     # -- metrics ----------------------------------------------------------------------------------
-    def pod_usage(self, pod: Obj, container: str, now: float) -> tuple[float, float]:
-        """(cpu cores, memory bytes): steady per container, with a slow wobble."""
+    @staticmethod
+    def _usage_shape(pod: Obj, container: str) -> tuple[float, float, int]:
+        """(steady cpu cores, steady memory bytes, seed) of a container."""
         spec = next((c for c in pod["spec"].get("containers") or [] if c["name"] == container), {})
         res = spec.get("resources") or {}
         req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
@@ -1100,103 +1100,47 @@ class NodeSimulator:
         cpu_req, mem_req = parse_quantity(req.get("cpu")), parse_quantity(req.get("memory"))
         cpu = cpu_req * (0.15 + (h % 40) / 100) if cpu_req else 0.001 + (h % 40) / 1000
         mem = mem_req * (0.3 + (h % 40) / 100) if mem_req else (6 + h % 90) * 2**20
+        return cpu, mem, h
+
+    def pod_usage(self, pod: Obj, container: str, now: float) -> tuple[float, float]:
+        """(cpu cores, memory bytes): steady per container, with a slow wobble."""
+        cpu, mem, h = self._usage_shape(pod, container)
         wobble = 1 + 0.15 * math.sin(now / 45 + h % 7)
         return cpu * wobble, mem * (1 + 0.04 * math.sin(now / 90 + h % 5))
 
-    def pod_metrics_body(self, pod: Obj, state: PodState, now: float) -> Obj:
-        containers = []
-        for name in state.running:
-            cpu, mem = self.pod_usage(pod, name, now)
-            usage = {"cpu": f"{int(cpu * 1e9)}n", "memory": f"{int(mem / 1024)}Ki"}
-            containers.append({"name": name, "usage": usage})
-        return {"timestamp": now_rfc3339(now), "window": "30s", "containers": containers}
+    def cpu_seconds(self, pod: Obj, container: str, started: float, now: float) -> float:
+        """The CPU time a container used from `started` to `now`: the integral of `pod_usage`'s cpu (so the
+        rate metrics-server computes between two scrapes is that usage), never zero."""
+        cpu, _mem, h = self._usage_shape(pod, container)
+        phase = h % 7
+        elapsed = max(0.0, now - started)
+        wobble = -0.15 * 45 * (math.cos(now / 45 + phase) - math.cos(started / 45 + phase))
+        return max(1e-6, cpu * (elapsed + wobble))
 
-    async def metrics_worker(self) -> None:
-        while True:
-            uid = await self.metrics_dirty.get()
-            while self.queue.qsize() > BUSY:
-                await asyncio.sleep(0.5)
-            await self.write_pod_metrics(uid)
-
-    async def write_pod_metrics(self, uid: str) -> None:
-        state = self.states.get(uid)
-        if state is None:
-            return
-        pod = self.pods.get(state.key)
-        if pod is None or pod["metadata"]["uid"] != uid:
-            return
-        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"
-        try:
-            if not state.running:
-                if state.metrics_exist:
-                    await self.gw.delete("PodMetrics", ns, name, actor=CONSOLE)
-                    state.metrics_exist = False
-                return
-            body = self.pod_metrics_body(pod, state, time.time())
-            if state.metrics_exist:
-                await self.gw.merge_patch("PodMetrics", ns, name, body, actor=CONSOLE,
-                                          field_manager=FIELD_MANAGER)
-            else:
-                obj = {"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
-                       "metadata": {"name": name, "namespace": ns,
-                                    "labels": pod["metadata"].get("labels") or {},
-                                    "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": name,
-                                                         "uid": uid}]},
-                       **body}
-                try:
-                    await self.gw.create(obj, namespace=ns, actor=CONSOLE, field_manager=FIELD_MANAGER)
-                except KubeError as e:
-                    if not e.conflict:
-                        raise
-                    await self.gw.merge_patch("PodMetrics", ns, name, body, actor=CONSOLE,
-                                              field_manager=FIELD_MANAGER)
-                state.metrics_exist = True
-            state.metrics_at = time.monotonic()
-        except KubeError as e:
-            if e.not_found:
-                state.metrics_exist = False
-            elif not e.forbidden:
-                log.debug("metrics %s: %s", path, e)
-
-    async def metrics_refresh_loop(self) -> None:
-        """Refresh every pod's metrics about every METRICS_REFRESH seconds, at most ~20 writes a second."""
-        while True:
-            await asyncio.sleep(2)
-            if self.queue.qsize() > BUSY:
+    def node_usage(self, ip: str, now: float) -> NodeUsage | None:
+        """The kubelet's resource metrics of the node at `ip`: its running containers and the node's totals."""
+        node = self.node_by_ip.get(ip)
+        if node is None:
+            return None
+        containers: list[ContainerUsage] = []
+        cpu_rate, memory = NODE_OWN_CPU, NODE_OWN_MEMORY
+        for state in self.states.values():
+            pod = self.pods.get(state.key)
+            if state.node != node or pod is None or pod["metadata"]["uid"] != state.uid:
                 continue
-            due = time.monotonic() - METRICS_REFRESH
-            stale = sorted((s.metrics_at, uid) for uid, s in self.states.items()
-                           if s.metrics_exist and s.running and s.metrics_at < due)
-            for _at, uid in stale[:40]:
-                await self.write_pod_metrics(uid)
-
-    async def node_metrics_loop(self) -> None:
-        while True:
-            now = time.time()
-            usage = {n: [0.15, 1.2 * 2**30] for n in self.nodes}  # the node's own processes
-            for state in self.states.values():
-                pod = self.pods.get(state.key)
-                if pod is None:
-                    continue
-                for name in state.running:
-                    cpu, mem = self.pod_usage(pod, name, now)
-                    usage[state.node][0] += cpu
-                    usage[state.node][1] += mem
-            for node, (cpu, mem) in usage.items():
-                body = {"timestamp": now_rfc3339(now), "window": "30s",
-                        "usage": {"cpu": f"{int(cpu * 1e9)}n", "memory": f"{int(mem / 1024)}Ki"}}
-                try:
-                    await self.gw.merge_patch("NodeMetrics", None, node, body, actor=CONSOLE,
-                                              field_manager=FIELD_MANAGER)
-                except KubeError as e:
-                    if not e.not_found:
-                        raise
-                    await self.gw.create({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
-                                          "metadata": {"name": node,
-                                                       "labels": self.node_labels.get(node, {})},
-                                          **body}, namespace=None, actor=CONSOLE, field_manager=FIELD_MANAGER)
-            await asyncio.sleep(15)
+            ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+            for container in state.running:
+                clog = state.logs.get(container)
+                started = clog.started_at if clog is not None else state.started
+                cpu, mem = self.pod_usage(pod, container, now)
+                cpu_rate += cpu
+                memory += mem
+                containers.append(ContainerUsage(ns, name, container, started,
+                                                 self.cpu_seconds(pod, container, started, now), mem))
+        total, counted_to = self.node_cpu[node]
+        total += cpu_rate * max(0.0, now - counted_to)
+        self.node_cpu[node] = (total, max(now, counted_to))
+        return NodeUsage(total, memory, containers)
 
     # -- logs ---------------------------------------------------------------------------------------
     def container_log(self, namespace: str, pod: str, container: str) -> ContainerLog | None:

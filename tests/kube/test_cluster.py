@@ -162,6 +162,19 @@ async def test_a_waiting_container_has_no_logs_and_the_api_says_why(admin_kube: 
 
 async def test_pod_and_node_metrics_are_served_by_the_metrics_api(admin_kube: KubeGateway,
                                                                   namespace: str) -> None:
+    """metrics.k8s.io is the real metrics-server (an aggregated API, no CRDs), scraping each simulated node's
+    kubelet endpoint: as on a real cluster."""
+    apiservice = await admin_kube.raw_get("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io",
+                                          actor=CONSOLE)
+    assert apiservice["spec"]["service"] == {
+        "name": "metrics-server", "namespace": "kube-system", "port": apiservice["spec"]["service"]["port"]}
+    assert any(c["type"] == "Available" and c["status"] == "True" for c in apiservice["status"]["conditions"])
+    crds = await admin_kube.items("CustomResourceDefinition", None, actor=CONSOLE)
+    assert not [c["metadata"]["name"] for c in crds if c["spec"]["group"] == "metrics.k8s.io"]
+    nodes = await admin_kube.items("Node", None, actor=CONSOLE, label_selector="dockyard.dev/simulated=true")
+    internal_ips = [a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP"]
+    assert len(set(internal_ips)) == len(nodes) >= 2  # metrics-server tells the nodes apart by address
+
     await admin_kube.create(deployment("api", replicas=2), namespace=namespace, actor=CONSOLE)
     await eventually(lambda: running_pods(admin_kube, namespace, "app=api", 2))
 
@@ -172,16 +185,37 @@ async def test_pod_and_node_metrics_are_served_by_the_metrics_api(admin_kube: Ku
         assert len(data["items"]) == 2
         return list(data["items"])
 
-    items = await eventually(pod_metrics, timeout=30)
+    # metrics-server scrapes every 10 s and needs two points of a container (or one, 10 s after it started)
+    items = await eventually(pod_metrics, timeout=60, interval=1)
     for m in items:
         assert m["timestamp"] and m["window"]
+        assert "resourceVersion" not in m["metadata"]  # computed by metrics-server, not stored objects
         [container] = m["containers"]
         assert container["name"] == "web"
-        assert container["usage"]["cpu"].endswith("n") and container["usage"]["memory"].endswith("Ki")
+        # the simulator's usage for a container without requests: 1-40 millicores, 6-96 MiB
+        assert 0.0005 < _quantity(container["usage"]["cpu"]) < 0.06, container
+        assert 5 * 2**20 < _quantity(container["usage"]["memory"]) < 100 * 2**20, container
     assert all(m["metadata"]["labels"].get("app") == "api" for m in items)
+    # the console's own read (a label selector, as the Service page asks)
+    via_kind = await admin_kube.items("PodMetrics", namespace, actor=CONSOLE, label_selector="app=api")
+    assert {m["metadata"]["name"] for m in via_kind} == {m["metadata"]["name"] for m in items}
 
-    nodes = await admin_kube.raw_get("/apis/metrics.k8s.io/v1beta1/nodes", actor=CONSOLE)
-    assert {n["metadata"]["name"] for n in nodes["items"]} >= {"dockyard-node-1", "dockyard-node-2"}
+    async def node_metrics() -> list[Obj]:
+        data = await admin_kube.raw_get("/apis/metrics.k8s.io/v1beta1/nodes", actor=CONSOLE)
+        assert {n["metadata"]["name"] for n in data["items"]} >= {"dockyard-node-1", "dockyard-node-2"}
+        return list(data["items"])
+
+    for n in await eventually(node_metrics, timeout=30, interval=1):
+        assert _quantity(n["usage"]["cpu"]) >= 0.1  # the node's own processes (0.15 cores) and its pods
+        assert _quantity(n["usage"]["memory"]) >= 2**30
+
+
+def _quantity(text: str) -> float:
+    units = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6}
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * units[suffix]
+    return float(text)
 
 
 async def test_a_crashing_image_shows_crash_loop_back_off_with_restarts_and_events(
@@ -255,13 +289,15 @@ async def test_ensure_running_reuses_a_running_cluster_and_stop_leaves_no_proces
         assert not info.reused and set(info.pids) == set(localcluster.COMPONENTS)
         assert (root / "admin.kubeconfig").exists() and (root / "console.kubeconfig").exists()
 
-        simulator = psutil.Process(info.pids["nodesim"])
-        simulator.kill()
-        simulator.wait(timeout=10)
+        for name in ("nodesim", "metrics-server"):
+            died = psutil.Process(info.pids[name])
+            died.kill()
+            died.wait(timeout=10)
         again = await asyncio.to_thread(localcluster.ensure_running, root, messages.append)
         assert again.reused and again.server == info.server
         assert again.pids["kube-apiserver"] == info.pids["kube-apiserver"]
         assert again.pids["nodesim"] != info.pids["nodesim"]
+        assert again.pids["metrics-server"] != info.pids["metrics-server"]  # and the metrics API is back
     finally:
         await asyncio.to_thread(localcluster.stop, root, messages.append)
 
