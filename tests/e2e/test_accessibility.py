@@ -100,3 +100,38 @@ async def test_after_an_htmx_step_focus_is_on_the_new_step_or_its_error_summary(
     await page.keyboard.press("Enter")  # Next, from the keyboard
     await page.wait_for_selector("#step-image")
     assert await page.evaluate("document.activeElement.id") == "step-image-title"
+
+
+@pytest.mark.parametrize("flavor", ["stateless", "stateful"])
+async def test_every_wizard_step_has_no_serious_findings(page, live_server: LiveServer, demo: DemoProject,  # type: ignore[no-untyped-def]
+                                                         flavor: str) -> None:
+    """Each step of both wizards, a container card, a volume, Edit Mode and the Review, through htmx."""
+    await login(page, live_server, demo.admin.username, PASSWORD)
+    await page.goto(live_server.url + demo.base + f"/services/-/new/{flavor}")
+    found: dict[str, list[dict[str, Any]]] = {"basic": await serious_findings(page)}
+    await page.fill("#f-name", f"a11y-{flavor[:5]}")
+    await page.click("#wizard-next")
+    await page.wait_for_selector("#step-image")
+    await page.click("#add-container")
+    await page.wait_for_selector("#f-containers-0-image")
+    await page.fill("#f-containers-0-image", "nginx:1.25")
+    await page.fill("#f-containers-0-ports-0-container_port", "80")
+    await page.fill("#f-containers-0-ports-0-service_port", "80")
+    await page.click("#container-0 details.probes > summary")
+    found["image"] = await serious_findings(page)
+    await page.click("#wizard-next")
+    await page.wait_for_selector("#step-volumes")
+    found["volumes"] = await serious_findings(page)
+    await page.click("#edit-mode")
+    await page.wait_for_selector("#wizard-yaml")
+    found["edit mode"] = await serious_findings(page)
+    await page.click("#edit-mode")
+    await page.wait_for_selector("#step-volumes")
+    await page.click("#wizard-next")
+    await page.wait_for_selector("#step-advanced")
+    found["advanced"] = await serious_findings(page)
+    await page.click("#wizard-review")
+    await page.wait_for_selector("#review")
+    found["review"] = await serious_findings(page)
+    problems = {name: items for name, items in found.items() if items}
+    assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)
