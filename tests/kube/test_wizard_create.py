@@ -25,7 +25,7 @@ pytestmark = pytest.mark.cluster
 
 def review_objects(page: str, namespace: str) -> dict[str, dict[str, Any]]:
     """The objects the Review page shows, by kind."""
-    texts = re.findall(r'<pre class="yaml" id="review-yaml-[a-z]+">(.*?)</pre>', page, re.S)
+    texts = re.findall(r'<pre class="yaml" id="review-yaml-[a-z]+"[^>]*>(.*?)</pre>', page, re.S)
     assert len(texts) == 2, page[-2000:]
     result = parse_manifests("---\n".join(html_lib.unescape(t) for t in texts), namespace=namespace)
     assert result.ok, result.problems

@@ -905,3 +905,9 @@ def test_an_over_long_key_gets_the_gates_own_message_at_its_line() -> None:
     problem = parse_manifests(text, namespace=NS).problems[0]
     assert problem.line == 6 and problem.column == 5
     assert "1100 characters long" in problem.message and "not well formed" not in problem.message
+
+
+def test_a_configmaps_data_is_not_read_as_ports() -> None:
+    """Found by the dump/gate property: a ConfigMap key named nodePort is the user's text, not a port."""
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  nodePort: -1\n"
+    assert parse_manifests(text, namespace="demo").ok
