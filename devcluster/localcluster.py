@@ -735,11 +735,12 @@ def _ensure_pki(root: Path) -> None:
         return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
 
-    if not (pki / "ca.crt").exists() or not (pki / "ca.key").exists():
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard-local-ca")])
-        ca_cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ca_key.public_key())
+    def write_ca(stem: str, common_name: str) -> None:
+        """A self-signed CA (10 years), its key and certificate written as pki/<stem>.key|.crt."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + dt.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -747,11 +748,14 @@ def _ensure_pki(root: Path) -> None:
                                          content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, encipher_only=False,
                                          decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
         )
-        _write_private(pki / "ca.key", pem_key(ca_key))
-        (pki / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(pki / f"{stem}.key", pem_key(key))
+        (pki / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    if not (pki / "ca.crt").exists() or not (pki / "ca.key").exists():
+        write_ca("ca", "dockyard-local-ca")
         for stale in ("apiserver", "kubelet", "metrics-server"):
             (pki / f"{stale}.crt").unlink(missing_ok=True)
     ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
@@ -804,21 +808,7 @@ def _ensure_pki(root: Path) -> None:
     # metrics-server reads from the extension-apiserver-authentication ConfigMap) and the client
     # certificate the API server presents when it proxies to metrics-server.
     if not (pki / "front-proxy-ca.crt").exists() or not (pki / "front-proxy-ca.key").exists():
-        fp_key = ec.generate_private_key(ec.SECP256R1())
-        fp_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard-front-proxy-ca")])
-        fp_cert = (
-            x509.CertificateBuilder().subject_name(fp_name).issuer_name(fp_name).public_key(fp_key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(fp_key, hashes.SHA256())
-        )
-        _write_private(pki / "front-proxy-ca.key", pem_key(fp_key))
-        (pki / "front-proxy-ca.crt").write_bytes(fp_cert.public_bytes(serialization.Encoding.PEM))
+        write_ca("front-proxy-ca", "dockyard-front-proxy-ca")
         (pki / "front-proxy-client.crt").unlink(missing_ok=True)
     if not (pki / "front-proxy-client.crt").exists() or not (pki / "front-proxy-client.key").exists():
         fp_ca = (serialization.load_pem_private_key((pki / "front-proxy-ca.key").read_bytes(), password=None),
