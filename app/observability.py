@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,8 @@ EVENT_STREAMS = Gauge(
     "dockyard_event_streams_open", "Server-sent event streams (live pages) open now.", registry=REGISTRY)
 
 # Read when scraped: callables set by the parts that own the numbers (the watch caches).
-_CACHE_SIZES: list[Callable[[], dict[str, int]]] = []
+# Weak: a watch cache that is closed and dropped (a new gateway, a test's app) stops being counted.
+_CACHE_SIZES: list[weakref.WeakMethod[Callable[[], dict[str, int]]]] = []
 CACHE_OBJECTS = Gauge("dockyard_cache_objects", "Objects the watch cache holds, by kind.", ["kind"], registry=REGISTRY)
 SESSIONS = Gauge("dockyard_sessions_active", "Signed-in users this process served in the last five minutes.",
                  registry=REGISTRY)
@@ -58,13 +60,18 @@ def _active_sessions() -> int:
 
 
 def report_cache_sizes(source: Callable[[], dict[str, int]]) -> None:
-    _CACHE_SIZES.append(source)
+    """`source`: a bound method of the cache (held weakly)."""
+    _CACHE_SIZES[:] = [ref for ref in _CACHE_SIZES if ref() is not None]
+    _CACHE_SIZES.append(weakref.WeakMethod(source))
 
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type."""
     sizes: dict[str, int] = {}
-    for source in _CACHE_SIZES:
+    for ref in list(_CACHE_SIZES):
+        source = ref()
+        if source is None:
+            continue
         for kind, count in source().items():
             sizes[kind] = sizes.get(kind, 0) + count
     for kind, count in sizes.items():
