@@ -25,8 +25,10 @@ async def service_spec_fields(kube: KubeGateway) -> frozenset[str]:
         if kube not in _fields:
             try:
                 document = await kube.openapi_v3("api/v1")
-            except KubeError:
-                return frozenset()  # asked again next time: the server may be starting
+            except KubeError as e:
+                if e.not_found:  # no OpenAPI v3 at all (before 1.27): nothing to offer, and no asking again
+                    _fields[kube] = frozenset()
+                return frozenset()  # otherwise asked again next time: the server may be starting
             schemas = (document.get("components") or {}).get("schemas") or {}
             _fields[kube] = frozenset((schemas.get(SERVICE_SPEC) or {}).get("properties") or {})
     return _fields[kube]
