@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint lock setup cluster cluster-down bench messages
+.PHONY: run test test-fast lint lock setup cluster cluster-down bench messages editor
 
 # Every dependency from the lock file, each checked against its hash; then the console itself.
 $(STAMP): pyproject.toml requirements/dev.lock package-lock.json
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml requirements/dev.lock package-lock.json
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
 	$(BIN)/pip install -q --no-deps -e .
-	npm ci --no-audit --no-fund --loglevel=error  # axe-core for the accessibility tests (package-lock.json)
+	npm ci --no-audit --no-fund --loglevel=error  # axe-core for the accessibility tests, CodeMirror + esbuild for `make editor` (package-lock.json)
 	@touch $(STAMP)
+
+# Rebuild the YAML editor (static/js/yaml-editor.js, committed: the console needs no node at run time) from
+# scripts/editor/ with the npm packages pinned in package-lock.json; tests/unit/test_editor_bundle.py checks it.
+editor:
+	@scripts/build-editor.sh
 
 # Re-pin the dependencies (after a change in pyproject.toml).
 lock:

@@ -1,4 +1,4 @@
-"""The `dockyard` command: serve, users, demo seed, db upgrade, and the local control plane."""
+"""The `dockyard` command: serve, users, demo seed, db upgrade, import kubesphere, and the local control plane."""
 
 from __future__ import annotations
 
@@ -180,6 +180,61 @@ def pod_security_report(level: str | None) -> None:
     except KubeError as e:
         raise click.ClickException(f"the cluster did not answer: {e}") from None
     click.echo("\n".join(lines) or "no projects")
+
+
+@main.group("import")
+def import_() -> None:
+    """Move tenancy from another console into Dockyard."""
+
+
+async def _import_kubesphere(kubeconfig: str | None, apply: bool) -> list[str]:
+    from app.db import new_engine, new_sessionmaker
+    from app.domain import audit, kubesphere_import
+    from app.domain.kubesphere_import import text
+    from app.kube.config import new_gateway
+
+    settings = get_settings()
+    try:
+        kube = await new_gateway(kubeconfig, settings.context, timeout=settings.kube_timeout_seconds)
+    except Exception as e:  # an unreadable or wrong kubeconfig: one line, not a traceback
+        raise click.ClickException(f"cannot use the kubeconfig {kubeconfig or '(in-cluster)'}: {e}") from None
+    engine = new_engine(settings.database_url)
+    sessionmaker = new_sessionmaker(engine)
+    try:
+        objects = await kubesphere_import.read(kube)
+        async with sessionmaker() as session:
+            if not apply:
+                plan = await kubesphere_import.preview(session, objects)
+                return [*text.report(plan), "", "Dry run: nothing was changed. Run again with --apply to import."]
+            try:
+                result = await kubesphere_import.run(session, kube, objects)
+            except Exception as e:
+                await audit.record(sessionmaker, kubesphere_import.audit_entry(None, username="cli", error=str(e)))
+                raise
+        await audit.record(sessionmaker, kubesphere_import.audit_entry(result, username="cli"))
+        return text.result(result)
+    finally:
+        await kube.close()
+        await engine.dispose()
+
+
+@import_.command("kubesphere")
+@click.option("--apply", "apply", is_flag=True, help="Create what the dry run lists (without it: the dry run only).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="The KubeSphere cluster (default: the console's cluster, as `dockyard serve` finds it).")
+def import_kubesphere(apply: bool, kubeconfig: str | None) -> None:
+    """Read a cluster's KubeSphere tenancy (users, workspaces, projects, members) and show what would be
+    created in Dockyard, what is already there and what does not map; --apply creates it. Re-running
+    creates nothing new."""
+    from app.domain.errors import DomainError
+
+    if kubeconfig is None:
+        kubeconfig = resolve_cluster()
+    try:
+        lines = asyncio.run(_import_kubesphere(kubeconfig, apply))
+    except DomainError as e:
+        raise click.ClickException(e.message) from None
+    click.echo("\n".join(lines))
 
 
 def resolve_cluster() -> str | None:

@@ -71,7 +71,7 @@ class Signed:
     @property
     def actor(self) -> Actor:
         """The identity the cluster sees for this user (impersonated, by immutable id)."""
-        return Actor.user(self.user.uid)
+        return Actor.user(self.user.uid, self.user.username)
 
 
 async def _signed_in(request: Request) -> Signed | None:

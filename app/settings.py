@@ -71,12 +71,43 @@ class Settings(BaseSettings):
     # Re-read templates edited on disk while the console runs (for working on them): every render then
     # checks each template file it uses, so it is off unless asked for.
     template_reload: bool = False
+    # Single sign-on with OpenID Connect (app/domain/sso.py): on when an issuer is set. Local passwords stay
+    # the default; the sign-in page adds "Sign in with <oidc_display_name>". Users are made on their first
+    # sign-in (no password) and their platform role follows their groups at every sign-in.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_display_name: str = "single sign-on"
+    oidc_scopes: str = "openid profile email groups"
+    oidc_groups_claim: str = "groups"
+    # Comma-separated group names: platform-admin, else platform-self-provisioner, else platform-regular.
+    oidc_admin_groups: str = ""
+    oidc_self_provisioner_groups: str = ""
+    # An existing account with the same email is refused, unless this is on and the provider says the
+    # email is verified: then that account is linked to the identity (and its role follows the groups).
+    oidc_link_verified_email: bool = False
+    # The callback the provider redirects to; default: /login/oidc/callback on the address the browser used.
+    oidc_redirect_url: str = ""
+    oidc_timeout_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _workers_need_a_shared_database(self) -> Settings:
         if self.workers < 1:
             raise ValueError("DOCKYARD_WORKERS must be at least 1")
         return self  # more than one on SQLite: refused by `dockyard serve`, with WORKERS_NEED_POSTGRES
+
+    @model_validator(mode="after")
+    def _oidc_needs_a_client(self) -> Settings:
+        if self.oidc_issuer:
+            if not self.oidc_issuer.startswith(("https://", "http://")):
+                raise ValueError("DOCKYARD_OIDC_ISSUER must be an https:// URL")
+            if self.production and not self.oidc_issuer.startswith("https://"):
+                raise ValueError("DOCKYARD_OIDC_ISSUER must be an https:// URL in production")
+            if not self.oidc_client_id:
+                raise ValueError("DOCKYARD_OIDC_CLIENT_ID is needed with DOCKYARD_OIDC_ISSUER")
+            if "openid" not in self.oidc_scopes.split():
+                raise ValueError("DOCKYARD_OIDC_SCOPES must include openid")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
@@ -95,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def embedded_database(self) -> bool:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from app import i18n
 from app.controls import CONTROLS
-from app.domain.k8s import names
+from app.domain.k8s import names, service_traffic
 from app.settings import ROOT
 from app.web import urls
 
@@ -118,6 +118,7 @@ def new_environment(directory: Path = TEMPLATES_DIR, locale: str | None = None, 
     env.globals.update(CONTROLS)
     env.globals["urls"] = urls
     env.globals["rules"] = names  # the rules as the forms state them (help texts)
+    env.globals["traffic"] = service_traffic  # the Service traffic fields' labels and choices
     env.filters["age"] = _age
     env.filters["datetime"] = _datetime
     return env

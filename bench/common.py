@@ -28,7 +28,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / ".dockyard" / "bench"
-CLUSTER_ROOT = REPO / ".dockyard" / "cluster"
+# BENCH_CLUSTER_ROOT: a control plane of its own (e.g. while the suite uses the shared one).
+CLUSTER_ROOT = Path(os.environ.get("BENCH_CLUSTER_ROOT") or REPO / ".dockyard" / "cluster")
 PASSWORD = "bench-password-not-secret"
 
 os.environ.setdefault("DOCKYARD_FAST_PASSWORD_HASHING", "true")

@@ -1,6 +1,7 @@
 """A real local Kubernetes control plane for development and tests: etcd 3.6, kube-apiserver and
-kube-controller-manager 1.37 on loopback, plus the node simulator (`devcluster.nodesim`) and the real
-metrics-server (the aggregated API `v1beta1.metrics.k8s.io`, scraping the simulator's kubelet endpoints).
+kube-controller-manager 1.37 on loopback, plus the node simulator (`devcluster.nodesim`), the real
+metrics-server (the aggregated API `v1beta1.metrics.k8s.io`, scraping the simulator's kubelet endpoints),
+the Gateway API CRDs (standard channel, pinned) and a development Gateway controller (`devcluster.gatewayctl`).
 
 `ensure_running()` starts it (building the binaries once from Go modules, see
 scripts/build-kubernetes.sh) or reuses
@@ -53,10 +54,14 @@ MANIFESTS = (
     DEPLOY / "local" / "metrics.yaml",
 )
 METRICS_MANIFEST = DEPLOY / "local" / "metrics.yaml"  # metrics-server's RBAC, Service and APIService
+# Applied after the Gateway API CRDs: the dev GatewayClass and a Gateway offered to demo-workspace.
+GATEWAY_MANIFEST = DEPLOY / "local" / "gateway.yaml"
+GATEWAY_API_VERSION = "v1.6.3"  # sigs.k8s.io/gateway-api, fetched by scripts/fetch-gateway-api.sh
+GATEWAY_API_SCRIPT = REPO / "scripts" / "fetch-gateway-api.sh"
 SERVICE_CIDR = "10.96.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 # Components in start order; stopped in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "nodesim", "metrics-server")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "nodesim", "metrics-server", "gatewayctl")
 # What a cluster started before metrics-server was one of its components had (reused as it is, see _reuse).
 LEGACY_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "nodesim")
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
@@ -93,6 +98,12 @@ class ClusterInfo:
     @property
     def ca_file(self) -> Path:
         return self.root / "pki" / "ca.crt"
+
+
+def gateway_api_dir() -> Path:
+    override = os.environ.get("DOCKYARD_GATEWAY_API_CACHE")
+    return Path(override) if override else (
+        Path.home() / ".cache" / "dockyard" / f"gateway-api-{GATEWAY_API_VERSION.removeprefix('v')}")
 
 
 def binaries_dir() -> Path:
@@ -227,11 +238,11 @@ def _reuse(root: Path, log: Log) -> ClusterInfo | None:
             return None
         log("local cluster: this cluster was started before metrics-server was part of it (it serves "
             "metrics from CRDs); restart it (make cluster-down && make cluster) to get metrics-server")
-        _bootstrap(root, state)
+        _bootstrap(root, state, log)
         info = _info(root, state, reused=True)
         log(f"local cluster: already running at {info.server} (admin kubeconfig: {info.admin_kubeconfig})")
         return info
-    for name in ("kube-controller-manager", "nodesim", "metrics-server"):
+    for name in ("kube-controller-manager", "nodesim", "metrics-server", "gatewayctl"):
         if name not in alive:
             log(f"local cluster: {name} had stopped; starting it again")
             pids[name] = _start_component(root, name, state)
@@ -239,7 +250,7 @@ def _reuse(root: Path, log: Log) -> ClusterInfo | None:
             _write_state(root, state)
     if "nodesim" not in alive:
         _wait_nodes_ready(root, state, 60)
-    _bootstrap(root, state)  # the manifests may have changed since it started
+    _bootstrap(root, state, log)  # the manifests may have changed since it started
     if "metrics-server" not in alive:
         _wait_metrics_api(root, state, 60)
     info = _info(root, state, reused=True)
@@ -283,12 +294,13 @@ def _start(root: Path, log: Log, binaries: dict[str, Path], tokens: dict[str, st
     _wait_apiserver(root, state, ready_timeout)
     _write_kubeconfigs(root, state["server"], tokens)
 
-    log("local cluster: applying RBAC roles, the console identity, the StorageClass and the metrics API")
-    _bootstrap(root, state)
+    log("local cluster: applying RBAC roles, the console identity, the StorageClass, the metrics API and the "
+        "Gateway API")
+    _bootstrap(root, state, log)
 
-    log("local cluster: starting kube-controller-manager, the node simulator and metrics-server "
-        f"on 127.0.0.1:{ports['metrics-server']}")
-    for name in ("kube-controller-manager", "nodesim", "metrics-server"):
+    log("local cluster: starting kube-controller-manager, the node simulator, metrics-server "
+        f"on 127.0.0.1:{ports['metrics-server']} and the gateway controller")
+    for name in ("kube-controller-manager", "nodesim", "metrics-server", "gatewayctl"):
         state["pids"][name] = _start_component(root, name, state)
         _write_state(root, state)
     _wait_nodes_ready(root, state, 60)
@@ -378,6 +390,10 @@ def _command(root: Path, name: str, state: dict[str, Any]) -> list[str]:
             f"--kubeconfig={root / 'nodesim.kubeconfig'}", f"--state-dir={root}",
             f"--kubelet-port={ports['kubelet']}", f"--nodes={SIMULATED_NODES}",
         ]
+    if name == "gatewayctl":
+        # The admin identity (system:masters), as the node simulator's: a new identity in the token file
+        # would need an API server restart, and this controller is the development cluster's own.
+        return [sys.executable, "-m", "devcluster.gatewayctl", f"--kubeconfig={root / 'admin.kubeconfig'}"]
     if name == "metrics-server":
         kubeconfig = root / "metrics-server.kubeconfig"
         return [
@@ -405,13 +421,13 @@ def _start_component(root: Path, name: str, state: dict[str, Any]) -> int:
     if logfile.exists() and logfile.stat().st_size:
         logfile.replace(logs / f"{name}.log.1")
     env = dict(os.environ)
-    if name == "nodesim":
+    if name in ("nodesim", "gatewayctl"):
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
             _command(root, name, state), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=REPO if name == "nodesim" else root, env=env, start_new_session=True, close_fds=True,
+            cwd=REPO if name in ("nodesim", "gatewayctl") else root, env=env, start_new_session=True, close_fds=True,
         )
     _CHILDREN[proc.pid] = proc  # kept so they are reaped (and never reported as leaked) in this process
     return proc.pid
@@ -482,9 +498,10 @@ def _api_get(root: Path, state: dict[str, Any], path: str, timeout: float) -> tu
 
 
 def _api_request(root: Path, state: dict[str, Any], method: str, path: str, body: bytes | None = None,
-                 content_type: str = "application/json", timeout: float = 10) -> tuple[int, bytes]:
+                 content_type: str = "application/json", timeout: float = 10,
+                 accept: str = "application/json") -> tuple[int, bytes]:
     token = _ensure_tokens(root)["admin"]
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type, "Accept": accept}
     req = urllib.request.Request(state["server"] + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=_ssl_context(root)) as r:
@@ -575,9 +592,10 @@ def _metrics_objects(obj: dict[str, Any], port: int, ca_pem: bytes) -> dict[str,
     return obj
 
 
-def _bootstrap(root: Path, state: dict[str, Any]) -> None:
-    """Apply the manifests; swap the old metrics CRDs for metrics-server's APIService. A cluster started
-    before metrics-server was one of its components keeps its CRDs until it is restarted."""
+def _bootstrap(root: Path, state: dict[str, Any], log: Log = lambda _m: None) -> None:
+    """Apply the manifests; swap the old metrics CRDs for metrics-server's APIService (a cluster started
+    before metrics-server was one of its components keeps its CRDs until it is restarted); install the
+    Gateway API, then its development objects."""
     if "metrics-server" not in state["ports"]:
         manifests = tuple(path for path in MANIFESTS if path != METRICS_MANIFEST)
         port = 0
@@ -596,21 +614,102 @@ def _bootstrap(root: Path, state: dict[str, Any]) -> None:
                                   json.dumps(obj).encode(), "application/apply-patch+yaml")
         if code not in (200, 201):
             raise ClusterError(f"local cluster: applying the APIService {name} failed: HTTP {code} {body[:300]!r}")
+    _install_gateway_api(root, state, log)
+    # Just after its CRDs are made, a kind can answer 404 or 429 ("storage is (re)initializing") a moment.
+    _run_async(_apply(root / "admin.kubeconfig", load_manifests(GATEWAY_MANIFEST), retry_seconds=60))
 
 
-async def _apply(admin_kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
+async def _apply(admin_kubeconfig: Path, objects: list[dict[str, Any]], retry_seconds: float = 0) -> None:
+    """Server-side apply each object; `retry_seconds`: keep trying one the server is not ready to store
+    yet (404, 429, 503) that long."""
     from app.kube.client import CONSOLE
     from app.kube.config import new_gateway
+    from app.kube.errors import KubeError
 
     gw = await new_gateway(str(admin_kubeconfig), timeout=30)
     try:
         for obj in objects:
-            await gw.apply(obj, namespace=obj["metadata"].get("namespace"), actor=CONSOLE,
-                           field_manager=FIELD_MANAGER)
+            deadline = time.monotonic() + retry_seconds
+            while True:
+                try:
+                    await gw.apply(obj, namespace=obj["metadata"].get("namespace"), actor=CONSOLE,
+                                   field_manager=FIELD_MANAGER)
+                    break
+                except KubeError as e:
+                    if e.status not in (404, 429, 503) or time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
     finally:
         await gw.close()
 
 
+# -- the Gateway API -----------------------------------------------------------------------------------
+
+_BUNDLE = "gateway.networking.k8s.io/bundle-version"
+
+
+def gateway_api_objects(log: Log = print) -> list[dict[str, Any]]:
+    """The standard channel's CRDs and its safe-upgrades admission policy, in the module's install order,
+    fetched once (scripts/fetch-gateway-api.sh: the Go module proxy, checksum-verified) into the cache."""
+    cache = gateway_api_dir()
+    if not (cache / "order.txt").exists():
+        log(f"local cluster: fetching the Gateway API CRDs {GATEWAY_API_VERSION} (sigs.k8s.io/gateway-api) into {cache}")
+        env = {**os.environ, "DOCKYARD_GATEWAY_API_CACHE": str(cache)}
+        proc = subprocess.run(["bash", str(GATEWAY_API_SCRIPT)], capture_output=True, text=True, env=env, cwd=REPO,
+                              stdin=subprocess.DEVNULL, check=False)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ClusterError(f"local cluster: fetching the Gateway API CRDs failed: {last}")
+    return [obj for name in (cache / "order.txt").read_text().split() for obj in load_manifests(cache / name)]
+
+
+def _install_gateway_api(root: Path, state: dict[str, Any], log: Log) -> None:
+    """Apply the Gateway API objects that are missing or of another bundle version, then wait until the
+    CRDs are Established. On reuse it costs one list of the CRDs' metadata and one GET per policy."""
+    objects = gateway_api_objects(log)
+    code, body = _api_request(root, state, "GET", _CRDS, accept=_METADATA_LIST)
+    installed = {}
+    if code == 200:
+        for item in json.loads(body).get("items") or []:
+            meta = item.get("metadata") or {}
+            installed[meta.get("name")] = (meta.get("annotations") or {}).get(_BUNDLE)
+    stale = []
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "CustomResourceDefinition":
+            current = installed.get(name)
+        else:
+            plural = resource_path(obj["kind"], name)
+            got, raw = _api_request(root, state, "GET", plural, accept=_METADATA)
+            current = ((json.loads(raw).get("metadata") or {}).get("annotations") or {}).get(_BUNDLE) \
+                if got == 200 else None
+        if current != GATEWAY_API_VERSION:
+            stale.append(obj)
+    if not stale:
+        return
+    log(f"local cluster: installing the Gateway API {GATEWAY_API_VERSION} ({len(stale)} objects)")
+    _run_async(_apply(root / "admin.kubeconfig", stale))
+    crds = [obj["metadata"]["name"] for obj in stale if obj["kind"] == "CustomResourceDefinition"]
+    deadline = time.monotonic() + 60
+    for name in crds:
+        while True:
+            got, raw = _api_request(root, state, "GET", f"{_CRDS}/{name}")
+            conditions = (json.loads(raw).get("status") or {}).get("conditions") or [] if got == 200 else []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise ClusterError(f"local cluster: the Gateway API CRD {name} was not Established within 60 s")
+            time.sleep(0.2)
+
+
+def resource_path(kind: str, name: str) -> str:
+    from app.kube.resources import resource_for
+
+    return resource_for(kind).path(None, name)
+
+
+_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 _APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
 _CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -959,6 +1058,8 @@ def _component_of(argv: list[str], root: Path) -> str | None:
         return program
     if program.startswith("python") and argv[1:3] == ["-m", "devcluster.nodesim"]:
         return "nodesim"
+    if program.startswith("python") and argv[1:3] == ["-m", "devcluster.gatewayctl"]:
+        return "gatewayctl"
     return None
 
 

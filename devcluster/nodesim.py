@@ -402,6 +402,27 @@ def transition_events(old: Obj | None, new: Obj) -> list[tuple[str, str, str]]:
     return out
 
 
+def probe_events(old: Obj | None, new: Obj, container: Obj, pod_ip: str | None) -> list[tuple[str, str, str]]:
+    """The kubelet's Unhealthy Event when a running container's readiness probe starts failing (a
+    `notready` container with a readinessProbe), worded as the kubelet words it for the probe's kind."""
+    probe = container.get("readinessProbe") or {}
+    running_not_ready = "running" in (new.get("state") or {}) and not new.get("ready")
+    was = old is not None and "running" in (old.get("state") or {}) and not old.get("ready")
+    if not probe or not running_not_ready or was:
+        return []
+    if "httpGet" in probe:
+        failure = "HTTP probe failed with statuscode: 503"
+    elif "tcpSocket" in probe:
+        port = (probe["tcpSocket"] or {}).get("port", "")
+        failure = f"dial tcp {pod_ip or '127.0.0.1'}:{port}: connect: connection refused"
+    elif "grpc" in probe:
+        failure = "timeout: failed to connect service within 1s"
+    else:
+        command = " ".join(str(a) for a in ((probe.get("exec") or {}).get("command") or []))
+        failure = f"command \"{command}\" exited with 1"
+    return [("Warning", "Unhealthy", f"Readiness probe failed: {failure}")]
+
+
 # -- scheduling ------------------------------------------------------------------------------------
 
 def _match_expression(labels: dict[str, str], expr: Obj) -> bool:
@@ -1024,8 +1045,11 @@ class NodeSimulator:
             for kind, field_name in (("initContainerStatuses", "initContainers"),
                                      ("containerStatuses", "containers")):
                 before = {c["name"]: c for c in old.get(kind) or []}
+                specs = {c.get("name"): c for c in (pod.get("spec") or {}).get(field_name) or []}
                 for st in sim.status.get(kind) or []:
-                    for etype, reason, message in transition_events(before.get(st["name"]), st):
+                    events = transition_events(before.get(st["name"]), st)
+                    events += probe_events(before.get(st["name"]), st, specs.get(st["name"]) or {}, state.ip)
+                    for etype, reason, message in events:
                         await self.emit(pod, "Pod", etype, reason, message,
                                         field_path=f"spec.{field_name}{{{st['name']}}}", host=state.node)
         state.last_status = sim.status

@@ -39,7 +39,7 @@ from app.models import (  # noqa: E402
 )
 from app.settings import Settings  # noqa: E402
 
-pytest_plugins = ["tests.cluster"]
+pytest_plugins = ["tests.cluster", "tests.oidc_provider"]
 
 PASSWORD = "correct-horse-battery"
 

@@ -82,6 +82,11 @@ async def authenticate(
         failures.warning("failed sign-in", "failed sign-in for %s from %s", who, ip[:64])
         return None
     await session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.ip == ip))
+    return await open_session(session, settings, user, ip=ip, user_agent=user_agent)
+
+
+async def open_session(session: AsyncSession, settings: Settings, user: User, *, ip: str, user_agent: str) -> SignIn:
+    """A new server-side session for a user whose identity was proven (a password, or single sign-on)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     auth = AuthSession(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class DomainError(Exception):
     status = 400
@@ -21,13 +23,16 @@ class Forbidden(DomainError):
 
 
 class Invalid(DomainError):
-    """Bad input; `field` names the form field the message belongs on."""
+    """Bad input; `field` names the form field the message belongs on; `problems`, where they are in a
+    text the user wrote (YAML gate problems, with line and column), for the editor to mark."""
 
     status = 422
 
-    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None,
+                 problems: Sequence[object] = ()) -> None:
         super().__init__(message, field=field)
         self.errors = errors or ({field: message} if field else {})
+        self.problems = list(problems)
 
 
 class Conflict(DomainError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import rbac
+from app.domain import rbac, users
 from app.domain.access import (
     Permission,
     ProjectAccess,
@@ -126,14 +126,11 @@ async def member(session: AsyncSession, project: Project, username: str) -> Proj
     return found
 
 
-async def invitable_users(session: AsyncSession, project: Project) -> list[User]:
-    """Workspace members who are not yet in the project."""
-    in_project = select(ProjectMember.user_id).where(ProjectMember.project_id == project.id)
-    return list(await session.scalars(
-        select(User).join(WorkspaceMember, WorkspaceMember.user_id == User.id)
-        .where(WorkspaceMember.workspace_id == project.workspace_id, User.id.not_in(in_project), ~User.disabled)
-        .order_by(User.username)
-    ))
+async def invite_candidates(session: AsyncSession, project: Project, *, actor: User, query: str) -> list[User]:
+    """Whom the Invite field offers for `query`: members of the project's workspace not yet in the project
+    (never the actor, never a disabled account); at most users.CANDIDATES, plus one if there are more."""
+    return await users.candidates(session, query, member_of=project.workspace_id, not_in_project=project.id,
+                                  exclude=actor.id)
 
 
 def _parse_role(role: str) -> ProjectRole:
@@ -145,8 +142,11 @@ def _parse_role(role: str) -> ProjectRole:
 
 async def set_member(
     session: AsyncSession, kube: KubeGateway, *, project: Project, access: ProjectAccess, username: str, role: str,
+    invite: bool = False,
 ) -> ProjectMember:
-    """Invite a workspace member, or change their role; the cluster's RoleBinding follows."""
+    """Invite a workspace member, or change their role; the cluster's RoleBinding follows. `invite`: the
+    Invite form, where a name that cannot be invited (yourself, a member already, a disabled account) is
+    refused on the field."""
     if not access.can(Permission.manage_project_members):
         raise Forbidden(_("Only a project administrator can manage members."))
     new_role = _parse_role(role)
@@ -156,6 +156,8 @@ async def set_member(
     if user is None:
         raise Invalid(_("User {name} does not exist.").format(name=username), field="username")
     if user.id == access.user.id:
+        if invite:
+            raise Invalid(_("You cannot invite yourself."), field="username")
         raise Forbidden(_("You cannot change your own membership."))
     in_workspace = await session.scalar(
         select(WorkspaceMember.id).where(WorkspaceMember.workspace_id == project.workspace_id,
@@ -169,6 +171,12 @@ async def set_member(
     member = await session.scalar(
         select(ProjectMember).where(ProjectMember.project_id == project.id, ProjectMember.user_id == user.id)
     )
+    if invite and member is not None:
+        raise Invalid(_("{name} is already a member of this project: change their role in the list above.").format(
+            name=user.username), field="username")
+    if invite and user.disabled:
+        raise Invalid(_("The account {name} is disabled and cannot be invited.").format(name=user.username),
+                      field="username")
     if member is None:
         member = ProjectMember(project_id=project.id, user_id=user.id, role=new_role)
         session.add(member)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, case, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import rbac
@@ -15,7 +15,7 @@ from app.domain.passwords import hash_password, password_problem
 from app.i18n import _
 from app.kube.client import KubeGateway
 from app.kube.errors import KubeError
-from app.models import PlatformRole, User
+from app.models import PlatformRole, ProjectMember, User, WorkspaceMember
 from app.models.base import utcnow
 
 log = logging.getLogger("dockyard")
@@ -27,6 +27,53 @@ async def list_users(session: AsyncSession, *, query: str = "") -> list[User]:
         like = f"%{query.lower()}%"
         q = q.where(or_(User.username.like(like), User.email.like(like), User.display_name.like(like)))
     return list(await session.scalars(q))
+
+
+CANDIDATES = 10  # a type-ahead offers at most this many users
+
+
+async def candidates(session: AsyncSession, query: str, *, member_of: int | None = None,
+                     not_in_workspace: int | None = None, not_in_project: int | None = None,
+                     exclude: int | None = None, limit: int = CANDIDATES) -> list[User]:
+    """Users to pick from for a type-ahead (at most `limit` + 1: one more tells there are more): enabled
+    ones, members of the workspace `member_of` if given, not in `not_in_workspace`/`not_in_project`, never
+    `exclude`. Usernames that start with the query first (a range of the username index), then those whose
+    display name or email starts with it, then any that contain it; by username within each."""
+    q = query.strip().lower()
+    eligible = select(User).where(~User.disabled)
+    if member_of is not None:
+        eligible = eligible.join(WorkspaceMember, (WorkspaceMember.user_id == User.id)
+                                 & (WorkspaceMember.workspace_id == member_of))
+    if not_in_workspace is not None:
+        eligible = eligible.where(~exists().where(WorkspaceMember.workspace_id == not_in_workspace,
+                                                  WorkspaceMember.user_id == User.id))
+    if not_in_project is not None:
+        eligible = eligible.where(~exists().where(ProjectMember.project_id == not_in_project,
+                                                  ProjectMember.user_id == User.id))
+    if exclude is not None:
+        eligible = eligible.where(User.id != exclude)
+    found = list(await session.scalars(_username_prefix(eligible, q).order_by(User.username).limit(limit + 1)))
+    if len(found) > limit or not q:
+        return found
+    display = func.lower(User.display_name)
+    rank = case((or_(User.email.startswith(q, autoescape=True), display.startswith(q, autoescape=True)), 0), else_=1)
+    more = eligible.where(or_(User.username.contains(q, autoescape=True), User.email.contains(q, autoescape=True),
+                              display.contains(q, autoescape=True)))
+    if found:
+        more = more.where(User.id.not_in([u.id for u in found]))
+    more = more.order_by(rank, User.username).limit(limit + 1 - len(found))
+    return found + list(await session.scalars(more))
+
+
+def _username_prefix(eligible: Select[User], q: str) -> Select[User]:
+    """Usernames starting with `q`, as a range of the username index (LIKE alone cannot use it on either
+    database: SQLite's LIKE ignores case, PostgreSQL's index has the database's collation)."""
+    if not q:
+        return eligible
+    if not q.isascii():  # usernames are ASCII (app/domain/k8s/names.py USERNAME)
+        return eligible.where(false())
+    upper = q[:-1] + chr(ord(q[-1]) + 1)
+    return eligible.where(User.username >= q, User.username < upper, User.username.startswith(q, autoescape=True))
 
 
 async def get_user(session: AsyncSession, username: str) -> User:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import users
 from app.domain.access import Permission, WorkspaceAccess, platform_can
 from app.domain.errors import DomainError, Forbidden, Invalid, NotFound
 from app.domain.k8s.names import dns1123_label_problem, info_problems
@@ -73,6 +74,12 @@ async def list_members(session: AsyncSession, ws: Workspace) -> list[WorkspaceMe
     ))
 
 
+async def invite_candidates(session: AsyncSession, ws: Workspace, *, actor: User, query: str) -> list[User]:
+    """Whom the Invite field offers for `query`: platform users not yet in the workspace (never the actor,
+    never a disabled account); at most users.CANDIDATES, plus one if there are more."""
+    return await users.candidates(session, query, not_in_workspace=ws.id, exclude=actor.id)
+
+
 async def member(session: AsyncSession, ws: Workspace, username: str) -> WorkspaceMember:
     """One member of the workspace (to ask before removing them); NotFound if they are not one."""
     found = await session.scalar(select(WorkspaceMember).join(User).where(
@@ -117,29 +124,41 @@ async def _admin_count(session: AsyncSession, ws: Workspace) -> int:
     ) or 0)
 
 
-async def set_member(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str, role: str) -> WorkspaceMember:
-    """Invite an existing user, or change their role (one role per user per workspace)."""
+async def set_member(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str, role: str,
+                     invite: bool = False) -> WorkspaceMember:
+    """Invite an existing user, or change their role (one role per user per workspace). `invite`: the Invite
+    form, where a name that cannot be invited (yourself, a member already, a disabled account) is refused
+    on the field."""
     if not access.can(Permission.manage_workspace_members):
         raise Forbidden(_("Only a workspace administrator can manage members."))
     new_role = _parse_role(role)
     await _still_manages(session, access, ws)
     try:
-        return await _set_member_locked(session, access=access, ws=ws, username=username, new_role=new_role)
+        return await _set_member_locked(session, access=access, ws=ws, username=username, new_role=new_role,
+                                        invite=invite)
     except DomainError:
         await session.commit()  # nothing was changed: end the transaction so the lock goes (objects stay loaded)
         raise
 
 
 async def _set_member_locked(session: AsyncSession, *, access: WorkspaceAccess, ws: Workspace, username: str,
-                             new_role: WorkspaceRole) -> WorkspaceMember:
+                             new_role: WorkspaceRole, invite: bool = False) -> WorkspaceMember:
     user = await session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
         raise Invalid(_("User {name} does not exist.").format(name=username), field="username")
     if user.id == access.user.id:
+        if invite:
+            raise Invalid(_("You cannot invite yourself."), field="username")
         raise Forbidden(_("You cannot change your own membership."))
     member = await session.scalar(
         select(WorkspaceMember).where(WorkspaceMember.workspace_id == ws.id, WorkspaceMember.user_id == user.id)
     )
+    if invite and member is not None:
+        raise Invalid(_("{name} is already a member of this workspace: change their role in the list above.").format(
+            name=user.username), field="username")
+    if invite and user.disabled:
+        raise Invalid(_("The account {name} is disabled and cannot be invited.").format(name=user.username),
+                      field="username")
     if member is None:
         member = WorkspaceMember(workspace_id=ws.id, user_id=user.id, role=new_role)
         session.add(member)

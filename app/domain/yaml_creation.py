@@ -47,6 +47,10 @@ class Plan:
     def service_name(self) -> str | None:
         return next((m.name for m in self.objects if m.kind == "Service"), None)
 
+    def server_problems_in(self, text: str) -> list[ObjectProblem]:
+        """The API server's problems, each at the line and column of its field in `text` (the editor's)."""
+        return [p if p.line is not None or not p.field else p.located_in(text) for p in self.server_problems]
+
     def as_dicts(self) -> list[dict[str, Any]]:
         return [strip_server_fields(m.obj, for_create=True) for m in self.objects]
 

@@ -49,6 +49,7 @@ Obj = dict[str, Any]
 CACHED_KINDS = frozenset({
     "Service", "EndpointSlice", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ConfigMap",
     "PersistentVolumeClaim", "StorageClass", "Event",
+    "HTTPRoute",  # Gateway API (a CRD): read only where it is served (app.domain.services.gateway)
 })
 INDEX_ONLY_KINDS = frozenset({"Event"})  # never answer a plain list or get: the objects are slimmed
 # Writes to these change what users may do: the console forgets its access reviews at once.
@@ -77,8 +78,19 @@ class WatchCache:
         self._pending_reviews: dict[tuple[str, str, str, str, str], asyncio.Task[bool]] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._rbac: list[Store] = []
+        self._added_since_freeze = 0  # objects the watches added since the last gc.freeze()
         self.closed = False
         observability.report_cache_sizes(self.sizes)
+
+    def _freeze(self) -> None:
+        """Thousands of decoded objects that live as long as their store go out of the cyclic GC, whose
+        full passes over them would stall every request (hundreds of ms at 10,000 objects): after a big
+        list, and after every FREEZE_AFTER * 5 objects a growing project's watches added (a project grown
+        from 100 to 10,000 Services is never listed big). They hold no cycles, so reference counting still
+        frees them when the store drops them; the collection first keeps real garbage from being frozen."""
+        gc.collect()
+        gc.freeze()
+        self._added_since_freeze = 0
 
     def sizes(self) -> dict[str, int]:
         """Objects held now, by kind (the metrics read it when scraped)."""
@@ -308,6 +320,10 @@ class WatchCache:
                         timeout_seconds=WATCH_SECONDS,
                     ):
                         _apply(store, event, keep)
+                        if keep and event.get("type") == "ADDED":
+                            self._added_since_freeze += 1
+                            if self._added_since_freeze >= FREEZE_AFTER * 5:
+                                self._freeze()
                         if not store.healthy:  # resumed: the server has replayed what we missed up to here
                             store.healthy = True
                             store.changed()
@@ -365,11 +381,7 @@ class WatchCache:
                 break
         store.fill(items)
         if len(items) >= FREEZE_AFTER:
-            # Thousands of decoded objects that live as long as the store: out of the cyclic GC, whose
-            # full passes over them would stall every request (hundreds of ms at 10,000 objects). They
-            # hold no cycles, so reference counting still frees them when the store drops them.
-            gc.collect()
-            gc.freeze()
+            self._freeze()
         store.resource_version = version
         store.change_version = max(store.change_version, _int(version))  # anything may have changed
 

@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -43,10 +43,17 @@ class Actor:
     token) or the console itself (`None`)."""
 
     user_id: str | None
+    # The user's name, for the field manager of their writes (managedFields then say who changed
+    # what, and a conflict can name them); not part of the identity.
+    name: str = field(default="", compare=False)
 
     @classmethod
-    def user(cls, user_id: int | str) -> Actor:
-        return cls(str(user_id))
+    def user(cls, user_id: int | str, name: str = "") -> Actor:
+        return cls(str(user_id), name)
+
+    def field_manager(self, default: str | None) -> str | None:
+        """The console's writes as `dockyard`; a user's as `dockyard/<username>`."""
+        return f"{default}/{self.name}"[:128] if default == "dockyard" and self.name else default
 
     @property
     def identity(self) -> str | None:
@@ -370,19 +377,19 @@ class KubeGateway:
         res = resource_for(obj["kind"])
         return self._written(await self._json(
             "POST", res.path(namespace if res.namespaced else None), actor=actor, body=obj,
-            query=self._write_query(dry_run, field_manager, field_validation),
+            query=self._write_query(dry_run, actor.field_manager(field_manager), field_validation),
         ), namespace, dry_run)
 
     async def replace(
         self, obj: Obj, *, namespace: str | None, actor: Actor, dry_run: bool = False,
-        field_manager: str | None = "dockyard",
+        field_manager: str | None = "dockyard", field_validation: str | None = None,
     ) -> Obj:
         """PUT; a `metadata.resourceVersion` in `obj` makes it conditional (409 if stale)."""
         res = resource_for(obj["kind"])
         name = obj["metadata"]["name"]
         return self._written(await self._json(
             "PUT", res.path(namespace if res.namespaced else None, name), actor=actor, body=obj,
-            query=self._write_query(dry_run, field_manager),
+            query=self._write_query(dry_run, actor.field_manager(field_manager), field_validation),
         ), namespace, dry_run)
 
     async def merge_patch(
@@ -392,7 +399,7 @@ class KubeGateway:
         """JSON merge patch (lists are replaced whole); `subresource="status"` patches the status."""
         return self._written(await self._json(
             "PATCH", resource_for(kind).path(namespace, name, subresource), actor=actor, body=patch,
-            content_type="application/merge-patch+json", query=self._write_query(dry_run, field_manager),
+            content_type="application/merge-patch+json", query=self._write_query(dry_run, actor.field_manager(field_manager)),
         ), namespace, dry_run)
 
     async def create_subresource(

@@ -73,8 +73,43 @@ RESOURCES: dict[str, Resource] = {
         Resource("PodMetrics", "metrics.k8s.io/v1beta1", "pods"),
         Resource("NodeMetrics", "metrics.k8s.io/v1beta1", "nodes", namespaced=False),
         Resource("SelfSubjectAccessReview", "authorization.k8s.io/v1", "selfsubjectaccessreviews", namespaced=False),
+        # The Gateway API (CRDs, standard channel; absent on many clusters: callers ask `served` first).
+        Resource("GatewayClass", "gateway.networking.k8s.io/v1", "gatewayclasses", namespaced=False),
+        Resource("Gateway", "gateway.networking.k8s.io/v1", "gateways"),
+        Resource("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
+        Resource("ReferenceGrant", "gateway.networking.k8s.io/v1", "referencegrants"),
+        Resource("ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1", "validatingadmissionpolicies",
+                 namespaced=False),
+        Resource("ValidatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1",
+                 "validatingadmissionpolicybindings", namespaced=False),
     )
 }
+
+
+# KubeSphere's tenancy (CRDs, only on KubeSphere clusters; read by `dockyard import kubesphere`). 3.4 and 4.x
+# serve the same kinds at different versions, and 4.x has a Role and RoleBinding of its own, so these are
+# keyed "<Kind>.<apiVersion>" (`qualified`): the importer picks the version discovery says is served.
+KUBESPHERE_KINDS: Final = tuple(
+    Resource(kind, f"{group}/{version}", plural, namespaced=namespaced)
+    for group, versions, kinds in (
+        ("iam.kubesphere.io", ("v1beta1", "v1alpha2"), (
+            ("User", "users", False), ("GlobalRole", "globalroles", False),
+            ("GlobalRoleBinding", "globalrolebindings", False), ("WorkspaceRole", "workspaceroles", False),
+            ("WorkspaceRoleBinding", "workspacerolebindings", False), ("Group", "groups", False),
+            ("GroupBinding", "groupbindings", False), ("Role", "roles", True),
+            ("RoleBinding", "rolebindings", True))),
+        ("tenant.kubesphere.io", ("v1beta1", "v1alpha2", "v1alpha1"), (
+            ("WorkspaceTemplate", "workspacetemplates", False), ("Workspace", "workspaces", False))),
+    )
+    for version in versions
+    for kind, plural, namespaced in kinds
+)
+RESOURCES.update({f"{r.kind}.{r.api_version}": r for r in KUBESPHERE_KINDS})
+
+
+def qualified(kind: str, api_version: str) -> str:
+    """The RESOURCES key of a kind registered at several versions (KUBESPHERE_KINDS)."""
+    return f"{kind}.{api_version}"
 
 
 def resource_for(kind: str) -> Resource:

@@ -275,6 +275,40 @@ class _LabelIndex:
         return best
 
 
+_SEP = "\x00"  # between the texts of two objects: never in a search (the list strips it)
+
+
+@dataclass(frozen=True)
+class _Searchable:
+    blob: str  # every object's text, in name order, each followed by _SEP
+    starts: list[int]  # where each object's text starts in `blob`
+    names: list[str]  # the objects, in the same order
+
+    @classmethod
+    def of(cls, names: list[str], texts: Iterable[str]) -> _Searchable:
+        starts, parts, at = [], [], 0
+        for text in texts:
+            text = text.replace(_SEP, "")
+            starts.append(at)
+            parts.append(text)
+            at += len(text) + 1
+        return cls(_SEP.join(parts) + _SEP, starts, names)
+
+    def find(self, needle: str) -> list[str]:
+        """The names whose text contains `needle`, in name order."""
+        if not needle or _SEP in needle:
+            return list(self.names) if not needle else []
+        found, blob, starts = [], self.blob, self.starts
+        i = blob.find(needle)
+        while i != -1:
+            k = bisect.bisect_right(starts, i) - 1
+            found.append(self.names[k])
+            if k + 1 >= len(starts):
+                break
+            i = blob.find(needle, starts[k + 1])
+        return found
+
+
 @dataclass
 class Store:
     kind: str
@@ -296,6 +330,10 @@ class Store:
     templates: _LabelIndex = field(default_factory=_LabelIndex)
     # Events only: (object name, object kind, event name), sorted, for exact and prefix lookups.
     involved: list[tuple[str, str, str]] = field(default_factory=list)
+    # TextMatch texts of every object, joined in name order, by derive function: a search is then
+    # str.find over one string (C speed, what it finds) instead of a Python pass over the objects.
+    # Built at the first search after a change; a few hundred KB at 10,000 objects.
+    searchable: dict[Callable[[Obj], str], _Searchable] = field(default_factory=dict)
 
     # -- changes ---------------------------------------------------------------------------------
     def _entry(self, obj: Obj) -> _Entry | None:
@@ -325,6 +363,7 @@ class Store:
             self._unindex(name, current)
         else:
             bisect.insort(self.by_name, name)
+        self.searchable.clear()
         self.objects[name] = entry
         bisect.insort(self.by_created, (entry.created, name))
         self.labels.add(name, entry.labels)
@@ -341,6 +380,7 @@ class Store:
             del self.objects[name]
             self._unindex(name, current)
             del self.by_name[bisect.bisect_left(self.by_name, name)]
+            self.searchable.clear()
         if len(self.deleted) > 256:  # tombstones only matter until the watch catches up
             self.deleted.clear()
         self.deleted[name] = max(version, current.version if current else 0)
@@ -365,6 +405,7 @@ class Store:
             if entry is not None:
                 objects[entry.obj["metadata"]["name"]] = entry
         self.objects = objects
+        self.searchable.clear()
         self.by_name = sorted(objects)
         self.by_created = sorted((e.created, n) for n, e in objects.items())
         self.labels, self.templates = _LabelIndex(), _LabelIndex()
@@ -413,6 +454,13 @@ class Store:
                 i += 1
         return [self.objects[n].obj for n in sorted(found)]
 
+    def _searchable(self, derive: Callable[[Obj], str]) -> _Searchable:
+        found = self.searchable.get(derive)
+        if found is None:
+            names = list(self.by_name)
+            found = self.searchable[derive] = _Searchable.of(names, (self.objects[n].text(derive) for n in names))
+        return found
+
     def page(self, *, order: str, descending: bool, page: int, limit: int,
              match: Callable[[Obj], bool] | None) -> Page:
         """A page in `order`: O(page) without `match`, one pass of `match` over the objects with it."""
@@ -428,10 +476,14 @@ class Store:
             return Page([self.objects[n].obj for n in chosen], total, page, pages, self.resource_version)
         ordered = reversed(keys) if descending else iter(keys)
         names = (k[1] for k in ordered) if order == "created" else ordered
-        if isinstance(match, TextMatch):  # the texts kept with the objects: no re-deriving per read
-            derive, needle, rest = match.text, match.needle, match.rest
-            entries = (self.objects[n] for n in names)
-            found = [e.obj for e in entries if needle in e.text(derive) and (rest is None or rest(e.obj))]
+        if isinstance(match, TextMatch):  # one find over the kept texts: costs what it finds
+            hits = self._searchable(match.text).find(match.needle)
+            if order == "created":
+                hits.sort(key=lambda n: (self.objects[n].created, n))
+            if descending:
+                hits.reverse()
+            rest = match.rest
+            found = [self.objects[n].obj for n in hits if rest is None or rest(self.objects[n].obj)]
         else:
             found = [self.objects[n].obj for n in names if match(self.objects[n].obj)]
         page, pages, start = clamp_page(len(found), page, limit)

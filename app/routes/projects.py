@@ -15,6 +15,7 @@ from app.deps import (
 )
 from app.domain import project_security
 from app.domain import projects as projects_domain
+from app.domain import users as users_domain
 from app.domain.access import Permission
 from app.domain.errors import Forbidden, Invalid, Unavailable
 from app.domain.pod_security import Level
@@ -110,22 +111,30 @@ async def _members_page(request: Request, ctx, session, *, errors=None, form=Non
     can_manage = ctx.access.can(Permission.manage_project_members)
     return render_page_or_block(request, "projects/members.html", {
         "members": await projects_domain.list_members(session, ctx.project),
-        "candidates": await projects_domain.invitable_users(session, ctx.project) if can_manage else [],
         "roles": [r for r in ProjectRole if ctx.access.may_grant(r)], "can_manage": can_manage,
         "me": ctx.me.user, "errors": errors or {}, "form": form or {}, "tab": "members",
     }, block="members", status_code=status)
 
 
+@router.get("/workspaces/{ws}/projects/{project}/members/candidates")
+async def project_member_candidates(request: Request, ctx: ProjectAdmin, session: SessionDep,
+                                    username: str = "") -> Response:
+    """The Invite field's type-ahead (htmx): workspace members not yet in the project matching `username`."""
+    found = await projects_domain.invite_candidates(session, ctx.project, actor=ctx.me.user, query=username[:254])
+    return render(request, "partials/candidates.html", {"candidates": found, "query": username,
+                                                        "limit": users_domain.CANDIDATES})
+
+
 @router.post("/workspaces/{ws}/projects/{project}/members")
 async def set_project_member(
     request: Request, ctx: ProjectAdmin, session: SessionDep, kube: KubeDep,
-    username: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
+    username: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "", invite: Annotated[str, Form()] = "",
 ) -> Response:
     """Invite a workspace member into the project as admin, operator or viewer, or change their role."""
     try:
         async with audited(request, ctx.me, "set-member", "ProjectMember", username):
             await projects_domain.set_member(session, kube, project=ctx.project, access=ctx.access,
-                                             username=username, role=role)
+                                             username=username, role=role, invite=bool(invite))
     except Invalid as e:
         return await _members_page(request, ctx, session, errors=e.errors or {"username": e.message},
                                    form={"username": username, "role": role}, status=422)

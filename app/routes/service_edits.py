@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from app.deps import KubeDep, ProjectCtx, ProjectEditor, ProjectViewer
 from app.domain import services as svc_domain
 from app.domain.errors import Invalid
-from app.domain.services import EditConflict
+from app.domain.services import EditConflict, gateway
 from app.domain.yaml import MAX_BYTES
 from app.i18n import _
 from app.routes.common import audited, render, render_page_or_block, see_other
@@ -72,9 +72,11 @@ async def edit_information(request: Request, name: str, ctx: ProjectEditor, kube
 
 def _yaml_page(request: Request, ctx: ProjectCtx, name: str, *, text: str, resource_version: str, base_text: str,
                errors: dict[str, str] | None = None, conflict: svc_domain.ConflictView | None = None,
-               notice: str = "", merge_conflicts: list[str] | None = None, status: int = 200) -> Response:
+               notice: str = "", merge_conflicts: list[str] | None = None, problems: list[object] | None = None,
+               status: int = 200) -> Response:
     return render(request, "services/edit_yaml.html", page_context(
         ctx, name=name, text=text, resource_version=resource_version, base_text=base_text, errors=errors or {},
+        problems=problems or [],
         conflict=conflict, notice=notice, merge_conflicts=merge_conflicts or [],
         detail_url=f"{project_url(ctx)}/services/{name}",
     ), status_code=status)
@@ -132,7 +134,7 @@ async def edit_yaml(request: Request, name: str, ctx: ProjectEditor, kube: KubeD
                                                            base_text=base_text, mine_text=text)
         except Invalid as e:
             return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
-                              errors=e.errors or {"yaml": e.message}, status=422)
+                              errors=e.errors or {"yaml": e.message}, problems=e.problems, status=422)
         notice = _("Your edit is applied to the latest version below. Review it, then choose Update.")
         return _yaml_page(request, ctx, name, text=merged.text, resource_version=merged.resource_version,
                           base_text=merged.base_text, notice=notice, merge_conflicts=merged.conflicts)
@@ -143,7 +145,7 @@ async def edit_yaml(request: Request, name: str, ctx: ProjectEditor, kube: KubeD
                                               external_ips_allowed=ctx.project.allow_external_ips)
     except Invalid as e:
         return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
-                          errors=e.errors or {"yaml": e.message}, status=422)
+                          errors=e.errors or {"yaml": e.message}, problems=e.problems, status=422)
     except EditConflict as e:
         view = svc_domain.conflict_view(base_text, text, e.latest)
         return _yaml_page(request, ctx, name, text=text, resource_version=version, base_text=base_text,
@@ -177,7 +179,7 @@ def _settings_page(request: Request, ctx: ProjectCtx, svc: svc_domain.ServiceVie
 async def edit_service_form(request: Request, name: str, ctx: ProjectViewer, kube: KubeDep,
                             next: str = "") -> Response:
     obj = await svc_domain.get_service(kube, ctx.namespace, check_name(name), actor=ctx.actor)
-    offered = svc_domain.offered_traffic_fields(svc_domain.access_type(obj), await svc_domain.service_spec_fields(kube))
+    offered = svc_domain.offered_traffic_fields(obj, await svc_domain.service_spec_fields(kube))
     form = svc_domain.ServiceSettingsForm.of(obj, offered=offered)
     if not form.ports and form.access != svc_domain.EXTERNAL_NAME:
         form.ports.append(svc_domain.PortRow())
@@ -193,7 +195,7 @@ async def edit_service(request: Request, name: str, ctx: ProjectEditor, kube: Ku
     raw = await read_lists(request)
     obj = await svc_domain.get_service(kube, ctx.namespace, name, actor=ctx.actor)
     view = svc_domain.ServiceView.of(obj)
-    offered = svc_domain.offered_traffic_fields(view.access, await svc_domain.service_spec_fields(kube))
+    offered = svc_domain.offered_traffic_fields(obj, await svc_domain.service_spec_fields(kube))
     form = svc_domain.ServiceSettingsForm.from_form(raw, access=view.access, offered=offered)
     target = next_url(ctx, one(raw, "next"), f"{project_url(ctx)}/services/{name}")
     op = one(raw, "op", "save")
@@ -226,13 +228,19 @@ async def edit_service(request: Request, name: str, ctx: ProjectEditor, kube: Ku
 # -- Edit External Access ---------------------------------------------------------------------------------
 
 def _external_page(request: Request, ctx: ProjectCtx, svc: svc_domain.ServiceView,
-                   form: svc_domain.ExternalAccessForm, *, next: str, errors: dict[str, str] | None = None,
-                   latest: svc_domain.ServiceView | None = None, status: int = 200, in_dialog: bool = False) -> Response:
+                   form: svc_domain.ExternalAccessForm, *, choice: gateway.GatewayChoice, next: str,
+                   errors: dict[str, str] | None = None, latest: svc_domain.ServiceView | None = None,
+                   status: int = 200, in_dialog: bool = False) -> Response:
     return dialog_page(request, "services/edit_external_access.html", page_context(
         ctx, svc=svc, form=form, errors=errors or {}, latest=latest, next=next, modes=svc_domain.ACCESS_MODES,
         mode_labels=svc_domain.MODE_LABELS, mode_help=svc_domain.MODE_HELP,
         min_port=svc_domain.NODE_PORT_MIN, max_port=svc_domain.NODE_PORT_MAX,
+        choice=choice, path_types=[(t, gateway.PATH_TYPE_LABELS[t]) for t in gateway.PATH_TYPES],
     ), status=status, in_dialog=in_dialog)
+
+
+async def _gateway_choice(kube: KubeDep, ctx: ProjectCtx, name: str) -> gateway.GatewayChoice:
+    return await gateway.gateway_choice(kube, ctx.namespace, name, actor=ctx.actor, workspace=ctx.workspace.name)
 
 
 @router.get(BASE + "/services/{name}/external-access")
@@ -242,14 +250,15 @@ async def edit_external_access_form(request: Request, name: str, ctx: ProjectVie
     view = svc_domain.ServiceView.of(obj)
     if not view.can_edit_external_access:
         raise Invalid(_("External access can be set only for Services with a virtual IP address."))
-    return _external_page(request, ctx, view, svc_domain.ExternalAccessForm.of(obj),
+    choice = await _gateway_choice(kube, ctx, name)
+    return _external_page(request, ctx, view, svc_domain.ExternalAccessForm.of(obj, choice.route), choice=choice,
                           next=next_url(ctx, next, f"{project_url(ctx)}/services/{name}"))
 
 
 @router.post(BASE + "/services/{name}/external-access")
 async def edit_external_access(request: Request, name: str, ctx: ProjectEditor, kube: KubeDep) -> Response:
-    """None / NodePort (optional node ports) / LoadBalancer (annotations), with the loaded version as
-    precondition; op=switch and the row ops only re-render the form."""
+    """None / NodePort (optional node ports) / LoadBalancer (annotations) / Gateway (an HTTPRoute), with
+    the loaded version as precondition; op=switch and the row ops only re-render the form."""
     check_name(name)
     raw = await read_lists(request)
     obj = await svc_domain.get_service(kube, ctx.namespace, name, actor=ctx.actor)
@@ -259,27 +268,31 @@ async def edit_external_access(request: Request, name: str, ctx: ProjectEditor, 
     in_dialog = one(raw, "dialog") == "1"
     op = one(raw, "op", "save")
     if op != "save":
-        form.fill_from(obj)
+        choice = await _gateway_choice(kube, ctx, name)
+        form.fill_from(obj, choice.route)
         assert form.annotations is not None
         if op == "add-annotation":
             form.annotations.append(svc_domain.KeyValueRow())
         elif op.startswith("remove-annotation:") and op[18:].isdigit() and int(op[18:]) < len(form.annotations):
             form.annotations.pop(int(op[18:]))
-        return _external_page(request, ctx, view, form, next=target, in_dialog=in_dialog)
+        return _external_page(request, ctx, view, form, choice=choice, next=target, in_dialog=in_dialog)
     try:
         async with audited(request, ctx.me, "edit-external-access", "Service", name):
-            await svc_domain.edit_external_access(kube, ctx.namespace, name, actor=ctx.actor, form=form)
+            await svc_domain.edit_external_access(kube, ctx.namespace, name, actor=ctx.actor, form=form,
+                                                  workspace=ctx.workspace.name)
     except Invalid as e:
-        form.fill_from(obj)
-        return _external_page(request, ctx, view, form, next=target, errors=e.errors or {"_": e.message},
-                              status=422, in_dialog=in_dialog)
+        choice = await _gateway_choice(kube, ctx, name)
+        form.fill_from(obj, choice.route)
+        return _external_page(request, ctx, view, form, choice=choice, next=target,
+                              errors=e.errors or {"_": e.message}, status=422, in_dialog=in_dialog)
     except EditConflict as e:
         latest = svc_domain.ServiceView.of(e.latest)
         form.resource_version = latest.resource_version
-        form.fill_from(e.latest)
+        choice = await _gateway_choice(kube, ctx, name)
+        form.fill_from(e.latest, choice.route)
         errors = {"_": e.message + " " + _("Your choice is kept below; the server's current setting is shown "
                                            "above it. Choose OK again to apply your choice to the latest version.")}
-        return _external_page(request, ctx, latest, form, next=target, errors=errors, latest=latest,
+        return _external_page(request, ctx, latest, form, choice=choice, next=target, errors=errors, latest=latest,
                               status=422 if is_partial(request) else 409, in_dialog=in_dialog)
     return see_other(request, target, done=("external-access", name))
 

@@ -107,6 +107,8 @@ async def watch_service(request: Request, name: str, ctx: ProjectViewer, kube: K
         if selector:
             targets.append(live.Target("Pod", ctx.namespace, ctx.actor,
                                        label_selector=svc_domain.selector_string(selector)))
+        if await svc_domain.gateway.gateway_api_served(kube):  # the routes to it, and their status
+            targets.append(live.Target("HTTPRoute", ctx.namespace, ctx.actor))
     return sse_response(signals_to_sse(live.hub(request.app).changes(kube, targets, resource_version=resource_version_of(rv))))
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from app.deps import CurrentUser, KubeDep, SessionDep, WorkspaceAdmin, WorkspaceMembersViewer, WorkspaceViewer
 from app.domain import projects as projects_domain
 from app.domain import rbac
+from app.domain import users as users_domain
 from app.domain import workspaces as workspaces_domain
 from app.domain.access import Permission, platform_can
 from app.domain.errors import Invalid
@@ -61,28 +62,32 @@ async def list_workspace_members(request: Request, ctx: WorkspaceMembersViewer, 
 
 async def _members_page(request: Request, ctx, session, *, errors: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
                         form: dict[str, str] | None = None, status: int = 200) -> Response:
-    from app.domain import users as users_domain
-
-    members = await workspaces_domain.list_members(session, ctx.workspace)
-    in_ws = {m.user_id for m in members}
-    candidates = [u for u in await users_domain.list_users(session) if u.id not in in_ws and not u.disabled] \
-        if ctx.access.can(Permission.manage_workspace_members) else []
     return render_page_or_block(request, "workspaces/members.html", {
-        "members": members, "candidates": candidates, "roles": list(WorkspaceRole),
+        "members": await workspaces_domain.list_members(session, ctx.workspace), "roles": list(WorkspaceRole),
         "can_manage": ctx.access.can(Permission.manage_workspace_members), "me": ctx.me.user,
         "errors": errors or {}, "form": form or {}, "tab": "members",
     }, block="members", status_code=status)
 
 
+@router.get("/workspaces/{ws}/members/candidates")
+async def workspace_member_candidates(request: Request, ctx: WorkspaceAdmin, session: SessionDep,
+                                      username: str = "") -> Response:
+    """The Invite field's type-ahead (htmx): platform users not yet in the workspace matching `username`."""
+    found = await workspaces_domain.invite_candidates(session, ctx.workspace, actor=ctx.me.user, query=username[:254])
+    return render(request, "partials/candidates.html", {"candidates": found, "query": username,
+                                                        "limit": users_domain.CANDIDATES})
+
+
 @router.post("/workspaces/{ws}/members")
 async def set_workspace_member(
     request: Request, ctx: WorkspaceAdmin, session: SessionDep, kube: KubeDep,
-    username: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
+    username: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "", invite: Annotated[str, Form()] = "",
 ) -> Response:
     """Invite an existing user with a role, or change a member's role."""
     try:
         async with audited(request, ctx.me, "set-member", "WorkspaceMember", username):
-            await workspaces_domain.set_member(session, access=ctx.access, ws=ctx.workspace, username=username, role=role)
+            await workspaces_domain.set_member(session, access=ctx.access, ws=ctx.workspace, username=username,
+                                               role=role, invite=bool(invite))
     except Invalid as e:
         return await _members_page(request, ctx, session, errors=e.errors or {"username": e.message},
                                    form={"username": username, "role": role}, status=422)

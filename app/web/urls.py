@@ -45,3 +45,15 @@ def service(ws: str, project_name: str, name: str) -> str:
 def new_service(ws: str, project_name: str) -> str:
     """The choice of the five ways to create a Service; each way's form is below it."""
     return f"{services(ws, project_name)}/-/new"
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path of this console, else None: where to go back to after sign-in or a form,
+    never an open redirect. Browsers drop tabs and newlines from a URL, so a slash, a tab and
+    `/evil.example` would become `//evil.example`: any control character or space is refused, as are `//` and `\\`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        return None
+    return target
+

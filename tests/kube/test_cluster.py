@@ -94,7 +94,10 @@ async def test_deleting_a_pod_removes_it_and_the_replicaset_replaces_it(admin_ku
     await admin_kube.delete("Pod", namespace, first["metadata"]["name"], actor=CONSOLE)
     [second] = await eventually(lambda: running_pods(admin_kube, namespace, "app=app", 1))
     assert second["metadata"]["uid"] != first["metadata"]["uid"]
-    assert not await admin_kube.exists("Pod", namespace, first["metadata"]["name"], actor=CONSOLE)
+
+    async def gone() -> bool:  # the simulated kubelet removes it after its replacement may already run
+        return not await admin_kube.exists("Pod", namespace, first["metadata"]["name"], actor=CONSOLE)
+    assert await eventually(gone, timeout=30)
 
 
 async def test_statefulset_with_a_volume_claim_template_gets_bound_volumes_and_running_pods(

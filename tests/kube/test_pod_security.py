@@ -193,8 +193,8 @@ async def test_edit_mode_yaml_with_a_privileged_container_is_refused_at_its_line
 
 async def _audit(tenants: Tenants, verb: str, name: str) -> list[AuditEvent]:
     async with tenants.app.state.sessionmaker() as s:  # type: ignore[attr-defined]
-        return list(await s.scalars(select(AuditEvent).where(AuditEvent.verb == verb,
-                                                             AuditEvent.object_name == name)))
+        return list(await s.scalars(select(AuditEvent).where(AuditEvent.verb == verb, AuditEvent.object_name == name)
+                                    .order_by(AuditEvent.id)))  # in the order written (PostgreSQL has no other)
 
 
 async def test_who_may_change_the_level(demo: DemoProject, tenants: Tenants, admin_kube: KubeGateway) -> None:

@@ -83,10 +83,15 @@ async def test_create_a_stateless_service_with_a_node_port(demo: DemoProject, te
                         containers__0__readiness__type="http", containers__0__readiness__path="/healthz")
     assert resp.status_code == 200 and w.step == "volumes", w.page[-2000:]
     await w.press("next")
-    resp = await w.fill("review", access="NodePort", sticky_session=True)
+    # today's Service fields (issue 16), offered because the 1.37 schema has them
+    resp = await w.fill("review", access="NodePort", sticky_session=True, internal_traffic_policy="Local",
+                        traffic_distribution="PreferSameZone", external_traffic_policy="Local",
+                        publish_not_ready_addresses=True)
     assert resp.status_code == 200, w.page[-2000:]
     shown = review_objects(w.page, demo.namespace)
     assert shown["Service"]["spec"]["type"] == "NodePort"
+    assert (shown["Service"]["spec"]["internalTrafficPolicy"], shown["Service"]["spec"]["externalTrafficPolicy"],
+            shown["Service"]["spec"]["trafficDistribution"]) == ("Local", "Local", "PreferSameZone")
 
     resp = await w.press("create")
     assert resp.status_code == 303, w.page[-3000:]
@@ -106,6 +111,9 @@ async def test_create_a_stateless_service_with_a_node_port(demo: DemoProject, te
     assert "servicePort" not in container["ports"][0]  # none of the original's artefacts
     assert deployment["metadata"]["annotations"]["kubesphere.io/creator"] == demo.operator.username
     assert service["spec"]["selector"] == {"app": "nginx-demo"}
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    # the user's writes carry their name as the field manager: managedFields say who made the Service
+    assert {m["manager"] for m in service["metadata"]["managedFields"]} >= {f"dockyard/{demo.operator.username}"}
 
 
 async def test_create_a_stateful_service_with_a_volume_claim_template(demo: DemoProject, tenants: Tenants,

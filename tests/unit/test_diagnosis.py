@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.domain.services.diagnosis import traffic_checks
+from app.domain.services.diagnosis import probe_failures, traffic_checks
+from devcluster.nodesim import probe_events
 
 SELECTOR = {"app": "web"}
 
@@ -54,6 +55,32 @@ def test_pods_that_are_not_ready_say_why() -> None:
     assert by_key["endpoints"].verdict == "fail" and "http" in by_key["endpoints"].evidence
     half = traffic_checks(svc(), [pod("a"), pod("b", ready=False)], slices(1, 1), [])
     assert verdicts(half)["ready"] == "warn"
+
+
+def test_a_failing_probe_from_the_kubelets_events_is_the_reason_given() -> None:
+    events = [
+        {"reason": "Unhealthy", "involvedObject": {"kind": "Pod", "name": "a"}, "lastTimestamp": "2026-12-06T10:00:00Z",
+         "message": "Readiness probe failed: old"},
+        {"reason": "Unhealthy", "involvedObject": {"kind": "Pod", "name": "a"}, "lastTimestamp": "2026-12-06T10:05:00Z",
+         "message": "Readiness probe failed: HTTP probe failed with statuscode: 503"},
+        {"reason": "BackOff", "involvedObject": {"kind": "Pod", "name": "b"}, "message": "Back-off"},
+    ]
+    probes = probe_failures(events)
+    assert probes == {"a": "Readiness probe failed: HTTP probe failed with statuscode: 503"}
+    checks = {c.key: c for c in traffic_checks(svc(), [pod("a", ready=False)], slices(0, 1), [], probes=probes)}
+    assert "a (main: Readiness probe failed: HTTP probe failed with statuscode: 503)" in checks["ready"].evidence
+
+
+def test_the_simulated_kubelet_words_a_failing_probe_as_a_kubelet_does() -> None:
+    running = {"name": "main", "ready": False, "state": {"running": {}}}
+    http = {"readinessProbe": {"httpGet": {"path": "/", "port": 80}}}
+    assert probe_events(None, running, http, "10.1.0.5") == [
+        ("Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")]
+    tcp = {"readinessProbe": {"tcpSocket": {"port": 5432}}}
+    assert "dial tcp 10.1.0.5:5432: connect: connection refused" in probe_events(None, running, tcp, "10.1.0.5")[0][2]
+    assert probe_events(running, running, http, "10.1.0.5") == []  # once, when it starts failing
+    assert probe_events(None, {**running, "ready": True}, http, "10.1.0.5") == []
+    assert probe_events(None, running, {}, "10.1.0.5") == []  # no probe: nothing to report
 
 
 def test_target_ports_missing_from_the_containers() -> None:

@@ -13,6 +13,7 @@ from app.domain import manifests
 from app.domain import services as s
 from app.domain.errors import Invalid
 from app.domain.k8s import quantities as q
+from app.domain.k8s.service_traffic import TrafficFields
 from app.kube.errors import KubeError
 from app.kube.store import Page, Store, is_about, page_of, template_labels
 
@@ -118,6 +119,9 @@ class CountingKube:
         self.calls.append(("list", "Event"))
         return [e for e in self.objects.get("Event", []) if is_about(e, objects, prefixes)]
 
+    async def raw_get(self, path: str, **kw: Any) -> dict:
+        raise KubeError(404, "NotFound", f"{path}: not served")  # discovery: no Gateway API here
+
     async def get(self, kind: str, namespace: str, name: str, **kw: Any) -> dict:
         self.calls.append(("get", kind))
         for obj in self.objects.get(kind, []):
@@ -167,7 +171,9 @@ async def test_detail_makes_the_same_calls_whatever_the_number_of_pods() -> None
         assert len(detail.pods) == n and detail.pods[0].cpu == "5m" and detail.pods[0].memory == "10.0 Mi"
         counts.append(sorted(kube.calls))
     assert counts[0] == counts[1]
-    assert len(counts[0]) == 8  # service, endpoints, pods, metrics, events and 3 workload kinds: nothing per row
+    # service, endpoints, pods, metrics, events, 3 workload kinds, and (these pods are not ready) one read
+    # of their events for the failing probes: nothing per row
+    assert len(counts[0]) == 9
 
 
 async def test_metrics_failure_shows_a_dash() -> None:
@@ -456,24 +462,32 @@ def test_endpoints_come_from_every_slice_with_their_conditions() -> None:
 
 def test_todays_traffic_fields_are_offered_only_where_the_schema_has_them() -> None:
     today = frozenset({"internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy",
-                       "ports", "selector"})
-    older = frozenset({"internalTrafficPolicy", "publishNotReadyAddresses", "ports", "selector"})  # e.g. 1.30
-    assert s.offered_traffic_fields(s.VIRTUAL_IP, today) == (
-        "internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy")
-    assert s.offered_traffic_fields(s.VIRTUAL_IP, older) == ("internalTrafficPolicy", "publishNotReadyAddresses")
-    assert s.offered_traffic_fields(s.HEADLESS, today) == ("publishNotReadyAddresses", "ipFamilyPolicy")
-    assert s.offered_traffic_fields(s.EXTERNAL_NAME, today) == () and s.offered_traffic_fields(s.VIRTUAL_IP, frozenset()) == ()
+                       "ipFamilies", "externalTrafficPolicy", "loadBalancerClass", "ports", "selector"})
+    older = frozenset({"internalTrafficPolicy", "publishNotReadyAddresses", "externalTrafficPolicy", "ports",
+                       "selector"})  # e.g. 1.30
+    plain = svc(spec={"selector": {"app": "web"}})
+    assert s.offered_traffic_fields(plain, today) == {
+        "internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy", "ipFamilies"}
+    assert s.offered_traffic_fields(plain, older) == {"internalTrafficPolicy", "publishNotReadyAddresses"}
+    assert s.offered_traffic_fields(svc(spec={"type": "NodePort"}), today) >= {"externalTrafficPolicy"}
+    assert "loadBalancerClass" not in s.offered_traffic_fields(svc(spec={"type": "NodePort"}), today)
+    assert "loadBalancerClass" in s.offered_traffic_fields(svc(spec={"type": "LoadBalancer"}), today)
+    assert s.offered_traffic_fields(svc(spec={"clusterIP": "None"}), today) == {
+        "publishNotReadyAddresses", "ipFamilyPolicy", "ipFamilies"}
+    assert s.offered_traffic_fields(svc(spec={"type": "ExternalName", "externalName": "a.example.com"}), today) == set()
+    assert s.offered_traffic_fields(plain, frozenset()) == set()
     current = svc(spec={"selector": {"app": "web"}, "trafficDistribution": "PreferClose",
                         "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 80}]})
-    form = s.ServiceSettingsForm.of(current, offered=s.offered_traffic_fields(s.VIRTUAL_IP, today))
+    form = s.ServiceSettingsForm.of(current, offered=s.offered_traffic_fields(current, today))
     assert form.traffic.traffic_distribution == "PreferClose"
     spec = s.apply_service_settings(current, form)["spec"]
     assert spec["trafficDistribution"] == "PreferClose" and "internalTrafficPolicy" not in spec  # unchanged: kept
-    form.traffic = s.TrafficSettings(internal_traffic_policy="Local", traffic_distribution="PreferSameZone",
-                                     publish_not_ready_addresses=True, ip_family_policy="SingleStack")
+    form.traffic = TrafficFields(internal_traffic_policy="Local", traffic_distribution="PreferSameZone",
+                                 publish_not_ready_addresses=True, ip_family_policy="SingleStack", ip_families="IPv4")
     spec = s.apply_service_settings(current, form)["spec"]
     assert (spec["internalTrafficPolicy"], spec["trafficDistribution"], spec["publishNotReadyAddresses"],
-            spec["ipFamilyPolicy"]) == ("Local", "PreferSameZone", True, "SingleStack")
+            spec["ipFamilies"]) == ("Local", "PreferSameZone", True, ["IPv4"])
+    assert "ipFamilyPolicy" not in spec  # the API server's default, left for it to set as it does on create
     form.traffic.traffic_distribution = ""
     assert "trafficDistribution" not in s.apply_service_settings(current, form)["spec"]
     form.traffic.traffic_distribution = "PreferSomewhere"
@@ -481,6 +495,30 @@ def test_todays_traffic_fields_are_offered_only_where_the_schema_has_them() -> N
         s.apply_service_settings(current, form)
     assert e.value.errors == {"spec.trafficDistribution": "Please select a valid option."}
     # on an older cluster the field is not offered: a posted value is ignored, the object's kept
-    old_form = s.ServiceSettingsForm.of(current, offered=s.offered_traffic_fields(s.VIRTUAL_IP, older))
+    old_form = s.ServiceSettingsForm.of(current, offered=s.offered_traffic_fields(current, older))
     old_form.traffic.traffic_distribution = "PreferSameNode"
     assert s.apply_service_settings(current, old_form)["spec"]["trafficDistribution"] == "PreferClose"
+
+
+def test_edit_service_sets_the_load_balancer_fields_and_the_sticky_session_from_the_posted_form() -> None:
+    today = frozenset({"externalTrafficPolicy", "loadBalancerClass", "internalTrafficPolicy"})
+    current = svc(spec={"type": "LoadBalancer", "selector": {"app": "web"}, "sessionAffinity": "None",
+                        "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 80, "nodePort": 30080}]})
+    offered = s.offered_traffic_fields(current, today)
+    posted = {"selector_key": ["app"], "selector_value": ["web"], "port_name": ["http"], "port_protocol": ["HTTP"],
+              "port_target": ["80"], "port_port": ["80"], "resource_version": ["1"],
+              "external_traffic_policy": ["Local"], "load_balancer_class": ["example.com/internal-lb"],
+              "sticky_session_shown": ["1"], "sticky_session": ["1"], "sticky_timeout": ["600"]}
+    form = s.ServiceSettingsForm.from_form(posted, access=s.VIRTUAL_IP, offered=offered)
+    spec = s.apply_service_settings(current, form)["spec"]
+    assert (spec["externalTrafficPolicy"], spec["loadBalancerClass"]) == ("Local", "example.com/internal-lb")
+    assert spec["sessionAffinity"] == "ClientIP" and spec["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 600}}
+    assert "internalTrafficPolicy" not in spec  # not posted: as it was
+    bad = s.ServiceSettingsForm.from_form({**posted, "load_balancer_class": ["no slash"], "sticky_timeout": ["0"],
+                                          "external_traffic_policy": ["Nowhere"]}, access=s.VIRTUAL_IP, offered=offered)
+    with pytest.raises(Invalid) as e:
+        s.apply_service_settings(current, bad)
+    assert set(e.value.errors) == {"spec.loadBalancerClass", "spec.externalTrafficPolicy", "sticky_timeout"}
+    off = s.ServiceSettingsForm.from_form({**posted, "sticky_session": []}, access=s.VIRTUAL_IP, offered=offered)
+    spec = s.apply_service_settings(current, off)["spec"]
+    assert spec["sessionAffinity"] == "None" and "sessionAffinityConfig" not in spec

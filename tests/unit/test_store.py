@@ -71,12 +71,13 @@ def test_selects_what_a_scan_selects(events: list[tuple[Any, ...]], labels: str,
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(event_st, max_size=40), st.sampled_from(["name", "created"]), st.booleans(),
-       st.integers(-3, 8), st.integers(1, 5), st.sampled_from(["none", "function", "text"]))
+       st.integers(-3, 8), st.integers(1, 5), st.sampled_from(["none", "function", "text"]),
+       st.sampled_from(["1", "svc-1", "c-", "", "svc-10\nx", "\x00", "-1\n"]))
 def test_pages_are_what_sorting_a_scan_gives(events: list[tuple[Any, ...]], order: str, descending: bool,
-                                             page: int, limit: int, search: str) -> None:
+                                             page: int, limit: int, search: str, needle: str) -> None:
     store, expected = _replay(events)
     match = {"none": None, "function": lambda o: "1" in o["metadata"]["name"],
-             "text": TextMatch(_search_text, "1", lambda o: o["metadata"]["labels"].get("app") != "c")}[search]
+             "text": TextMatch(_search_text, needle, lambda o: o["metadata"]["labels"].get("app") != "c")}[search]
     want = page_of(expected.values(), order=order, descending=descending, page=page, limit=limit, match=match,
                    resource_version="")
     for _ in range(2):  # the second time from the texts the store kept
@@ -87,7 +88,7 @@ def test_pages_are_what_sorting_a_scan_gives(events: list[tuple[Any, ...]], orde
 
 
 def _search_text(obj: dict[str, Any]) -> str:
-    return str(obj["metadata"]["name"])
+    return f"{obj['metadata']['name']}\nx"  # two lines, as the list's name and alias
 
 
 def test_an_older_event_never_replaces_a_newer_state_and_a_tombstone_holds() -> None:

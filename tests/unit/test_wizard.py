@@ -16,6 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.forms import flatten, parse_form, validate_data
+from app.domain.k8s.service_traffic import (
+    EXTERNAL_TRAFFIC_POLICIES,
+    INTERNAL_TRAFFIC_POLICIES,
+    IP_FAMILIES,
+    IP_FAMILY_POLICIES,
+    TRAFFIC_DISTRIBUTIONS,
+)
 from app.domain.manifests import ACCESS_MODES, PROTOCOLS, join_list
 from app.domain.wizard import (
     DRAFT_ERROR_KEY,
@@ -1181,6 +1188,34 @@ def test_advanced_settings_manifests() -> None:
     assert "nodeSelector" not in draft.workload["spec"]["template"]["spec"]
 
 
+def test_advanced_settings_traffic_fields_reach_the_service_and_leave_with_their_access_mode() -> None:
+    """Issue 16: today's Service fields. Defaults are not written (the manifest stays the original's);
+    the node and load balancer fields go when the Service no longer has node ports or a load balancer."""
+    draft = with_containers()
+    plain = post(draft, AdvancedSettings, current(draft, AdvancedSettings))
+    assert not {"internalTrafficPolicy", "externalTrafficPolicy", "ipFamilyPolicy", "ipFamilies",
+                "trafficDistribution", "publishNotReadyAddresses", "loadBalancerClass"} & set(plain.service["spec"])
+    chosen = {"internal_traffic_policy": "Local", "traffic_distribution": "PreferSameNode",
+              "ip_family_policy": "PreferDualStack", "ip_families": "IPv4,IPv6", "publish_not_ready_addresses": True,
+              "external_traffic_policy": "Local", "load_balancer_class": "example.com/internal"}
+    draft = post(draft, AdvancedSettings, current(draft, AdvancedSettings, access="LoadBalancer", **chosen))
+    spec = draft.service["spec"]
+    assert (spec["internalTrafficPolicy"], spec["trafficDistribution"], spec["ipFamilyPolicy"], spec["ipFamilies"],
+            spec["publishNotReadyAddresses"], spec["externalTrafficPolicy"], spec["loadBalancerClass"]) == (
+        "Local", "PreferSameNode", "PreferDualStack", ["IPv4", "IPv6"], True, "Local", "example.com/internal")
+    assert AdvancedSettings.read(draft).load_balancer_class == "example.com/internal"
+    draft = post(draft, AdvancedSettings, current(draft, AdvancedSettings, access="NodePort"))
+    assert "loadBalancerClass" not in draft.service["spec"] and draft.service["spec"]["externalTrafficPolicy"] == "Local"
+    draft = post(draft, AdvancedSettings, current(draft, AdvancedSettings, access="none"))
+    assert "externalTrafficPolicy" not in draft.service["spec"]
+    assert draft.service["spec"]["internalTrafficPolicy"] == "Local"
+    wrong = errors(draft, AdvancedSettings, current(draft, AdvancedSettings, access="LoadBalancer",
+                                                    internal_traffic_policy="Nearby", load_balancer_class="nlb"))
+    assert wrong == {"internal_traffic_policy": "Please select a valid option.",
+                     "load_balancer_class": wrong["load_balancer_class"]}
+    assert "domain-prefixed" in wrong["load_balancer_class"]
+
+
 def test_node_ports_are_optional_and_dropped_without_external_access() -> None:  # kubesphere/kubesphere#5605
     draft = with_containers("stateless", container(ports=[http_port(), http_port("http-1", 81, 81)]))
     node_ports = [
@@ -1776,7 +1811,21 @@ def advanced_values(draw: Any, draft: Draft) -> dict[str, Any]:
     selector_keys = draw(
         st.lists(st.sampled_from(["disktype", "zone", "kubernetes.io/hostname"]), unique=True, max_size=2)
     )
+    headless = draft.flavor == "stateful"
+    traffic = {
+        "ip_family_policy": draw(st.sampled_from(IP_FAMILY_POLICIES)),
+        "ip_families": draw(st.sampled_from(("", *IP_FAMILIES))),
+        "publish_not_ready_addresses": draw(st.booleans()),
+    }
+    if not headless:
+        traffic["internal_traffic_policy"] = draw(st.sampled_from(INTERNAL_TRAFFIC_POLICIES))
+        traffic["traffic_distribution"] = draw(st.sampled_from(("", *TRAFFIC_DISTRIBUTIONS)))
+    if access in ("NodePort", "LoadBalancer"):
+        traffic["external_traffic_policy"] = draw(st.sampled_from(EXTERNAL_TRAFFIC_POLICIES))
+    if access == "LoadBalancer":
+        traffic["load_balancer_class"] = draw(st.sampled_from(("", "example.com/lb", "service.k8s.aws/nlb")))
     return {
+        **traffic,
         "access": access,
         "node_ports": node_ports,
         "service_annotations": service_annotations,

@@ -138,7 +138,8 @@ async def audit_entries(app, demo: DemoProject, name: str) -> list[AuditEvent]: 
     """The create entries of the audit log for a Service of the demo project."""
     async with app.state.sessionmaker() as s:
         rows = await s.execute(select(AuditEvent).where(
-            AuditEvent.object_name == name, AuditEvent.verb == "create", AuditEvent.project == demo.project.name))
+            AuditEvent.object_name == name, AuditEvent.verb == "create", AuditEvent.project == demo.project.name)
+            .order_by(AuditEvent.id))
         return list(rows.scalars())
 
 
@@ -403,6 +404,8 @@ async def test_workloads_advanced_settings_rules(demo: DemoProject, tenants: Ten
          "The key can contain only"),
         ({"access": "ClusterIP"}, "f-access", "Please select a valid option."),
         ({"lb_provider": "acme"}, "lb-provider", "Please select a valid option."),
+        ({"internal_traffic_policy": "Nearby"}, "f-internal_traffic_policy", "Please select a valid option."),
+        ({"access": "LoadBalancer", "load_balancer_class": "nlb"}, "f-load_balancer_class", "domain-prefixed"),
     ]
     for changes, field_id, message in cases:
         resp = await submit(b, url, page, "create", **changes)
@@ -442,7 +445,8 @@ async def test_workloads_creates_the_service_of_the_form(demo: DemoProject, tena
     assert [field_value(page.text, f"node_ports.{i}.name") for i in (0, 1)] == ["http-web", "udp-dns"]
     node_port = 30100 + secrets.randbelow(2600)  # node ports are cluster-wide: no fixed number
     done = await submit(b, url, page, "create", access="NodePort", node_ports__0__node_port=str(node_port),
-                        sticky_session="on", sticky_timeout="600", labels__1__key="tier", labels__1__value="edge")
+                        sticky_session="on", sticky_timeout="600", labels__1__key="tier", labels__1__value="edge",
+                        external_traffic_policy="Local", traffic_distribution="PreferSameNode")
     assert done.status_code == 303, done.text[:3000]
     assert done.headers["location"] == f"{demo.base}/services/nginx-extra"
     svc = await admin_kube.get("Service", demo.namespace, "nginx-extra", actor=CONSOLE)
@@ -453,6 +457,7 @@ async def test_workloads_creates_the_service_of_the_form(demo: DemoProject, tena
     assert spec["type"] == "NodePort" and spec["clusterIP"] != "None"
     assert spec["sessionAffinity"] == "ClientIP"
     assert spec["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 600}}
+    assert (spec["externalTrafficPolicy"], spec["trafficDistribution"]) == ("Local", "PreferSameNode")  # issue 16
     web, dns = spec["ports"]
     assert (web["name"], web["protocol"], web["port"], web["targetPort"], web["nodePort"]) == (
         "http-web", "TCP", 8080, 80, node_port)

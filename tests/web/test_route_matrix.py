@@ -45,8 +45,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): Rule(PUBLIC, "none"),
     ("GET", "/login"): Rule(PUBLIC, "none"),
     ("POST", "/login"): Rule(PUBLIC, "none"),
+    # single sign-on (tests/web/test_sso*.py); without configuration, a 404 page for everyone
+    ("GET", "/login/oidc"): Rule(PUBLIC, "none"),
+    ("GET", "/login/oidc/callback"): Rule(PUBLIC, "none"),
     ("POST", "/logout"): Rule(SIGNED_IN, "none"),
     ("POST", "/language"): Rule(PUBLIC, "none"),
+    ("POST", "/preferences/theme"): Rule(SIGNED_IN, "none"),
+    ("GET", "/preferences/shortcuts"): Rule(SIGNED_IN, "none"),
     ("GET", "/healthz"): Rule(PUBLIC, "none"),
     ("GET", "/readyz"): Rule(PUBLIC, "none"),
     # Prometheus only, with its bearer token (tests/web/test_operations.py); no console role reads it.
@@ -56,6 +61,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/workspaces/{ws}"): Rule(WORKSPACE_VIEW, "workspace"),
     ("GET", "/workspaces/{ws}/members"): Rule(WORKSPACE_VIEW, "workspace"),
     ("POST", "/workspaces/{ws}/members"): Rule(WORKSPACE_ADMIN, "workspace"),
+    ("GET", "/workspaces/{ws}/members/candidates"): Rule(WORKSPACE_ADMIN, "workspace"),
     ("GET", "/workspaces/{ws}/members/{username}/remove"): Rule(WORKSPACE_ADMIN, "workspace"),
     ("POST", "/workspaces/{ws}/members/{username}/remove"): Rule(WORKSPACE_ADMIN, "workspace"),
     ("GET", "/workspaces/{ws}/projects"): Rule(WORKSPACE_VIEW, "workspace"),
@@ -65,6 +71,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", P + "/pod-security"): Rule(WORKSPACE_ADMIN, "project"),
     ("POST", P + "/external-ips"): Rule(PLATFORM_ADMIN, "project"),
     ("POST", P + "/members"): Rule(PROJECT_ADMIN, "project"),
+    ("GET", P + "/members/candidates"): Rule(PROJECT_ADMIN, "project"),
     ("GET", P + "/members/{username}/remove"): Rule(PROJECT_ADMIN, "project"),
     ("POST", P + "/members/{username}/remove"): Rule(PROJECT_ADMIN, "project"),
     ("GET", "/admin/users"): Rule(PLATFORM_ADMIN, "none"),
@@ -73,6 +80,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/users/{username}/enable"): Rule(PLATFORM_ADMIN, "none"),
     ("POST", "/admin/users/{username}/password"): Rule(PLATFORM_ADMIN, "none"),
     ("GET", "/admin/audit"): Rule(PLATFORM_ADMIN, "none"),
+    # the move from KubeSphere (tests/kube/test_kubesphere_import.py)
+    ("GET", "/admin/import/kubesphere"): Rule(PLATFORM_ADMIN, "none"),
+    ("POST", "/admin/import/kubesphere"): Rule(PLATFORM_ADMIN, "none"),
+    ("GET", "/admin/import/kubesphere/result"): Rule(PLATFORM_ADMIN, "none"),
     # a list row's action menu: only editors have one
     ("GET", P + "/services/{name}/menu"): Rule(PROJECT_EDIT, "project"),
 }
@@ -173,7 +184,7 @@ async def test_route_refuses_or_serves_by_role(world, method: str, path: str, ro
     else:
         resp = await browser.post(url, {})
     if allowed:
-        assert resp.status_code not in (401, 403), f"{role} was refused {method} {url}"
+        assert resp.status_code not in (401, 403), f"{role} was refused {method} {url}: " + re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", resp.text))[-600:]
         assert resp.status_code < 500, f"{method} {url} as {role}: {resp.status_code}"
     else:
         sees_scope = (

@@ -84,6 +84,7 @@ def workloads_service(
     spec["selector"] = settings.selector_dict()
     if ports:
         spec["ports"] = ports
+    advanced.apply_traffic(spec, service_type=str(spec.get("type") or "ClusterIP"), headless=settings.headless)
     service = {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
     if not meta["annotations"]:
         del meta["annotations"]

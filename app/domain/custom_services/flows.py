@@ -15,6 +15,7 @@ from app.domain.custom_services.steps import (
     Step,
     StepContext,
 )
+from app.domain.k8s import service_traffic
 from app.domain.manifests import (
     ANNOTATION_ALIAS,
     ANNOTATION_DESCRIPTION,
@@ -135,6 +136,8 @@ def field_for_cause(flow: Flow, cause: str) -> tuple[str, str] | None:
             return ("settings", "ports")
         case ["spec", "clusterIP" | "clusterIPs", *_]:
             return ("settings", "access_mode")
+        case ["spec", str(), *_] if (field := service_traffic.field_of_cause(path)):
+            return ("advanced", field)
         case ["spec", "sessionAffinity" | "sessionAffinityConfig", *_]:
             return ("advanced", "sticky_timeout")
         case ["spec", key, *_] if key == "type" or str(key).startswith(("loadBalancer", "externalTraffic")):

@@ -14,6 +14,7 @@ from app.domain import service_rules
 from app.domain.forms import Errors, FormResult, OptInt, Text, validate_data
 from app.domain.k8s import names
 from app.domain.k8s.names import DNS1035_LABEL, DNS1123_SUBDOMAIN
+from app.domain.k8s.service_traffic import TrafficFields
 from app.domain.manifests import (
     LB_PROVIDERS,
     STICKY_TIMEOUT_DEFAULT,
@@ -251,7 +252,7 @@ class ServiceSettings(Step):
 Access = Literal["none", "NodePort", "LoadBalancer"]
 
 
-class AdvancedSettings(Step):
+class AdvancedSettings(Step, TrafficFields):
     slug: ClassVar[str] = "advanced"
     title: ClassVar[LazyString] = lazy_("Advanced Settings")
 
@@ -295,6 +296,7 @@ class AdvancedSettings(Step):
                 e, "service_annotations", self.service_annotations, labels=False,
                 annotation_value_max=ANNOTATION_VALUE_MAX,
             )
+        self.check_traffic(e, {})
         check_sticky_session(e, self.sticky_session, self.sticky_timeout)
         if not row_dict(self.labels):
             e.add("labels", _("Please add a label."))

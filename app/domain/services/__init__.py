@@ -11,6 +11,7 @@ resourceVersion the user loaded and send it as the precondition of a PUT; a 409 
 
 from __future__ import annotations
 
+from app.domain.services import gateway
 from app.domain.services.capabilities import service_spec_fields
 from app.domain.services.delete import (
     RELATED_LABELS,
@@ -65,13 +66,9 @@ from app.domain.services.pods import (
     pod_detail,
 )
 from app.domain.services.settings import (
-    INTERNAL_TRAFFIC_POLICIES,
-    IP_FAMILY_POLICIES,
-    TRAFFIC_DISTRIBUTIONS,
     KeyValueRow,
     PortRow,
     ServiceSettingsForm,
-    TrafficSettings,
     apply_service_settings,
     edit_service,
     offered_traffic_fields,
@@ -154,6 +151,7 @@ __all__ = [
     "STATELESS",
     "VIRTUAL_IP",
     "WORKLOAD_KINDS",
+    "gateway",
     "ConflictView",
     "ContainerView",
     "DeleteResult",
@@ -217,10 +215,6 @@ __all__ = [
     "three_way_merge",
     "update_from_yaml",
     "port_protocol_choices",
-    "INTERNAL_TRAFFIC_POLICIES",
-    "IP_FAMILY_POLICIES",
-    "TRAFFIC_DISTRIBUTIONS",
-    "TrafficSettings",
     "offered_traffic_fields",
     "service_spec_fields",
     "validate_ports",

@@ -1,4 +1,4 @@
-"""Delete a Service with the resources created with it."""
+"""Delete a Service with the resources created with it, and the HTTPRoutes that send traffic to it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from app.domain.errors import Invalid
 from app.domain.k8s.names import DNS1123_SUBDOMAIN
+from app.domain.services.gateway import related_routes
 from app.domain.services.view import (
     _UID,
     RELATED_KINDS,
@@ -36,7 +37,9 @@ class Related:
     name: str
     uid: str
     created_with: bool = False  # the workload the console created with the Service
-    shared_with: tuple[str, ...] = ()  # other Services that send traffic to this workload's pods too
+    # Workloads: other Services that send traffic to its pods too. HTTPRoutes: the other Services it
+    # sends traffic to.
+    shared_with: tuple[str, ...] = ()
 
     @property
     def value(self) -> str:
@@ -50,7 +53,10 @@ class Related:
 RELATED_LABELS = {
     "Deployment": lazy_("Deployment"), "StatefulSet": lazy_("StatefulSet"), "DaemonSet": lazy_("DaemonSet"),
     "Pod": lazy_("Pod"), "PersistentVolumeClaim": lazy_("Persistent Volume Claim"),
+    "HTTPRoute": lazy_("HTTPRoute"),
 }
+# What the dialog may delete with a Service (the pages' related kinds, and the routes to it).
+DELETABLE_KINDS = (*RELATED_KINDS, "HTTPRoute")
 
 
 def created_with(svc: Mapping[str, Any], workload: Mapping[str, Any]) -> bool:
@@ -65,20 +71,23 @@ async def related_resources(kube: KubeGateway, namespace: str, svc: Mapping[str,
                             actor: Actor) -> list[Related]:
     """What may go with the Service: the workloads its selector picks (by their pods' labels) and the one
     created with it, each naming the other Services that pick its pods too; their claims; and pods no
-    controller owns (a controller's pods come back as soon as they are deleted, so they are not offered).
-    Six calls, in this namespace only, all served by the watch cache."""
+    controller owns (a controller's pods come back as soon as they are deleted, so they are not offered);
+    and the HTTPRoutes that send traffic to it (where the cluster serves the Gateway API).
+    Seven calls, in this namespace only, all served by the watch cache."""
     selector = dict(((svc.get("spec") or {}).get("selector")) or {})
     text = selector_string(selector)
 
     async def nothing() -> list[Obj]:
         return []
 
+    routes_read = asyncio.ensure_future(related_routes(kube, namespace, svc, actor=actor))
     *workloads, pods, claims, services = await asyncio.gather(
         *(kube.items(kind, namespace, actor=actor) for kind in WORKLOAD_KINDS),
         kube.items("Pod", namespace, actor=actor, label_selector=text) if selector else nothing(),
         kube.items("PersistentVolumeClaim", namespace, actor=actor, label_selector=text) if selector else nothing(),
         kube.items("Service", namespace, actor=actor),
     )
+    routes = await routes_read
     others = [(meta_of(o).get("name", ""), dict((o.get("spec") or {}).get("selector") or {}))
               for o in services if meta_of(o).get("uid") != meta_of(svc).get("uid")]
     out: list[Related] = []
@@ -105,7 +114,9 @@ async def related_resources(kube: KubeGateway, namespace: str, svc: Mapping[str,
     for obj in claims:
         if matches(selector, labels_of(obj)):
             offer("PersistentVolumeClaim", obj)
-    order = {k: i for i, k in enumerate(RELATED_KINDS)}
+    for route in routes:
+        out.append(Related(kind="HTTPRoute", name=route.name, uid=route.uid, shared_with=route.others))
+    order = {k: i for i, k in enumerate(DELETABLE_KINDS)}
     return sorted(out, key=lambda r: (not r.created_with, order[r.kind], r.name))
 
 
@@ -115,7 +126,7 @@ def parse_related(values: Iterable[str]) -> list[Related]:
     out: list[Related] = []
     for value in values:
         parts = value.split("/")
-        if len(parts) != 3 or parts[0] not in RELATED_KINDS or not DNS1123_SUBDOMAIN.fullmatch(parts[1]) \
+        if len(parts) != 3 or parts[0] not in DELETABLE_KINDS or not DNS1123_SUBDOMAIN.fullmatch(parts[1]) \
                 or len(parts[1]) > 253 or not _UID.match(parts[2]):
             raise Invalid(_("The list of resources to delete is not valid. Reload the page and try again."))
         item = Related(kind=parts[0], name=parts[1], uid=parts[2])

@@ -10,7 +10,8 @@ from typing import Any
 
 from app.domain.errors import NotFound
 from app.domain.k8s.quantities import format_cpu, format_memory, parse_quantity
-from app.domain.services.diagnosis import Check, resolve, traffic_checks
+from app.domain.services.diagnosis import Check, is_ready, probe_failures, resolve, traffic_checks
+from app.domain.services.gateway import RouteView, service_routes
 from app.domain.services.view import (
     EXTERNAL_NAME,
     MAX_EVENTS,
@@ -121,6 +122,7 @@ class ServiceDetail:
     checks: list[Check] = field(default_factory=list)  # why no traffic? (diagnosis.py)
     problems: dict[str, str] = field(default_factory=dict)  # section -> what failed
     resource_version: str = ""  # of the pods list: where the live watch starts
+    routes: list[RouteView] = field(default_factory=list)  # HTTPRoutes to it (services.gateway)
 
 
 def _containers(pod: Mapping[str, Any]) -> list[ContainerView]:
@@ -314,7 +316,13 @@ async def _traffic_checks(kube: KubeGateway, namespace: str, svc: Obj, pods: lis
         lists = await asyncio.gather(*(soft_read(kube.items(kind, namespace, actor=actor), {}, "workloads", [])
                                        for kind in WORKLOAD_KINDS))
         workloads = [(kind, obj) for kind, items in zip(WORKLOAD_KINDS, lists, strict=True) for obj in items or []]
-    return traffic_checks(svc, pods, slices or [], workloads)
+    not_ready = [p for p in pods if not is_ready(p)][:5]
+    probes: dict[str, str] = {}
+    if not_ready:  # why: the failing probes the kubelet reported (from the cache's index of events)
+        events = await soft_read(kube.events_about(namespace, actor=actor, prefixes=[], objects=frozenset(
+            ("Pod", str(meta_of(p).get("name"))) for p in not_ready)), {}, "events", [])
+        probes = probe_failures(events or [])
+    return traffic_checks(svc, pods, slices or [], workloads, probes=probes)
 
 
 async def get_or_not_found(kube: KubeGateway, kind: str, namespace: str, name: str, *, actor: Actor,
@@ -364,6 +372,8 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
         "metrics": soft_read(kube.items("PodMetrics", namespace, actor=actor, label_selector=selector_string(selector)),
                          {}, "metrics", None)
         if need_pods and status else none(),
+        "routes": soft_read(service_routes(kube, namespace, name, actor=actor), problems, "routes", [])
+        if status and view.access != EXTERNAL_NAME else nothing(),
     }
     for kind in WORKLOAD_KINDS:
         calls[kind] = (soft_read(kube.items(kind, namespace, actor=actor, template_selector=selector_string(selector)),
@@ -375,6 +385,7 @@ async def service_detail(kube: KubeGateway, namespace: str, name: str, *, actor:
     endpoints = endpoint_summary(results["endpoints"])
     detail.endpoints = endpoints.ready
     detail.endpoints_not_ready, detail.endpoints_terminating = endpoints.not_ready, endpoints.terminating
+    detail.routes = results["routes"] or []
     detail.workloads = workloads_behind(selector, {k: results[k] for k in WORKLOAD_KINDS})
     pods_list = results["pods"] or {}
     detail.resource_version = (pods_list.get("metadata") or {}).get("resourceVersion", "")

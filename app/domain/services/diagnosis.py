@@ -29,12 +29,26 @@ class Check:
     fix: str = ""
 
 
-def _ready(pod: Obj) -> bool:
+def is_ready(pod: Obj) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _why_not_ready(pod: Obj) -> str:
+def probe_failures(events: Sequence[Obj]) -> dict[str, str]:
+    """Pod name -> the newest failing probe's message (the kubelet's Unhealthy Events)."""
+    newest: dict[str, tuple[str, str]] = {}
+    for e in events:
+        involved = e.get("involvedObject") or e.get("regarding") or {}
+        if e.get("reason") != "Unhealthy" or involved.get("kind") != "Pod":
+            continue
+        when = str(e.get("lastTimestamp") or e.get("eventTime") or e.get("firstTimestamp") or "")
+        name = str(involved.get("name") or "")
+        if name not in newest or when >= newest[name][0]:
+            newest[name] = (when, str(e.get("message") or e.get("note") or ""))
+    return {name: message for name, (_when, message) in newest.items()}
+
+
+def _why_not_ready(pod: Obj, probe: str = "") -> str:
     status = pod.get("status") or {}
     for c in status.get("containerStatuses") or []:
         state = c.get("state") or {}
@@ -42,6 +56,8 @@ def _why_not_ready(pod: Obj) -> str:
         if waiting.get("reason"):
             return f"{c.get('name')}: {waiting['reason']}"
         if not c.get("ready"):
+            if probe:
+                return f"{c.get('name')}: {probe}"
             return _("{container}: not ready (its readiness probe fails or it has not started)").format(
                 container=c.get("name"))
     for c in status.get("conditions") or []:
@@ -80,10 +96,12 @@ def _container_ports(pods: Sequence[Obj]) -> tuple[set[tuple[int, str]], set[tup
 
 
 def traffic_checks(svc: Obj, pods: Sequence[Obj], slices: Sequence[Obj], workloads: Sequence[tuple[str, Obj]],
-                   *, resolved: str | None = None) -> list[Check]:
+                   *, resolved: str | None = None, probes: Mapping[str, str] | None = None) -> list[Check]:
     """The checks for a Service, in the order traffic meets them. `pods`: those its selector picks;
     `slices`: its EndpointSlices; `workloads`: every workload of the project, as (kind, object), for the
-    nearest match when nothing is picked; `resolved`: an ExternalName's lookup (see `resolve`)."""
+    nearest match when nothing is picked; `resolved`: an ExternalName's lookup (see `resolve`); `probes`:
+    the failing probes of pods that are not ready (`probe_failures` of their Events)."""
+    probes = probes or {}
     spec = svc.get("spec") or {}
     checks: list[Check] = []
     if access_type(svc) == EXTERNAL_NAME:
@@ -118,9 +136,10 @@ def traffic_checks(svc: Obj, pods: Sequence[Obj], slices: Sequence[Obj], workloa
         checks.append(Check("selector", PASS, _("The selector picks pods"),
                             _("{n} pods match {selector}.").format(n=len(pods), selector=_labels_text(selector))))
     if pods:
-        not_ready = [p for p in pods if not _ready(p)]
+        not_ready = [p for p in pods if not is_ready(p)]
         if not_ready:
-            detail = "; ".join(f"{(p.get('metadata') or {}).get('name')} ({_why_not_ready(p)})" for p in not_ready[:5])
+            detail = "; ".join(f"{name} ({_why_not_ready(p, probes.get(name, ''))})"
+                               for p in not_ready[:5] for name in [str((p.get("metadata") or {}).get("name"))])
             checks.append(Check("ready", FAIL if len(not_ready) == len(pods) else WARN,
                                 _("The pods are ready"),
                                 _("{n} of {total} pods are not ready: {detail}").format(

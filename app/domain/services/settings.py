@@ -8,9 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.errors import Invalid
+from app.domain.forms import Errors
+from app.domain.k8s import service_traffic
 from app.domain.k8s.names import DNS1123_LABEL, DNS1123_SUBDOMAIN, IANA_SVC_NAME, label_problem
-from app.domain.manifests import PROTOCOLS, follow_protocol, k8s_protocol, plain_copy, protocol_of_port
-from app.domain.service_rules import external_name_target_problem
+from app.domain.k8s.service_traffic import TrafficFields
+from app.domain.manifests import (
+    PROTOCOLS,
+    STICKY_TIMEOUT_DEFAULT,
+    follow_protocol,
+    k8s_protocol,
+    plain_copy,
+    protocol_of_port,
+)
+from app.domain.service_rules import check_sticky_session, external_name_target_problem
 from app.domain.services.detail import get_service
 from app.domain.services.edits import EditConflict, write_checked
 from app.domain.services.view import EXTERNAL_NAME, HEADLESS, VIRTUAL_IP, access_type, meta_of
@@ -56,37 +66,14 @@ class KeyValueRow:
         return not (self.key.strip() or self.value.strip())
 
 
-# Today's Service fields the form offers, each only when the cluster's schema has it (capabilities.py).
-INTERNAL_TRAFFIC_POLICIES = ("Cluster", "Local")
-TRAFFIC_DISTRIBUTIONS = ("", "PreferSameZone", "PreferSameNode")  # PreferClose: deprecated, kept when set
-IP_FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
-TRAFFIC_FIELDS = {  # by access type: a headless Service has no virtual IP to route through
-    VIRTUAL_IP: ("internalTrafficPolicy", "trafficDistribution", "publishNotReadyAddresses", "ipFamilyPolicy"),
-    HEADLESS: ("publishNotReadyAddresses", "ipFamilyPolicy"),
-}
-
-
-def offered_traffic_fields(access: str, schema_fields: frozenset[str]) -> tuple[str, ...]:
-    """The traffic fields Edit Service shows for a Service of `access` on a cluster whose ServiceSpec
-    has `schema_fields`."""
-    return tuple(f for f in TRAFFIC_FIELDS.get(access, ()) if f in schema_fields)
-
-
-@dataclass
-class TrafficSettings:
-    """None: not in the posted form, so left as the object has it."""
-
-    internal_traffic_policy: str | None = None
-    traffic_distribution: str | None = None
-    publish_not_ready_addresses: bool | None = None
-    ip_family_policy: str | None = None
-
-    @classmethod
-    def of(cls, spec: Mapping[str, Any]) -> TrafficSettings:
-        return cls(internal_traffic_policy=str(spec.get("internalTrafficPolicy") or ""),
-                   traffic_distribution=str(spec.get("trafficDistribution") or ""),
-                   publish_not_ready_addresses=bool(spec.get("publishNotReadyAddresses")),
-                   ip_family_policy=str(spec.get("ipFamilyPolicy") or ""))
+def offered_traffic_fields(svc: Mapping[str, Any], schema_fields: frozenset[str]) -> frozenset[str]:
+    """The traffic fields (spec keys) Edit Service shows for `svc` on a cluster whose ServiceSpec has
+    `schema_fields`: those its type can carry (app/domain/k8s/service_traffic.py)."""
+    access = access_type(svc)
+    if access not in (VIRTUAL_IP, HEADLESS):
+        return frozenset()
+    return service_traffic.offered(schema_fields, headless=access == HEADLESS,
+                                   service_type=str((svc.get("spec") or {}).get("type") or "ClusterIP"))
 
 
 @dataclass
@@ -96,13 +83,19 @@ class ServiceSettingsForm:
     ports: list[PortRow]
     external_name: str
     resource_version: str
-    traffic: TrafficSettings = field(default_factory=TrafficSettings)
-    offered: tuple[str, ...] = ()  # the traffic fields shown, and the only ones a save writes
+    traffic: TrafficFields = field(default_factory=TrafficFields)
+    offered: frozenset[str] = frozenset()  # the traffic fields shown (spec keys), the only ones a save writes
+    posted: frozenset[str] | None = None  # the traffic fields the form sent (None: all)
+    sticky_session: bool | None = None  # None: not in the posted form, so left as the object has it
+    sticky_timeout: str = ""
 
     @classmethod
-    def of(cls, svc: Mapping[str, Any], *, offered: tuple[str, ...] = ()) -> ServiceSettingsForm:
+    def of(cls, svc: Mapping[str, Any], *, offered: frozenset[str] = frozenset()) -> ServiceSettingsForm:
         spec = svc.get("spec") or {}
-        return cls(traffic=TrafficSettings.of(spec), offered=offered,
+        timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+        return cls(traffic=TrafficFields.model_construct(**TrafficFields.values_of(spec)), offered=offered,
+            sticky_session=spec.get("sessionAffinity") == "ClientIP",
+            sticky_timeout=str(timeout or STICKY_TIMEOUT_DEFAULT),
             access=access_type(svc),
             selector=[KeyValueRow(k, v) for k, v in (spec.get("selector") or {}).items()],
             ports=[PortRow(name=p.get("name", ""), protocol=_form_protocol(p),
@@ -114,7 +107,7 @@ class ServiceSettingsForm:
 
     @classmethod
     def from_form(cls, form: Mapping[str, list[str]], *, access: str,
-                  offered: tuple[str, ...] = ()) -> ServiceSettingsForm:
+                  offered: frozenset[str] = frozenset()) -> ServiceSettingsForm:
         def col(name: str) -> list[str]:
             return list(form.get(name, []))
 
@@ -126,17 +119,17 @@ class ServiceSettingsForm:
         def one(name: str) -> str:
             return (col(name) or [""])[0].strip()
 
-        def posted(name: str) -> str | None:  # a field the form did not send is left as it is
-            return one(name) if name in form else None
-
-        traffic = TrafficSettings(internal_traffic_policy=posted("internal_traffic_policy"),
-                                  traffic_distribution=posted("traffic_distribution"),
-                                  publish_not_ready_addresses=(None if "publish_not_ready_addresses_shown" not in form
-                                                               else one("publish_not_ready_addresses") == "1"),
-                                  ip_family_policy=posted("ip_family_policy"))
+        posted = frozenset(name for name in service_traffic.FIELDS if name in form or (
+            name == "publish_not_ready_addresses" and "publish_not_ready_addresses_shown" in form))
+        traffic_values: dict[str, Any] = {
+            name: (one(name) in ("1", "on", "true")) if name == "publish_not_ready_addresses" else one(name)
+            for name in posted}
+        traffic = TrafficFields.model_construct(**traffic_values)
+        sticky = (one("sticky_session") in ("1", "on", "true")) if "sticky_session_shown" in form else None
         return cls(access=access, selector=[r for r in selector if not r.empty], ports=[r for r in rows if not r.empty],
                    external_name=one("external_name"), resource_version=(col("resource_version") or [""])[0],
-                   traffic=traffic, offered=offered)
+                   traffic=traffic, offered=offered, posted=posted, sticky_session=sticky,
+                   sticky_timeout=one("sticky_timeout"))
 
 
 def _form_protocol(port: Mapping[str, Any]) -> str:
@@ -257,29 +250,30 @@ def apply_service_settings(svc: Mapping[str, Any], form: ServiceSettingsForm) ->
 
 
 def _apply_traffic(spec: dict[str, Any], form: ServiceSettingsForm, errors: dict[str, str]) -> None:
-    """The offered traffic fields from the form; the others (and an unoffered field's value) as they were."""
-    t = form.traffic
-
-    def choose(key: str, value: str | None, choices: tuple[str, ...], where: str) -> None:
-        if key not in form.offered or value is None:
-            return
-        if value == (spec.get(key) or ""):
-            return  # unchanged (a deprecated value such as PreferClose stays until changed)
-        if value not in choices:
-            errors[where] = _("Please select a valid option.")
-        elif value:
-            spec[key] = value
+    """The offered traffic fields and the sticky session from the form; the others as they were."""
+    shown = {name for name, key in service_traffic.FIELDS.items() if key in form.offered}
+    only = shown if form.posted is None else shown & form.posted
+    found = Errors()
+    form.traffic.check_traffic(found, spec, only=only)
+    if form.sticky_session is not None:
+        timeout = int(form.sticky_timeout) if form.sticky_timeout.strip().isdigit() else None
+        if form.sticky_session and timeout is None:
+            found.add("sticky_timeout", _("Please enter a duration in seconds."))
         else:
-            spec.pop(key, None)
-
-    choose("internalTrafficPolicy", t.internal_traffic_policy, INTERNAL_TRAFFIC_POLICIES, "spec.internalTrafficPolicy")
-    choose("trafficDistribution", t.traffic_distribution, TRAFFIC_DISTRIBUTIONS, "spec.trafficDistribution")
-    choose("ipFamilyPolicy", t.ip_family_policy, IP_FAMILY_POLICIES, "spec.ipFamilyPolicy")
-    if "publishNotReadyAddresses" in form.offered and t.publish_not_ready_addresses is not None:
-        if t.publish_not_ready_addresses:
-            spec["publishNotReadyAddresses"] = True
-        elif spec.get("publishNotReadyAddresses"):
-            spec["publishNotReadyAddresses"] = False
+            check_sticky_session(found, form.sticky_session, timeout)
+        if not found and form.sticky_session:
+            spec["sessionAffinity"] = "ClientIP"
+            spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})["timeoutSeconds"] = timeout
+        elif not found:
+            spec["sessionAffinity"] = "None"
+            spec.pop("sessionAffinityConfig", None)
+    for name, message in found.items():
+        key = service_traffic.FIELDS.get(name)
+        errors[f"spec.{key}" if key else name] = message
+    if not found:
+        headless = spec.get("clusterIP") == "None"
+        form.traffic.apply_traffic(spec, service_type=str(spec.get("type") or "ClusterIP"), headless=headless,
+                                   only=only)
 
 
 async def edit_service(kube: KubeGateway, namespace: str, name: str, *, actor: Actor,

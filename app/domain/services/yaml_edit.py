@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.errors import Invalid
+from app.domain.k8s.managed_fields import ChangedBy, who_changed
 from app.domain.services.detail import get_service
 from app.domain.services.edits import EditConflict, write_checked
 from app.domain.services.view import meta_of
@@ -37,7 +38,7 @@ def parse_service_yaml(text: str, *, namespace: str, name: str, external_ips_all
                              external_ips_allowed=external_ips_allowed)
     if not result.ok:
         problems = [str(p) for p in result.problems]
-        raise Invalid(problems[0], errors={"yaml": "\n".join(problems)})
+        raise Invalid(problems[0], errors={"yaml": "\n".join(problems)}, problems=result.problems)
     if len(result.objects) != 1:
         message = _("Edit YAML updates this Service only: keep exactly one document.")
         raise Invalid(message, errors={"yaml": message})
@@ -113,12 +114,19 @@ class ConflictView:
     my_changes: list[DiffLine]
     latest_yaml: str
     latest_version: str
+    changed_by: list[ChangedBy]  # who made the server's changes, from its managedFields
 
 
 def conflict_view(base_text: str, mine_text: str, latest: Mapping[str, Any]) -> ConflictView:
     latest_yaml = editable_yaml(latest)
+    namespace = str(meta_of(latest).get("namespace") or "")
+    base_result = parse_manifests(base_text, namespace=namespace, allowed_kinds=frozenset({"Service"}))
+    base = base_result.objects[0].obj if base_result.ok and len(base_result.objects) == 1 else {}
+    changed_by = who_changed(base, strip_server_fields(dict(latest), for_create=False),
+                             meta_of(latest).get("managedFields"))
     return ConflictView(server_changes=diff_lines(base_text, latest_yaml), my_changes=diff_lines(base_text, mine_text),
-                        latest_yaml=latest_yaml, latest_version=meta_of(latest).get("resourceVersion", ""))
+                        latest_yaml=latest_yaml, latest_version=meta_of(latest).get("resourceVersion", ""),
+                        changed_by=changed_by)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Step 4, Advanced Settings: access, node ports, sticky session, node selector, labels and annotations."""
+"""Step 4, Advanced Settings: access, node ports, traffic, sticky session, node selector, labels and
+annotations."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.domain.forms import (
     Errors,
     OptInt,
 )
+from app.domain.k8s.service_traffic import TrafficFields
 from app.domain.manifests import (
     LABEL_APP,
     LABEL_VERSION,
@@ -47,7 +49,7 @@ class NodePortRow(service_rules.NodePortRow):
     port: OptInt = None
 
 
-class AdvancedSettings(WizardStep):
+class AdvancedSettings(WizardStep, TrafficFields):
     step: ClassVar[str] = "advanced"
     title: ClassVar[LazyString] = lazy_("Advanced Settings")
 
@@ -87,6 +89,7 @@ class AdvancedSettings(WizardStep):
             s, "spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds", default=STICKY_TIMEOUT_DEFAULT
         )
         return cls.model_construct(
+            **TrafficFields.values_of(as_dict(dig(s, "spec"))),
             access=access,
             node_ports=node_ports,
             service_annotations=_pairs(dig(s, "metadata", "annotations"), hide_preserved=True),
@@ -139,6 +142,8 @@ class AdvancedSettings(WizardStep):
             elif row is not None:
                 set_or_pop(port, "nodePort", row.node_port)
 
+        values.apply_traffic(sspec, service_type=str(sspec.get("type") or "ClusterIP"),
+                             headless=sspec.get("clusterIP") == "None")
         if values.sticky_session:
             sspec["sessionAffinity"] = "ClientIP"
             ensure_dict(sspec, "sessionAffinityConfig", "clientIP")["timeoutSeconds"] = values.sticky_timeout
@@ -163,6 +168,7 @@ class AdvancedSettings(WizardStep):
                 "Service over the same pods with Specify Workload and expose that one."
             ),
         )
+        self.check_traffic(e, as_dict(dig(draft.service, "spec")))
         check_sticky_session(e, self.sticky_session, self.sticky_timeout)
         check_pairs(e, "node_selector", self.node_selector, labels=True)
         check_pairs(e, "labels", self.labels, labels=True)

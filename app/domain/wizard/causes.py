@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.domain.k8s import service_traffic
 from app.domain.manifests import (
     ANNOTATION_ALIAS,
     ANNOTATION_DESCRIPTION,
@@ -68,6 +69,8 @@ def _service_cause(draft: Draft, path: list[str | int]) -> tuple[str, str] | Non
             return None
         case ["spec", "ports", *_]:
             return ("image", "containers")
+        case ["spec", str(), *_] if (field := service_traffic.field_of_cause(path)):
+            return ("advanced", field)
         case ["spec", "sessionAffinity", *_]:
             return ("advanced", "sticky_session")
         case ["spec", "sessionAffinityConfig", *_]:

@@ -21,6 +21,7 @@ from typing import Any
 from app.domain.manifests import dig
 from app.domain.pod_security import Level
 from app.domain.recent import Recent
+from app.domain.services.capabilities import service_spec_fields
 from app.domain.wizard.step import VolumesContext
 from app.kube.client import CONSOLE, Actor, KubeGateway
 from app.kube.errors import KubeError
@@ -38,6 +39,7 @@ class ProjectChoices:
 
     resources: VolumesContext
     offered_secrets: tuple[str, ...] = ()
+    service_fields: frozenset[str] = frozenset()  # of the cluster's Service spec, for Advanced Settings
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,12 @@ async def load_choices(kube: KubeGateway, namespace: str, actor: Actor, *, user:
 
     key = (user, namespace)
     kept = None if refresh else _SECRETS.get(key)
-    cms, pvcs, classes, secrets = await asyncio.gather(
+    cms, pvcs, classes, secrets, service_fields = await asyncio.gather(
         listing("ConfigMap", namespace, actor),
         listing("PersistentVolumeClaim", namespace, actor),
         listing("StorageClass", None, CONSOLE),
         _no_secrets() if kept is not None else listing("Secret", namespace, actor),
+        service_spec_fields(kube),
     )
     if kept is None:
         kept = _SecretChoices(
@@ -86,6 +89,7 @@ async def load_choices(kube: KubeGateway, namespace: str, actor: Actor, *, user:
             pod_security=pod_security,
         ),
         offered_secrets=kept.offered,
+        service_fields=service_fields,
     )
 
 

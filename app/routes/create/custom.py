@@ -28,7 +28,9 @@ from app.domain import creation as creation_domain
 from app.domain import custom_services as cs
 from app.domain import submissions
 from app.domain.forms import flatten, form_items, unflatten
+from app.domain.k8s import service_traffic
 from app.domain.manifests import LB_PROVIDERS, NODE_PORT_MAX, NODE_PORT_MIN, PROTOCOLS, STICKY_TIMEOUT_MAX
+from app.domain.services import service_spec_fields
 from app.i18n import _
 from app.kube.errors import KubeError
 from app.routes.common import audited, render, render_page_or_block, see_other
@@ -153,6 +155,10 @@ async def _render_flow(request: Request, ctx: ProjectCtx, kube: KubeDep, state: 
         context["label_rows"] = _rows(values, "labels", ("key", "value"))
         context["node_port_min"], context["node_port_max"] = NODE_PORT_MIN, NODE_PORT_MAX
         context["sticky_max"] = STICKY_TIMEOUT_MAX
+        context["traffic_offered"] = service_traffic.offered(await service_spec_fields(kube),
+                                                             headless=context["headless"])
+        context["tv"] = {**service_traffic.DEFAULTS,
+                         **{name: values[name] for name in service_traffic.FIELDS if values.get(name)}}
     template = f"creation/{flow.slug}.html"
     return render_page_or_block(request, template, context, "form", status_code=status)
 

@@ -36,6 +36,7 @@ from app.deps import KubeDep, ProjectCtx, ProjectEditor
 from app.domain import creation as creation_domain
 from app.domain import submissions
 from app.domain.forms import flatten, unflatten
+from app.domain.k8s import service_traffic
 from app.domain.manifests import (
     ACCESS_MODES,
     LB_ANNOTATION_KEYS,
@@ -44,6 +45,7 @@ from app.domain.manifests import (
     WORKLOAD_KINDS,
     default_port_name,
     detect_provider,
+    dig,
 )
 from app.domain.wizard import (
     DRAFT_ERROR_KEY,
@@ -389,6 +391,9 @@ def _render(request: Request, ctx: ProjectCtx, state: State, choices: ProjectCho
         "providers": LB_PROVIDERS,
         "provider": provider,
         "provider_keys": sorted(LB_ANNOTATION_KEYS) if state.step == "advanced" else [],
+        "traffic_offered": service_traffic.offered(
+            choices.service_fields, headless=state.flavor == "stateful"
+            or dig(state.draft.service, "spec", "clusterIP") == "None"),
     }
     headers = {"HX-Reswap": swap} if is_partial(request) else None
     return render(request, "wizard/page.html", context, block="wizard" if is_partial(request) else None,

@@ -86,3 +86,40 @@ capabilities:
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
+
+{{/* Single sign-on (console pods only: the migration Job needs none of it). */}}
+{{- define "dockyard.oidcEnv" -}}
+{{- if .Values.oidc.issuer -}}
+{{- with .Values.oidc -}}
+- name: DOCKYARD_OIDC_ISSUER
+  value: {{ .issuer | quote }}
+- name: DOCKYARD_OIDC_CLIENT_ID
+  value: {{ .clientId | quote }}
+{{- with .existingSecret }}
+- name: DOCKYARD_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: client-secret
+{{- end }}
+{{- with .displayName }}
+- name: DOCKYARD_OIDC_DISPLAY_NAME
+  value: {{ . | quote }}
+{{- end }}
+- name: DOCKYARD_OIDC_SCOPES
+  value: {{ .scopes | quote }}
+- name: DOCKYARD_OIDC_GROUPS_CLAIM
+  value: {{ .groupsClaim | quote }}
+- name: DOCKYARD_OIDC_ADMIN_GROUPS
+  value: {{ join "," .adminGroups | quote }}
+- name: DOCKYARD_OIDC_SELF_PROVISIONER_GROUPS
+  value: {{ join "," .selfProvisionerGroups | quote }}
+- name: DOCKYARD_OIDC_LINK_VERIFIED_EMAIL
+  value: {{ .linkVerifiedEmail | quote }}
+{{- with .redirectUrl }}
+- name: DOCKYARD_OIDC_REDIRECT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
