@@ -164,7 +164,8 @@ async def test_the_pages_have_no_serious_accessibility_findings_in_either_theme(
     await page.context.clear_cookies()
     await page.context.add_cookies([{"name": "dockyard_lang", "value": locale, "url": live_server.url}])
     await login(page, live_server, admin.username, PASSWORD)
-    for name, url in {"users": "/admin/users", "audit log": "/admin/audit"}.items():
+    for name, url in {"users": "/admin/users", "audit log": "/admin/audit",
+                      "import from kubesphere": "/admin/import/kubesphere"}.items():
         await page.goto(live_server.url + url)
         await sweep.check(name)
     sweep.assert_clean()
