@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
-import signal
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from app.kube.client import CONSOLE, KubeGateway, Obj
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES, resource_for
+from devcluster import run_until_signalled
 
 log = logging.getLogger("dockyard.gatewayctl")
 
@@ -396,16 +396,7 @@ async def _main(args: argparse.Namespace) -> None:
 
     gw = await new_gateway(args.kubeconfig, timeout=30)
     controller = Controller(gw)
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: task and task.cancel())
-    try:
-        await controller.run()
-    except asyncio.CancelledError:
-        log.info("stopping")
-    finally:
-        await gw.close()
+    await run_until_signalled(controller.run(), gw, log)
 
 
 def main(argv: list[str] | None = None) -> None:

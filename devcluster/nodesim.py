@@ -31,7 +31,6 @@ import ipaddress
 import logging
 import math
 import re
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from typing import Any
 from app.kube.client import CONSOLE, KubeGateway, Obj
 from app.kube.errors import KubeError
 from app.kube.resources import ALL_NAMESPACES
-from devcluster import K8S_VERSION, node_ip
+from devcluster import K8S_VERSION, node_ip, run_until_signalled
 from devcluster.fakekubelet import ContainerLog, ContainerUsage, FakeKubelet, NodeUsage
 
 log = logging.getLogger("dockyard.nodesim")
@@ -1197,16 +1196,7 @@ async def _main(args: argparse.Namespace) -> None:
     gw = await new_gateway(args.kubeconfig, timeout=30, pool_size=96)
     sim = NodeSimulator(gw, nodes=[f"dockyard-node-{i + 1}" for i in range(args.nodes)],
                         kubelet_port=args.kubelet_port, pki=Path(args.state_dir) / "pki")
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: task and task.cancel())
-    try:
-        await sim.run()
-    except asyncio.CancelledError:
-        log.info("stopping")
-    finally:
-        await gw.close()
+    await run_until_signalled(sim.run(), gw, log)
 
 
 def main(argv: list[str] | None = None) -> None:
